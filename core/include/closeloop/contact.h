@@ -1,0 +1,71 @@
+// closeloop — the contact: a customer as the integrator knows them.
+//
+// Sections: Contact (the stored person), ContactPatch (an upsert: only the fields given),
+// JSON. Computed fields of the customer card (RFM, NPS, CSAT, vouchers, tasks) are read-only:
+// `rfm` is kept when given (the simulator takes it as is); the others are ignored on input.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "closeloop/result.h"
+
+namespace closeloop {
+
+// The RFM scores and segment as the card shows them and scenarios read them
+// (`contact.rfm.segment`). Computed by rfm.h; a contact with no purchase has none.
+struct ContactRfm {
+    int r = 0, f = 0, m = 0;  // 1-5
+    std::string segment;      // e.g. "Loyal"
+    bool operator==(const ContactRfm&) const = default;
+};
+
+struct Contact {
+    std::string id;  // the integrator's own id, 1-128 characters
+    std::string email, first_name, last_name;
+    std::string locale;  // BCP 47 language tag, e.g. "cs" or "pt-BR"; empty = workspace default
+    std::string owner;   // the account owner's e-mail address
+    bool vip = false;
+    std::vector<std::string> tags;
+    nlohmann::json attributes = nlohmann::json::object();  // name -> string, number or boolean
+    std::optional<ContactRfm> rfm;
+
+    bool has_tag(const std::string& tag) const;
+    bool operator==(const Contact&) const = default;
+};
+
+// The fields an event or an upsert gives. Absent (or null) = unchanged; an empty string
+// clears a text field; `tags` replaces the list; `attributes` merges, and an attribute set
+// to null is removed.
+struct ContactPatch {
+    std::string id;
+    std::optional<std::string> email, first_name, last_name, locale, owner;
+    std::optional<bool> vip;
+    std::optional<std::vector<std::string>> tags;
+    std::optional<nlohmann::json> attributes;
+    std::optional<ContactRfm> rfm;
+    bool operator==(const ContactPatch&) const = default;
+};
+
+// Applies an upsert to a stored contact (or to a new one holding only the id).
+void apply(Contact& contact, const ContactPatch& patch);
+Contact contact_from_patch(const ContactPatch& patch);
+
+// ---- JSON ----------------------------------------------------------------------------------
+
+// Reads a contact document; errors name the field under `path` ("contact.email").
+Result<ContactPatch> contact_patch_from_json(const nlohmann::json& j, const std::string& path = "");
+void to_json(nlohmann::json& j, const ContactPatch& patch);
+
+Result<Contact> contact_from_json(const nlohmann::json& j, const std::string& path = "");
+void to_json(nlohmann::json& j, const Contact& contact);
+void to_json(nlohmann::json& j, const ContactRfm& rfm);
+
+// Field checks shared with other documents.
+bool is_valid_email(const std::string& s);
+bool is_valid_locale(const std::string& s);
+
+}  // namespace closeloop

@@ -1,0 +1,207 @@
+#include "closeloop/contact.h"
+
+#include <algorithm>
+
+#include "closeloop/detail/json_read.h"
+
+namespace closeloop {
+
+using detail::Fields;
+using nlohmann::json;
+
+namespace {
+
+bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+bool is_attribute_name(const std::string& s) {
+    if (s.empty() || s.size() > 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '.';
+    });
+}
+
+// Fields of the customer card that are computed by closeloop: accepted on input (a card
+// posted back) and ignored.
+constexpr std::string_view read_only_fields[] = {"nps", "csat", "vouchers", "tasks", "timeline", "created_at",
+                                                 "updated_at"};
+
+}  // namespace
+
+bool is_valid_email(const std::string& s) {
+    if (s.size() < 3 || s.size() > 254) return false;
+    const auto at = s.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == s.size() || s.find('@', at + 1) != std::string::npos)
+        return false;
+    if (s.find('.', at) == std::string::npos && s.substr(at + 1) != "localhost") return false;
+    return std::none_of(s.begin(), s.end(), [](char c) { return c == ' ' || is_control(c) || c == '<' || c == '>'; });
+}
+
+bool is_valid_locale(const std::string& s) {
+    // language (2-3 letters), then subtags of 2-8 letters or digits: "cs", "pt-BR", "zh-Hant-TW"
+    if (s.empty() || s.size() > 35) return false;
+    std::size_t pos = 0, part = 0;
+    while (pos <= s.size()) {
+        const auto end = std::min(s.find('-', pos), s.size());
+        const auto len = end - pos;
+        const auto sub = s.substr(pos, len);
+        if (part == 0) {
+            if (len < 2 || len > 3 || !std::all_of(sub.begin(), sub.end(), [](char c) { return c >= 'a' && c <= 'z'; }))
+                return false;
+        } else if (len < 2 || len > 8 || !std::all_of(sub.begin(), sub.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                   })) {
+            return false;
+        }
+        ++part;
+        pos = end + 1;
+    }
+    return true;
+}
+
+bool Contact::has_tag(const std::string& tag) const { return std::find(tags.begin(), tags.end(), tag) != tags.end(); }
+
+void apply(Contact& c, const ContactPatch& p) {
+    if (p.email) c.email = *p.email;
+    if (p.first_name) c.first_name = *p.first_name;
+    if (p.last_name) c.last_name = *p.last_name;
+    if (p.locale) c.locale = *p.locale;
+    if (p.owner) c.owner = *p.owner;
+    if (p.vip) c.vip = *p.vip;
+    if (p.tags) c.tags = *p.tags;
+    if (p.rfm) c.rfm = *p.rfm;
+    if (p.attributes) {
+        if (!c.attributes.is_object()) c.attributes = json::object();
+        for (const auto& [name, value] : p.attributes->items()) {
+            if (value.is_null())
+                c.attributes.erase(name);
+            else
+                c.attributes[name] = value;
+        }
+    }
+}
+
+Contact contact_from_patch(const ContactPatch& patch) {
+    Contact c;
+    c.id = patch.id;
+    apply(c, patch);
+    return c;
+}
+
+namespace {
+
+std::optional<ContactRfm> read_rfm(Fields& f) {
+    const json* v = f.object("rfm", false);
+    if (!v) return std::nullopt;
+    Fields r(*v, f.at("rfm"));
+    ContactRfm out;
+    out.r = static_cast<int>(r.integer("r", true, 1, 5).value_or(0));
+    out.f = static_cast<int>(r.integer("f", true, 1, 5).value_or(0));
+    out.m = static_cast<int>(r.integer("m", true, 1, 5).value_or(0));
+    out.segment = r.string("segment", true, 64, 1).value_or("");
+    if (!r.ok()) {
+        f.fail(r.error());
+        return std::nullopt;
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& path) {
+    if (j.is_string()) {
+        // Shorthand used by events: "contact": "c-42".
+        const auto& id = j.get_ref<const std::string&>();
+        if (id.empty() || id.size() > 128) return invalid_field(join_path(path, "id"), "must be 1-128 characters long");
+        ContactPatch p;
+        p.id = id;
+        return p;
+    }
+    Fields f(j, path);
+    ContactPatch p;
+    p.id = f.string("id", true, 128, 1).value_or("");
+    if (f.ok() && std::any_of(p.id.begin(), p.id.end(), is_control))
+        f.fail("id", "must not contain control characters");
+
+    p.email = f.string("email", false, 254);
+    if (f.ok() && p.email && !p.email->empty() && !is_valid_email(*p.email))
+        f.fail("email", "must be an e-mail address such as jana@example.cz");
+    p.first_name = f.string("first_name", false, 200);
+    p.last_name = f.string("last_name", false, 200);
+    p.locale = f.string("locale", false, 35);
+    if (f.ok() && p.locale && !p.locale->empty() && !is_valid_locale(*p.locale))
+        f.fail("locale", "must be a language tag such as cs, en or pt-BR");
+    p.owner = f.string("owner", false, 254);
+    if (f.ok() && p.owner && !p.owner->empty() && !is_valid_email(*p.owner))
+        f.fail("owner", "must be the owner's e-mail address");
+    p.vip = f.boolean("vip", false);
+    p.tags = f.strings("tags", false, 100, 64);
+    if (const json* attrs = f.object("attributes", false)) {
+        if (attrs->size() > 100) f.fail("attributes", "must have at most 100 attributes");
+        for (const auto& [name, value] : attrs->items()) {
+            if (!f.ok()) break;
+            const std::string at = f.at("attributes") + "." + name;
+            if (!is_attribute_name(name))
+                f.fail(invalid_field(at, "attribute names are 1-64 letters, digits, '_', '-' or '.'"));
+            else if (value.is_string() && value.get_ref<const std::string&>().size() > 1024)
+                f.fail(invalid_field(at, "must be at most 1024 characters long"));
+            else if (!(value.is_string() || value.is_number() || value.is_boolean() || value.is_null()))
+                f.fail(invalid_field(at, std::string("must be a string, number or boolean, not ") +
+                                             detail::json_type_name(value)));
+        }
+        if (f.ok()) p.attributes = *attrs;
+    }
+    p.rfm = read_rfm(f);
+
+    if (f.ok() && j.is_object()) {
+        for (const auto& [k, _] : j.items()) {
+            static constexpr std::string_view known[] = {"id",   "email", "first_name", "last_name", "locale",
+                                                         "owner", "vip",  "tags",       "attributes", "rfm"};
+            const bool is_known = std::find(std::begin(known), std::end(known), k) != std::end(known) ||
+                                  std::find(std::begin(read_only_fields), std::end(read_only_fields), k) !=
+                                      std::end(read_only_fields);
+            if (!is_known) {
+                f.fail(k, "is not a contact field (id, email, first_name, last_name, locale, owner, vip, tags, attributes)");
+                break;
+            }
+        }
+    }
+    if (!f.ok()) return f.error();
+    return p;
+}
+
+void to_json(json& j, const ContactPatch& p) {
+    j = {{"id", p.id}};
+    if (p.email) j["email"] = *p.email;
+    if (p.first_name) j["first_name"] = *p.first_name;
+    if (p.last_name) j["last_name"] = *p.last_name;
+    if (p.locale) j["locale"] = *p.locale;
+    if (p.owner) j["owner"] = *p.owner;
+    if (p.vip) j["vip"] = *p.vip;
+    if (p.tags) j["tags"] = *p.tags;
+    if (p.attributes) j["attributes"] = *p.attributes;
+    if (p.rfm) j["rfm"] = *p.rfm;
+}
+
+Result<Contact> contact_from_json(const json& j, const std::string& path) {
+    auto patch = contact_patch_from_json(j, path);
+    if (!patch) return patch.error();
+    return contact_from_patch(*patch);
+}
+
+void to_json(json& j, const ContactRfm& rfm) {
+    j = {{"r", rfm.r}, {"f", rfm.f}, {"m", rfm.m}, {"segment", rfm.segment}};
+}
+
+void to_json(json& j, const Contact& c) {
+    j = {{"id", c.id}, {"vip", c.vip}, {"tags", c.tags}, {"attributes", c.attributes}};
+    // Unknown text fields are left out rather than written as "".
+    if (!c.email.empty()) j["email"] = c.email;
+    if (!c.first_name.empty()) j["first_name"] = c.first_name;
+    if (!c.last_name.empty()) j["last_name"] = c.last_name;
+    if (!c.locale.empty()) j["locale"] = c.locale;
+    if (!c.owner.empty()) j["owner"] = c.owner;
+    j["rfm"] = c.rfm ? json(*c.rfm) : json(nullptr);
+}
+
+}  // namespace closeloop

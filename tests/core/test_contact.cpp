@@ -1,0 +1,113 @@
+#include <doctest/doctest.h>
+
+#include "closeloop/contact.h"
+#include "closeloop/detail/json_read.h"
+
+using namespace closeloop;
+using nlohmann::json;
+
+namespace {
+json parse(const char* text) { return detail::parse_json(text).value(); }
+}  // namespace
+
+TEST_CASE("contact JSON round trip") {
+    const json doc = parse(R"({ "id": "c-42", "email": "jana@example.cz", "first_name": "Jana",
+        "last_name": "Nová", "locale": "cs", "owner": "petr@brand.cz", "vip": false,
+        "tags": ["newsletter"], "attributes": { "branch": "Brno", "plan": "pro", "seats": 12 } })");
+    auto c = contact_from_json(doc);
+    REQUIRE(c.ok());
+    CHECK(c->id == "c-42");
+    CHECK(c->last_name == "Nová");
+    CHECK(c->attributes["seats"] == 12);
+    CHECK(c->has_tag("newsletter"));
+    CHECK_FALSE(c->rfm.has_value());
+
+    json back = *c;
+    CHECK(back["rfm"].is_null());
+    back.erase("rfm");
+    CHECK(back == doc);
+    auto again = contact_from_json(json(*c));
+    REQUIRE(again.ok());
+    CHECK(*again == *c);
+}
+
+TEST_CASE("a contact's rfm is kept when given (the simulator uses it as is)") {
+    auto c = contact_from_json(parse(R"({"id":"c-1","rfm":{"r":4,"f":3,"m":5,"segment":"Loyal"}})"));
+    REQUIRE(c.ok());
+    REQUIRE(c->rfm.has_value());
+    CHECK(*c->rfm == ContactRfm{4, 3, 5, "Loyal"});
+    CHECK(json(*c)["rfm"]["segment"] == "Loyal");
+}
+
+TEST_CASE("upsert: only the given fields change") {
+    Contact c = contact_from_json(parse(R"({"id":"c-1","email":"a@b.cz","owner":"o@b.cz","tags":["x"],
+        "attributes":{"branch":"Brno","plan":"pro"}})")).value();
+    const ContactPatch p = contact_patch_from_json(parse(R"({"id":"c-1","first_name":"Eva","owner":"",
+        "attributes":{"plan":null,"seats":3}})")).value();
+    apply(c, p);
+    CHECK(c.first_name == "Eva");
+    CHECK(c.email == "a@b.cz");  // not given: unchanged
+    CHECK(c.owner.empty());      // empty string clears
+    CHECK(c.tags == std::vector<std::string>{"x"});
+    CHECK(c.attributes == json({{"branch", "Brno"}, {"seats", 3}}));  // null removes, others merge
+}
+
+TEST_CASE("a string stands for a contact id") {
+    auto p = contact_patch_from_json(json("c-7"), "contact");
+    REQUIRE(p.ok());
+    CHECK(p->id == "c-7");
+    CHECK_FALSE(p->email.has_value());
+}
+
+TEST_CASE("invalid contacts name the field") {
+    struct Case {
+        const char* doc;
+        const char* path;
+    };
+    const Case cases[] = {
+        {R"({})", "contact.id"},
+        {R"({"id":""})", "contact.id"},
+        {R"({"id":42})", "contact.id"},
+        {R"({"id":"c","email":"not-an-address"})", "contact.email"},
+        {R"({"id":"c","email":"two@@at.cz"})", "contact.email"},
+        {R"({"id":"c","locale":"Czech"})", "contact.locale"},
+        {R"({"id":"c","owner":"petr"})", "contact.owner"},
+        {R"({"id":"c","vip":"yes"})", "contact.vip"},
+        {R"({"id":"c","tags":"vip"})", "contact.tags"},
+        {R"({"id":"c","tags":["ok",""]})", "contact.tags[1]"},
+        {R"({"id":"c","attributes":[1]})", "contact.attributes"},
+        {R"({"id":"c","attributes":{"x":{"nested":1}}})", "contact.attributes.x"},
+        {R"({"id":"c","attributes":{"bad name":1}})", "contact.attributes.bad name"},
+        {R"({"id":"c","rfm":{"r":6,"f":1,"m":1,"segment":"Lost"}})", "contact.rfm.r"},
+        {R"({"id":"c","emial":"a@b.cz"})", "contact.emial"},
+        {R"([1,2])", "contact"},
+    };
+    for (const auto& tc : cases) {
+        CAPTURE(tc.doc);
+        auto r = contact_patch_from_json(parse(tc.doc), "contact");
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().path == tc.path);
+        CHECK_FALSE(r.error().message.empty());
+    }
+    CHECK(contact_patch_from_json(json(std::string(129, 'x'))).error().path == "id");
+}
+
+TEST_CASE("read-only card fields are accepted and ignored") {
+    auto c = contact_from_json(parse(R"({"id":"c","nps":{"last":9},"timeline":[]})"));
+    REQUIRE(c.ok());
+    CHECK(json(*c).contains("nps") == false);
+}
+
+TEST_CASE("e-mail and locale checks") {
+    CHECK(is_valid_email("jana@example.cz"));
+    CHECK(is_valid_email("ops@localhost"));
+    CHECK_FALSE(is_valid_email("jana@example"));
+    CHECK_FALSE(is_valid_email("jana example@x.cz"));
+    CHECK_FALSE(is_valid_email("@x.cz"));
+    CHECK(is_valid_locale("cs"));
+    CHECK(is_valid_locale("pt-BR"));
+    CHECK(is_valid_locale("zh-Hant-TW"));
+    CHECK_FALSE(is_valid_locale("CS"));
+    CHECK_FALSE(is_valid_locale("c"));
+    CHECK_FALSE(is_valid_locale("cs-"));
+}

@@ -11,20 +11,22 @@ using nlohmann::json;
 
 namespace {
 
-bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+bool is_control(char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
 
 bool is_attribute_name(const std::string& s) {
     if (s.empty() || s.size() > 64) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-               c == '-' || c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.';
     });
 }
 
 // Fields of the customer card that are computed by closeloop: accepted on input (a card
 // posted back) and ignored.
-constexpr std::string_view read_only_fields[] = {"nps", "csat", "vouchers", "tasks", "timeline", "created_at",
-                                                 "updated_at"};
+constexpr std::string_view read_only_fields[] = {"nps",      "csat",       "vouchers",  "tasks",
+                                                 "timeline", "created_at", "updated_at"};
 
 }  // namespace
 
@@ -59,7 +61,9 @@ bool is_valid_locale(const std::string& s) {
     return true;
 }
 
-bool Contact::has_tag(const std::string& tag) const { return std::find(tags.begin(), tags.end(), tag) != tags.end(); }
+bool Contact::has_tag(const std::string& tag) const {
+    return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
 
 void apply(Contact& c, const ContactPatch& p) {
     if (p.email) c.email = *p.email;
@@ -146,8 +150,8 @@ Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& p
             else if (value.is_string() && value.get_ref<const std::string&>().size() > 1024)
                 f.fail(invalid_field(at, "must be at most 1024 characters long"));
             else if (!(value.is_string() || value.is_number() || value.is_boolean() || value.is_null()))
-                f.fail(invalid_field(at, std::string("must be a string, number or boolean, not ") +
-                                             detail::json_type_name(value)));
+                f.fail(invalid_field(
+                    at, std::string("must be a string, number or boolean, not ") + detail::json_type_name(value)));
         }
         if (f.ok()) p.attributes = *attrs;
     }
@@ -155,13 +159,15 @@ Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& p
 
     if (f.ok() && j.is_object()) {
         for (const auto& [k, _] : j.items()) {
-            static constexpr std::string_view known[] = {"id",   "email", "first_name", "last_name", "locale",
-                                                         "owner", "vip",  "tags",       "attributes", "rfm"};
-            const bool is_known = std::find(std::begin(known), std::end(known), k) != std::end(known) ||
-                                  std::find(std::begin(read_only_fields), std::end(read_only_fields), k) !=
-                                      std::end(read_only_fields);
+            static constexpr std::string_view known[] = {"id",    "email", "first_name", "last_name",  "locale",
+                                                         "owner", "vip",   "tags",       "attributes", "rfm"};
+            const bool is_known =
+                std::find(std::begin(known), std::end(known), k) != std::end(known) ||
+                std::find(std::begin(read_only_fields), std::end(read_only_fields), k) != std::end(read_only_fields);
             if (!is_known) {
-                f.fail(k, "is not a contact field (id, email, first_name, last_name, locale, owner, vip, tags, attributes)");
+                f.fail(
+                    k,
+                    "is not a contact field (id, email, first_name, last_name, locale, owner, vip, tags, attributes)");
                 break;
             }
         }

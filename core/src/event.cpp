@@ -89,7 +89,8 @@ std::optional<Error> validate_event_data(EventType type, const json& data, const
         case EventType::voucher_redeemed: {
             const auto code = f.string("code", false, 64, 1);
             const auto campaign = f.string("campaign", false, max_id, 1);
-            if (f.ok() && !code && !campaign) f.fail(invalid_field(f.at("code"), "give the voucher's code or its campaign"));
+            if (f.ok() && !code && !campaign)
+                f.fail(invalid_field(f.at("code"), "give the voucher's code or its campaign"));
             break;
         }
         case EventType::voucher_assigned:
@@ -114,8 +115,9 @@ Result<Event> event_from_json(const json& j, const std::string& path) {
     e.id = f.string("id", false, max_id, 1).value_or("");
     e.type = f.string("type", true, 64, 1).value_or("");
     if (f.ok() && !is_valid_event_type_name(e.type))
-        f.fail("type", "must be a built-in type (nps_response, csat_response, purchase, ...) or a custom name "
-                       "of lower-case letters, digits and '_'");
+        f.fail("type",
+               "must be a built-in type (nps_response, csat_response, purchase, ...) or a custom name "
+               "of lower-case letters, digits and '_'");
     e.kind = event_type_of(e.type);
     e.time = f.time("time", false);
     if (f.ok()) {

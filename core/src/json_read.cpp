@@ -47,15 +47,23 @@ Result<json> parse_json(std::string_view text) {
 
 const char* json_type_name(const json& j) {
     switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
+        case json::value_t::null:
+            return "null";
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::array:
+            return "an array";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::boolean:
+            return "a boolean";
         case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "an integer";
-        case json::value_t::number_float: return "a number";
-        default: return "an unsupported value";
+        case json::value_t::number_unsigned:
+            return "an integer";
+        case json::value_t::number_float:
+            return "a number";
+        default:
+            return "an unsupported value";
     }
 }
 
@@ -97,15 +105,14 @@ std::optional<std::string> Fields::string(std::string_view key, bool required, s
     return s;
 }
 
-std::optional<std::int64_t> Fields::integer(std::string_view key, bool required, std::int64_t min,
-                                            std::int64_t max, const char* range_text) {
+std::optional<std::int64_t> Fields::integer(std::string_view key, bool required, std::int64_t min, std::int64_t max,
+                                            const char* range_text) {
     const json* v = find(key);
     if (!v) {
         if (required) fail(missing_field(at(key)));
         return std::nullopt;
     }
-    const std::string range =
-        range_text ? range_text : std::to_string(min) + "-" + std::to_string(max);
+    const std::string range = range_text ? range_text : std::to_string(min) + "-" + std::to_string(max);
     std::optional<std::int64_t> value;
     if (v->is_number_integer()) {
         value = v->get<std::int64_t>();
@@ -179,8 +186,8 @@ std::optional<Duration> Fields::duration(std::string_view key, bool required) {
     return *d;
 }
 
-std::optional<std::vector<std::string>> Fields::strings(std::string_view key, bool required,
-                                                        std::size_t max_items, std::size_t max_len) {
+std::optional<std::vector<std::string>> Fields::strings(std::string_view key, bool required, std::size_t max_items,
+                                                        std::size_t max_len) {
     const json* v = find(key);
     if (!v) {
         if (required) fail(missing_field(at(key)));

@@ -7,7 +7,9 @@ namespace closeloop {
 using detail::Fields;
 using nlohmann::json;
 
-std::string_view response_kind_name(ResponseKind kind) { return kind == ResponseKind::nps ? "nps" : "csat"; }
+std::string_view response_kind_name(ResponseKind kind) {
+    return kind == ResponseKind::nps ? "nps" : "csat";
+}
 
 std::optional<Response> response_from_event(const Event& e, Time received) {
     if (e.kind != EventType::nps_response && e.kind != EventType::csat_response) return std::nullopt;

@@ -1,8 +1,8 @@
 #include "closeloop/time.h"
 
-#include <cstdio>
-
 #include <date/date.h>
+
+#include <cstdio>
 
 namespace closeloop {
 
@@ -32,8 +32,7 @@ std::int64_t days_from_civil(const CivilDate& d) {
 
 CivilDate civil_from_days(std::int64_t day) {
     const date::year_month_day ymd{date::sys_days{date::days{day}}};
-    return {static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-            static_cast<unsigned>(ymd.day())};
+    return {static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day())};
 }
 
 unsigned iso_weekday(std::int64_t day) {
@@ -79,8 +78,7 @@ Result<Time> parse_time(std::string_view s) {
         ++pos;
     } else if (s[pos] == '+' || s[pos] == '-') {
         const int oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
-        if (oh < 0 || om < 0 || pos + 6 != s.size() || s[pos + 3] != ':' || oh > 23 || om > 59)
-            return bad_time();
+        if (oh < 0 || om < 0 || pos + 6 != s.size() || s[pos + 3] != ':' || oh > 23 || om > 59) return bad_time();
         offset_minutes = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
         pos += 6;
     } else {
@@ -106,8 +104,7 @@ std::string format_time(Time t) {
     if (ms == 0)
         std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", c.year, c.month, c.day, h, m, sec);
     else
-        std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day, h, m,
-                      sec, ms);
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day, h, m, sec, ms);
     return buf;
 }
 
@@ -158,16 +155,30 @@ Result<Duration> parse_duration(std::string_view s) {
         any = true;
         if (!in_time) {
             switch (units[unit]) {
-                case 'Y': d.months += static_cast<std::int32_t>(whole * 12); break;
-                case 'M': d.months += static_cast<std::int32_t>(whole); break;
-                case 'W': d.days += static_cast<std::int32_t>(whole * 7); break;
-                default: d.days += static_cast<std::int32_t>(whole); break;
+                case 'Y':
+                    d.months += static_cast<std::int32_t>(whole * 12);
+                    break;
+                case 'M':
+                    d.months += static_cast<std::int32_t>(whole);
+                    break;
+                case 'W':
+                    d.days += static_cast<std::int32_t>(whole * 7);
+                    break;
+                default:
+                    d.days += static_cast<std::int32_t>(whole);
+                    break;
             }
         } else {
             switch (units[unit]) {
-                case 'H': d.ms += whole * ms_per_hour; break;
-                case 'M': d.ms += whole * ms_per_minute; break;
-                default: d.ms += whole * ms_per_second + frac_ms; break;
+                case 'H':
+                    d.ms += whole * ms_per_hour;
+                    break;
+                case 'M':
+                    d.ms += whole * ms_per_minute;
+                    break;
+                default:
+                    d.ms += whole * ms_per_second + frac_ms;
+                    break;
             }
         }
     }
@@ -218,7 +229,11 @@ Time shift(Time t, const Duration& d, int sign) {
 
 }  // namespace
 
-Time add(Time t, const Duration& d) { return shift(t, d, 1); }
-Time subtract(Time t, const Duration& d) { return shift(t, d, -1); }
+Time add(Time t, const Duration& d) {
+    return shift(t, d, 1);
+}
+Time subtract(Time t, const Duration& d) {
+    return shift(t, d, -1);
+}
 
 }  // namespace closeloop

@@ -12,7 +12,9 @@ int main(int argc, char** argv) {
     auto* serve = app.add_subcommand("serve", "Run the HTTP API, the builder and the widget");
     serve->add_option("--data", data, "Folder of the embedded database")->capture_default_str();
     serve->add_option("--bind", serve_options.bind, "Address to listen on")->capture_default_str();
-    serve->add_option("--port", serve_options.port, "Port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
+    serve->add_option("--port", serve_options.port, "Port to listen on")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65535));
     serve->add_option("--smtp", serve_options.smtp, "Where e-mail goes: smtp://host:port or smtps://host:port");
     serve->add_option("--public-url", serve_options.public_url, "Base of links in e-mails");
 

@@ -1,12 +1,15 @@
 #include "serve.h"
 
+#include <fcntl.h>
+#include <httplib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <thread>
-
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "sqlite_store.h"
 
@@ -43,6 +46,17 @@ int serve(const ServeOptions& options) {
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+    // One server per data folder: a second one would run every timer twice.
+    const auto lock_path = options.data / "closeloop.lock";
+    std::error_code ec;
+    std::filesystem::create_directories(options.data, ec);
+    const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        std::cerr << "closeloop: " << options.data.string()
+                  << (lock_fd < 0 ? " cannot be written" : " is in use by another closeloop serve") << "\n";
+        return 1;
+    }
+
     std::unique_ptr<SqliteStore> store;
     try {
         store = std::make_unique<SqliteStore>(options.data);
@@ -52,6 +66,12 @@ int serve(const ServeOptions& options) {
     }
 
     httplib::Server http;
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
+    // closeloop share the port silently.
+    http.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
         const bool ok = store->healthy();
         nlohmann::json body = {{"status", ok ? "ok" : "unavailable"}, {"schema_version", store->schema_version()}};

@@ -1,9 +1,9 @@
 #include "sqlite_store.h"
 
+#include <sqlite3.h>
+
 #include <array>
 #include <stdexcept>
-
-#include <sqlite3.h>
 
 namespace closeloop::server {
 
@@ -38,7 +38,9 @@ SqliteStore::SqliteStore(const std::filesystem::path& dir) : file_(dir / "closel
     migrate();
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() {
+    sqlite3_close(db_);
+}
 
 void SqliteStore::exec(const char* sql) const {
     char* err = nullptr;
@@ -58,7 +60,9 @@ int SqliteStore::schema_version() const {
     return version;
 }
 
-bool SqliteStore::healthy() const { return schema_version() == static_cast<int>(migrations.size()); }
+bool SqliteStore::healthy() const {
+    return schema_version() == static_cast<int>(migrations.size());
+}
 
 void SqliteStore::migrate() {
     const int from = schema_version();

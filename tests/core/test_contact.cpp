@@ -7,7 +7,9 @@ using namespace closeloop;
 using nlohmann::json;
 
 namespace {
-json parse(const char* text) { return detail::parse_json(text).value(); }
+json parse(const char* text) {
+    return detail::parse_json(text).value();
+}
 }  // namespace
 
 TEST_CASE("contact JSON round trip") {
@@ -41,9 +43,11 @@ TEST_CASE("a contact's rfm is kept when given (the simulator uses it as is)") {
 
 TEST_CASE("upsert: only the given fields change") {
     Contact c = contact_from_json(parse(R"({"id":"c-1","email":"a@b.cz","owner":"o@b.cz","tags":["x"],
-        "attributes":{"branch":"Brno","plan":"pro"}})")).value();
+        "attributes":{"branch":"Brno","plan":"pro"}})"))
+                    .value();
     const ContactPatch p = contact_patch_from_json(parse(R"({"id":"c-1","first_name":"Eva","owner":"",
-        "attributes":{"plan":null,"seats":3}})")).value();
+        "attributes":{"plan":null,"seats":3}})"))
+                               .value();
     apply(c, p);
     CHECK(c.first_name == "Eva");
     CHECK(c.email == "a@b.cz");  // not given: unchanged

@@ -8,7 +8,9 @@ using namespace closeloop;
 using nlohmann::json;
 
 namespace {
-json parse(const char* text) { return detail::parse_json(text).value(); }
+json parse(const char* text) {
+    return detail::parse_json(text).value();
+}
 }  // namespace
 
 TEST_CASE("the contract's event example round-trips") {
@@ -70,14 +72,19 @@ TEST_CASE("invalid events: the error names the field and says what is expected")
         {R"({"type":"csat_response","contact":"c","data":{"score":0}})", "data.score", "must be an integer 1-5"},
         {R"({"type":"csat_response","contact":"c","data":{"score":6}})", "data.score", "must be an integer 1-5"},
         {R"({"type":"purchase","contact":"c","data":{"amount":10,"currency":"EUR"}})", "data.order_id", "is required"},
-        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":-1,"currency":"EUR"}})", "data.amount", ">= 0"},
-        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":"10","currency":"EUR"}})", "data.amount", "must be a number"},
-        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"eur"}})", "data.currency", "ISO 4217"},
-        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"EUR","items":{}}})", "data.items", "must be an array"},
+        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":-1,"currency":"EUR"}})", "data.amount",
+         ">= 0"},
+        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":"10","currency":"EUR"}})", "data.amount",
+         "must be a number"},
+        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"eur"}})", "data.currency",
+         "ISO 4217"},
+        {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"EUR","items":{}}})",
+         "data.items", "must be an array"},
         {R"({"type":"ticket_resolved","contact":"c","data":{}})", "data.ticket_id", "is required"},
         {R"({"type":"ticket_tagged","contact":"c","data":{"ticket_id":"T"}})", "data.tag", "is required"},
         {R"({"type":"voucher_redeemed","contact":"c","data":{}})", "data.code", "code or its campaign"},
-        {R"({"type":"voucher_assigned","contact":"c","data":{"campaign":"x","code":"y","value":1,"expires_at":"soon"}})", "data.expires_at", "RFC 3339"},
+        {R"({"type":"voucher_assigned","contact":"c","data":{"campaign":"x","code":"y","value":1,"expires_at":"soon"}})",
+         "data.expires_at", "RFC 3339"},
         {R"({"type":"NPS","contact":"c"})", "type", "custom name"},
         {R"({"type":"1st","contact":"c"})", "type", "custom name"},
         {R"({"contact":"c"})", "type", "is required"},
@@ -107,7 +114,8 @@ TEST_CASE("errors inside a batch carry the batch path") {
 TEST_CASE("survey responses come from answer events") {
     const Time received = parse_time("2026-11-23T08:00:00Z").value();
     SUBCASE("an NPS answer without a time takes the receive time") {
-        auto e = event_from_json(parse(R"({"type":"nps_response","contact":"c-1","data":{"score":9,"survey":"nps-main"}})"));
+        auto e =
+            event_from_json(parse(R"({"type":"nps_response","contact":"c-1","data":{"score":9,"survey":"nps-main"}})"));
         auto r = response_from_event(*e, received);
         REQUIRE(r.has_value());
         CHECK(r->kind == ResponseKind::nps);
@@ -130,7 +138,8 @@ TEST_CASE("survey responses come from answer events") {
         CHECK(json(*r)["topic"] == "billing");
     }
     SUBCASE("other events are not responses") {
-        auto e = event_from_json(parse(R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"EUR"}})"));
+        auto e = event_from_json(
+            parse(R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"EUR"}})"));
         CHECK_FALSE(response_from_event(*e, received).has_value());
     }
     SUBCASE("invalid stored responses") {

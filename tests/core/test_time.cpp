@@ -35,9 +35,9 @@ TEST_CASE("RFC 3339 times parse to milliseconds since the epoch") {
         CHECK(format_time(*t) == "1969-12-31T23:59:59Z");
     }
     SUBCASE("bad times are errors, not guesses") {
-        for (const char* bad : {"", "2026-11-22", "2026-11-22T10:00:00", "2026-02-30T10:00:00Z",
-                                "2026-13-01T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T10:00:00Zjunk",
-                                "2026-11-22T10:00:00+1:00", "2026-11-22T10:00:00.Z", "yesterday"}) {
+        for (const char* bad : {"", "2026-11-22", "2026-11-22T10:00:00", "2026-02-30T10:00:00Z", "2026-13-01T00:00:00Z",
+                                "2026-11-22T24:00:00Z", "2026-11-22T10:00:00Zjunk", "2026-11-22T10:00:00+1:00",
+                                "2026-11-22T10:00:00.Z", "yesterday"}) {
             CAPTURE(bad);
             auto t = parse_time(bad);
             REQUIRE_FALSE(t.ok());
@@ -85,8 +85,8 @@ TEST_CASE("calendar arithmetic") {
     SUBCASE("civil dates and weekdays") {
         CHECK(days_from_civil({1970, 1, 1}) == 0);
         CHECK(civil_from_days(20779) == CivilDate{2026, 11, 22});
-        CHECK(iso_weekday(0) == 4);        // 1970-01-01 was a Thursday
-        CHECK(iso_weekday(20779) == 7);    // 2026-11-22 is a Sunday
+        CHECK(iso_weekday(0) == 4);      // 1970-01-01 was a Thursday
+        CHECK(iso_weekday(20779) == 7);  // 2026-11-22 is a Sunday
         CHECK(format_date(20780) == "2026-11-23");
     }
 }

@@ -5,11 +5,10 @@
 // `rfm` is kept when given (the simulator takes it as is); the others are ignored on input.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/result.h"
 

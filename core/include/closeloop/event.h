@@ -6,11 +6,10 @@
 // event with free `data`.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/contact.h"
 #include "closeloop/result.h"
@@ -45,7 +44,7 @@ struct Event {
     bool operator==(const Event&) const = default;
 
     // Typed reads of validated built-in data.
-    std::optional<int> score() const;  // nps_response 0-10, csat_response 1-5
+    std::optional<int> score() const;              // nps_response 0-10, csat_response 1-5
     std::string text(std::string_view key) const;  // a string field of data, or ""
 };
 

@@ -4,11 +4,10 @@
 // came through: widget, e-mail link, survey page, API) and keeps what reports group by.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/event.h"
 #include "closeloop/result.h"

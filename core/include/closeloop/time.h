@@ -44,9 +44,15 @@ struct Duration {
     bool operator==(const Duration&) const = default;
 };
 
-inline Duration days(std::int32_t n) { return {0, n, 0}; }
-inline Duration hours(std::int64_t n) { return {0, 0, n * ms_per_hour}; }
-inline Duration minutes(std::int64_t n) { return {0, 0, n * ms_per_minute}; }
+inline Duration days(std::int32_t n) {
+    return {0, n, 0};
+}
+inline Duration hours(std::int64_t n) {
+    return {0, 0, n * ms_per_hour};
+}
+inline Duration minutes(std::int64_t n) {
+    return {0, 0, n * ms_per_minute};
+}
 
 // `P1Y2M10DT2H30M`, `P2W`, `PT24H`, `PT0.5S`; no negative durations.
 Result<Duration> parse_duration(std::string_view text);
@@ -72,7 +78,9 @@ inline std::int64_t day_number(Time t) {
 }
 std::int64_t days_from_civil(const CivilDate& d);
 CivilDate civil_from_days(std::int64_t day);
-inline Time time_from_days(std::int64_t day) { return {day * ms_per_day}; }
+inline Time time_from_days(std::int64_t day) {
+    return {day * ms_per_day};
+}
 // ISO weekday: Monday = 1 ... Sunday = 7.
 unsigned iso_weekday(std::int64_t day);
 // `2026-11-22`

@@ -5,12 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/result.h"
 #include "closeloop/time.h"
@@ -45,7 +44,7 @@ public:
     // Each returns nullopt when the key is absent/null (recording missing_field if required)
     // or when the value is invalid (recording invalid_field).
     std::optional<std::string> string(std::string_view key, bool required, std::size_t max_len = 1024,
-                                       std::size_t min_len = 0);
+                                      std::size_t min_len = 0);
     std::optional<std::int64_t> integer(std::string_view key, bool required, std::int64_t min, std::int64_t max,
                                         const char* range_text = nullptr);
     std::optional<double> number(std::string_view key, bool required, double min, double max,
@@ -53,8 +52,8 @@ public:
     std::optional<bool> boolean(std::string_view key, bool required);
     std::optional<Time> time(std::string_view key, bool required);
     std::optional<Duration> duration(std::string_view key, bool required);
-    std::optional<std::vector<std::string>> strings(std::string_view key, bool required,
-                                                    std::size_t max_items = 1000, std::size_t max_len = 256);
+    std::optional<std::vector<std::string>> strings(std::string_view key, bool required, std::size_t max_items = 1000,
+                                                    std::size_t max_len = 256);
     // An object (kept as JSON); nullptr if absent or invalid.
     const json* object(std::string_view key, bool required);
 

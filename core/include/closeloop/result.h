@@ -16,6 +16,7 @@ struct Error {
     std::string code;     // machine-readable: "invalid_field", "missing_field", "invalid_json", ...
     std::string message;  // for people: "must be an integer 0-10"
     std::string path;     // where: "data.score"; empty for the whole document
+    int column = 0;       // 1-based column in an expression or template text; 0 = not applicable
 
     // "data.score: must be an integer 0-10"
     std::string what() const { return path.empty() ? message : path + ": " + message; }

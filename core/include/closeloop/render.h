@@ -1,0 +1,80 @@
+// closeloop — message templates: e-mails, task and chat messages.
+//
+// Syntax (CONTRACT.md "Templates"):
+//   {{path}} or {{expression}}        the value, HTML-escaped in HTML parts
+//   {{expr | date}}                   a time as a date in the message's locale
+//   {{expr | days_until}}             whole days from now until that time (0 when past)
+//   {{#if expr}} .. {{else}} .. {{/if}}   (nestable; `else` optional)
+// A template that names an unknown path fails validation, not delivery.
+//
+// Sections: TemplateText (one compiled text), MessageTemplate (the document with locales),
+// JSON, validation, rendering.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "closeloop/expr.h"
+#include "closeloop/result.h"
+
+namespace closeloop {
+
+enum class Escape { none, html };
+
+// One compiled template text (a subject, an HTML body, a message).
+class TemplateText {
+public:
+    TemplateText();  // empty text
+    // Errors: code "invalid_template", message "column 14: unclosed {{#if}}", column set.
+    static Result<TemplateText> parse(std::string_view text);
+
+    // Every expression type-checks against env (unknown paths are errors with the column).
+    std::optional<Error> check(const TypeEnv& env) const;
+    // `locale` picks the date format of the `date` filter.
+    Result<std::string> render(const EvalContext& ctx, Escape escape, std::string_view locale = "en") const;
+
+    const std::string& source() const { return source_; }
+    struct Part;  // defined in render.cpp
+
+private:
+    std::string source_;
+    std::shared_ptr<const std::vector<Part>> parts_;
+};
+
+struct LocalizedMessage {
+    TemplateText subject, html, text;
+};
+
+// A template document of CONTRACT.md: id, name, fallback_locale, from, locales.
+struct MessageTemplate {
+    std::string id, name, fallback_locale = "en", from;
+    std::map<std::string, LocalizedMessage> locales;
+
+    // The locale used for a contact: exact ("pt-BR"), then its language ("pt"), then the
+    // fallback locale.
+    const std::string& pick_locale(std::string_view wanted) const;
+};
+
+// Errors name the path, e.g. `locales.cs.html` with the column inside that text.
+Result<MessageTemplate> template_from_json(const nlohmann::json& j, const std::string& path = "");
+void to_json(nlohmann::json& j, const MessageTemplate& t);
+
+// All texts of all locales type-check against env; the fallback locale exists.
+std::optional<Error> validate_template(const MessageTemplate& t, const TypeEnv& env);
+
+struct RenderedMessage {
+    std::string locale, from, subject, html, text;
+};
+Result<RenderedMessage> render_message(const MessageTemplate& t, std::string_view locale, const EvalContext& ctx);
+
+// `date` filter output: "22 January 2027" (en), "22. 1. 2027" (cs), "22.01.2027" (pl),
+// ISO "2027-01-22" otherwise.
+std::string format_date_for_locale(Time t, std::string_view locale);
+
+}  // namespace closeloop

@@ -92,26 +92,6 @@ Contact contact_from_patch(const ContactPatch& patch) {
     return c;
 }
 
-namespace {
-
-std::optional<ContactRfm> read_rfm(Fields& f) {
-    const json* v = f.object("rfm", false);
-    if (!v) return std::nullopt;
-    Fields r(*v, f.at("rfm"));
-    ContactRfm out;
-    out.r = static_cast<int>(r.integer("r", true, 1, 5).value_or(0));
-    out.f = static_cast<int>(r.integer("f", true, 1, 5).value_or(0));
-    out.m = static_cast<int>(r.integer("m", true, 1, 5).value_or(0));
-    out.segment = r.string("segment", true, 64, 1).value_or("");
-    if (!r.ok()) {
-        f.fail(r.error());
-        return std::nullopt;
-    }
-    return out;
-}
-
-}  // namespace
-
 Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& path) {
     if (j.is_string()) {
         // Shorthand used by events: "contact": "c-42".
@@ -155,7 +135,13 @@ Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& p
         }
         if (f.ok()) p.attributes = *attrs;
     }
-    p.rfm = read_rfm(f);
+    if (const json* rfm = f.find("rfm"); rfm && f.ok()) {
+        auto r = contact_rfm_from_json(*rfm, f.at("rfm"));
+        if (r)
+            p.rfm = *r;
+        else
+            f.fail(r.error());
+    }
 
     if (f.ok() && j.is_object()) {
         for (const auto& [k, _] : j.items()) {
@@ -195,9 +181,6 @@ Result<Contact> contact_from_json(const json& j, const std::string& path) {
     return contact_from_patch(*patch);
 }
 
-void to_json(json& j, const ContactRfm& rfm) {
-    j = {{"r", rfm.r}, {"f", rfm.f}, {"m", rfm.m}, {"segment", rfm.segment}};
-}
 
 void to_json(json& j, const Contact& c) {
     j = {{"id", c.id}, {"vip", c.vip}, {"tags", c.tags}, {"attributes", c.attributes}};
@@ -207,7 +190,7 @@ void to_json(json& j, const Contact& c) {
     if (!c.last_name.empty()) j["last_name"] = c.last_name;
     if (!c.locale.empty()) j["locale"] = c.locale;
     if (!c.owner.empty()) j["owner"] = c.owner;
-    j["rfm"] = c.rfm ? json(*c.rfm) : json(nullptr);
+    j["rfm"] = rfm_card_json(c.rfm);
 }
 
 }  // namespace closeloop

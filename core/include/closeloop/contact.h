@@ -11,16 +11,9 @@
 #include <vector>
 
 #include "closeloop/result.h"
+#include "closeloop/rfm.h"
 
 namespace closeloop {
-
-// The RFM scores and segment as the card shows them and scenarios read them
-// (`contact.rfm.segment`). Computed by rfm.h; a contact with no purchase has none.
-struct ContactRfm {
-    int r = 0, f = 0, m = 0;  // 1-5
-    std::string segment;      // e.g. "Loyal"
-    bool operator==(const ContactRfm&) const = default;
-};
 
 struct Contact {
     std::string id;  // the integrator's own id, 1-128 characters
@@ -30,7 +23,7 @@ struct Contact {
     bool vip = false;
     std::vector<std::string> tags;
     nlohmann::json attributes = nlohmann::json::object();  // name -> string, number or boolean
-    std::optional<ContactRfm> rfm;
+    std::optional<ContactRfm> rfm;  // computed by rfm.h; scenarios read contact.rfm.segment
 
     bool has_tag(const std::string& tag) const;
     bool operator==(const Contact&) const = default;
@@ -61,7 +54,6 @@ void to_json(nlohmann::json& j, const ContactPatch& patch);
 
 Result<Contact> contact_from_json(const nlohmann::json& j, const std::string& path = "");
 void to_json(nlohmann::json& j, const Contact& contact);
-void to_json(nlohmann::json& j, const ContactRfm& rfm);
 
 // Field checks shared with other documents.
 bool is_valid_email(const std::string& s);

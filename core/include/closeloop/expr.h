@@ -14,6 +14,18 @@
 // is false; `==`/`!=` treat null as a value (null == null); `not null` is true; arithmetic
 // with null gives null; `x in null` is false. Nothing here throws; a run-time problem (a
 // type mismatch inside custom data, say) is an Error value.
+// Details: an empty text field of the contact, event or voucher (no owner, no e-mail) reads
+// as null; `and`/`or` read null as false and always give true or false; `x not in list`
+// works; len(null) is 0, has_tag/contains(null, ..) false, lower/days/hours/minutes(null)
+// null; days(n) needs a whole n, hours and minutes may be fractional. `==` between different
+// types is false, never an error. Durations compare by where they end from `now` (so
+// days(1) == hours(24)). Where a time is expected, text holding an RFC 3339 time counts as
+// that time (custom data carries times as strings). event.score is the score of
+// nps_response/csat_response (for custom events: data.score when it is a number).
+// Paths: `event.data.<a>.<b>` reads nested custom data; `contact.attributes.<name>` joins
+// the rest with '.' (names may contain dots); `contact.attributes['first-visit']` quotes a
+// name that is not a word. Columns count characters (UTF-8 code points), not bytes.
+// Error codes: "invalid_expression" (parse and check), "expression_error" (evaluation).
 //
 // Sections: Value, evaluation context and History, Expression (parse, check, evaluate).
 #pragma once

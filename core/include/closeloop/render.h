@@ -6,6 +6,10 @@
 //   {{expr | days_until}}             whole days from now until that time (0 when past)
 //   {{#if expr}} .. {{else}} .. {{/if}}   (nestable; `else` optional)
 // A template that names an unknown path fails validation, not delivery.
+// {{#if}} reads its value as templates do: false, null, "", 0 and [] choose the else part,
+// anything else the then part (so `{{#if contact.first_name}}` works). Whitespace inside
+// tags is allowed. Columns count characters of the whole text (a line break is one).
+// Errors: "invalid_template" (parse and check, with the column), "expression_error" (render).
 //
 // Sections: TemplateText (one compiled text), MessageTemplate (the document with locales),
 // JSON, validation, rendering.
@@ -13,12 +17,11 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/expr.h"
 #include "closeloop/result.h"
@@ -71,6 +74,8 @@ std::optional<Error> validate_template(const MessageTemplate& t, const TypeEnv& 
 struct RenderedMessage {
     std::string locale, from, subject, html, text;
 };
+// Subject and text are not escaped, HTML is; line breaks in the rendered subject become
+// spaces (a value cannot start a new mail header). Dates use the picked locale.
 Result<RenderedMessage> render_message(const MessageTemplate& t, std::string_view locale, const EvalContext& ctx);
 
 // `date` filter output: "22 January 2027" (en), "22. 1. 2027" (cs), "22.01.2027" (pl),

@@ -1794,7 +1794,7 @@ private:
                 const bool scored = e->kind == EventType::nps_response || e->kind == EventType::csat_response;
                 if (!scored && e->kind != EventType::custom) return {};
                 if (!e->data.is_object()) return {};
-                const auto it = e->data.find("score");
+                const auto it = e->data.find(std::string_view("score"));  // no strlen per compare
                 if (it == e->data.end() || !it->is_number()) return {};
                 return make_number(it->get<double>());
             }

@@ -103,6 +103,14 @@ TEST_CASE("templates: values and escaping") {
         CHECK(render("<a title=\"x\">{{contact.first_name}}</a>", w.ctx, Escape::html) ==
               "<a title=\"x\">O&#39;Brien</a>");
     }
+    SUBCASE("the contract's notify message") {
+        const TemplateText t = compile(
+            "Call {{contact.first_name}} ({{contact.email}}): NPS {{event.score}}. Apologise, solve, then send "
+            "voucher nps-apology-20.");
+        CHECK_FALSE(t.check(TypeEnv{"nps_response"}));
+        CHECK(*t.render(w.ctx, Escape::none) ==
+              "Call Jana (jana@example.cz): NPS 4. Apologise, solve, then send voucher nps-apology-20.");
+    }
     SUBCASE("a null value prints as empty") {
         CHECK(render("[{{event.data.missing}}]", w.ctx) == "[]");
         w.ctx.voucher = nullptr;

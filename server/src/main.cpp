@@ -1,6 +1,7 @@
 // closeloop — the command line: serve, and later simulate, validate, import, backup.
 #include <CLI/CLI.hpp>
 
+#include "cli_tools.h"
 #include "serve.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +19,30 @@ int main(int argc, char** argv) {
     serve->add_option("--smtp", serve_options.smtp, "Where e-mail goes: smtp://host:port or smtps://host:port");
     serve->add_option("--public-url", serve_options.public_url, "Base of links in e-mails");
 
+    closeloop::cli::SimulateOptions sim;
+    auto* simulate = app.add_subcommand("simulate", "Run a scenario over sample events with no side effects");
+    simulate->add_option("--scenario", sim.scenario, "Scenario JSON file")->required()->check(CLI::ExistingFile);
+    simulate->add_option("--events", sim.events, "Events to run, JSON lines")->required()->check(CLI::ExistingFile);
+    simulate->add_option("--contacts", sim.contacts, "Contacts, JSON lines (an rfm object is used as is)")
+        ->check(CLI::ExistingFile);
+    simulate->add_option("--history", sim.history, "Past events that history functions read, JSON lines")
+        ->check(CLI::ExistingFile);
+    simulate->add_option("--campaigns", sim.campaigns, "Voucher campaigns, a JSON array")->check(CLI::ExistingFile);
+    simulate->add_flag("--fast-forward", sim.fast_forward, "End every wait at once, with now = its wake time");
+    simulate->add_flag("--trace", sim.trace, "Add each run's trace (nodes and deciding values) to the output");
+
+    closeloop::cli::ValidateOptions val;
+    auto* validate = app.add_subcommand("validate", "Print a scenario's validation errors as JSON lines");
+    validate->add_option("scenario", val.scenario, "Scenario JSON file")->required()->check(CLI::ExistingFile);
+    validate->add_option("--templates", val.templates, "Folder of template documents to check against")
+        ->check(CLI::ExistingDirectory);
+    validate->add_option("--campaigns", val.campaigns, "Voucher campaigns (JSON array) to check against")
+        ->check(CLI::ExistingFile);
+
     CLI11_PARSE(app, argc, argv);
+
+    if (simulate->parsed()) return closeloop::cli::simulate(sim);
+    if (validate->parsed()) return closeloop::cli::validate(val);
 
     if (serve->parsed()) {
         serve_options.data = data;

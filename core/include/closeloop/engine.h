@@ -1,0 +1,142 @@
+// closeloop — the engine: a pure, deterministic stepper.
+//
+//   (scenario, run state, event, contact view, history, now)
+//       -> (effects with unique keys, next state: done / waiting until T / failed with reason)
+//
+// It never performs an effect: the server stores the new run state and the effects in one
+// transaction (transactional outbox) and performs them afterwards; the browser simulator
+// shows them. Every node visited is traced with the values that decided its branch. An
+// expression that fails at run time fails that run with a reason; nothing throws.
+//
+// Sections: run state and trace, effects, inputs (vouchers and codes), entry, stepping.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "closeloop/contact.h"
+#include "closeloop/event.h"
+#include "closeloop/expr.h"
+#include "closeloop/scenario.h"
+#include "closeloop/voucher.h"
+
+namespace closeloop {
+
+// ---- run state and trace -------------------------------------------------------------------
+
+enum class RunStatus { waiting, done, failed };
+std::string_view to_string(RunStatus s);
+
+// One node visited: what it was, what decided it and where the run went.
+struct TraceStep {
+    std::string node;
+    Time at;
+    std::string outcome;  // "then", "else", "case 1", "default", "branch 2", "waiting", "continued", "effect", "failed"
+    nlohmann::json values = nlohmann::json::object();  // expression text -> value that decided
+    std::optional<std::string> next;
+};
+void to_json(nlohmann::json& j, const TraceStep& s);
+
+struct RunState {
+    std::string id;  // unique per run; effect keys and splits derive from it
+    std::string scenario_id;
+    int scenario_version = 1;
+    std::string contact_id;
+    Event event;  // the event that started the run (its time is set)
+    Time started_at;
+    RunStatus status = RunStatus::done;
+    std::string resume_at;  // waiting: the node to run when it wakes ("" = the run ends then)
+    std::optional<Time> wake_at;
+    std::string error;  // failed: why
+    std::optional<VoucherView> voucher;  // the voucher assigned in this run
+    std::vector<std::string> path;       // node ids visited, in order
+    std::map<std::string, int> visits;   // node id -> times visited (effect keys of repeat visits)
+};
+void to_json(nlohmann::json& j, const RunState& r);
+Result<RunState> run_state_from_json(const nlohmann::json& j);
+
+// ---- effects -------------------------------------------------------------------------------
+
+// What the engine asks the caller to do. `key` is unique: `<run id>/<node id>`, with `#n`
+// for the n-th visit of the same node (n >= 2).
+struct Effect {
+    std::string key;
+    ActionKind kind = ActionKind::send_email;
+    std::string contact;
+    std::string node;
+    nlohmann::json params = nlohmann::json::object();  // resolved: templates rendered, addresses picked
+};
+void to_json(nlohmann::json& j, const Effect& e);
+
+// ---- inputs --------------------------------------------------------------------------------
+
+// Vouchers as the caller knows them: for `voucher.*` in a run that assigned none (the
+// contact's latest voucher of the scenario's campaigns) and to refresh `redeemed` of the
+// run's own voucher when it wakes.
+class VoucherBook {
+public:
+    virtual ~VoucherBook() = default;
+    virtual std::optional<VoucherView> latest(const std::string& contact_id, const std::vector<std::string>& campaigns,
+                                              Time now) const = 0;
+    virtual bool redeemed(const std::string& contact_id, const std::string& code, Time now) const = 0;
+};
+
+// Where voucher codes come from: core has no randomness, so the caller supplies them (the
+// server from secure random bytes, the simulator deterministically from the effect key).
+class CodeSource {
+public:
+    virtual ~CodeSource() = default;
+    virtual std::string voucher_code(const VoucherCampaign& campaign, const std::string& effect_key) = 0;
+};
+
+struct StepContext {
+    const Scenario& scenario;
+    const History& history;
+    const VoucherBook& vouchers;
+    CodeSource& codes;
+    const std::map<std::string, VoucherCampaign>& campaigns;
+    const std::map<std::string, std::string>* links = nullptr;
+    Time now;
+};
+
+// ---- entry ---------------------------------------------------------------------------------
+
+// What the caller knows about earlier runs of this scenario for this contact.
+struct EntryFacts {
+    bool live_run = false;                 // a run that is still waiting
+    std::optional<Time> last_started_at;   // the latest run's start, if any
+};
+
+struct EntryDecision {
+    bool enter = false;
+    std::string reason;  // why not: "event type", "trigger.when is false", "cooldown until ...", ...
+    nlohmann::json values = nlohmann::json::object();  // trigger.when's value
+};
+
+// Does `event` start a run? Checks the trigger's type and condition, then re-entry.
+EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact& contact, const EntryFacts& facts,
+                           const History& history, Time now);
+
+// ---- stepping ------------------------------------------------------------------------------
+
+struct StepResult {
+    RunState state;
+    std::vector<Effect> effects;
+    std::vector<TraceStep> trace;  // the steps of this call
+    Contact contact;               // the contact view after this step's tag/attribute effects
+};
+
+// Starts a run at the scenario's start node and goes until it ends, waits or fails.
+StepResult start_run(const StepContext& ctx, const std::string& run_id, const Event& event, const Contact& contact);
+
+// Continues a waiting run whose wake time has come (ctx.now >= wake_at).
+StepResult resume_run(const StepContext& ctx, RunState state, const Contact& contact);
+
+// The branch a split takes for a run: a stable function of the run id and node id.
+std::size_t split_branch(const Node& split, const std::string& run_id);
+
+}  // namespace closeloop

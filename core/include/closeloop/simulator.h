@@ -1,0 +1,76 @@
+// closeloop — the simulator: the engine over in-memory sample data.
+//
+// `closeloop simulate` and the builder's preview both use it, so what they show is what the
+// server does: the same decide_entry / start_run / resume_run, with history answered from
+// memory and deterministic voucher codes. No I/O: callers read files and print lines.
+//
+// Sections: MemoryHistory (History + VoucherBook over a list of events), codes, simulate.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "closeloop/engine.h"
+
+namespace closeloop {
+
+// Past and simulated events of every contact: purchases, answers, voucher_assigned and
+// voucher_redeemed. Only events at or before the asked time count.
+class MemoryHistory final : public History, public VoucherBook {
+public:
+    void add(const Event& e);  // e.time must be set
+
+    bool voucher_assigned_between(const std::string& contact_id, const std::string& campaign, Time since,
+                                  Time until) const override;
+    std::int64_t count_events_between(const std::string& contact_id, const std::string& type, Time since,
+                                      Time until) const override;
+    std::optional<int> previous_nps(const std::string& contact_id, Time before,
+                                    const std::string& current_event_id) const override;
+    std::optional<VoucherView> latest(const std::string& contact_id, const std::vector<std::string>& campaigns,
+                                      Time now) const override;
+    bool redeemed(const std::string& contact_id, const std::string& code, Time now) const override;
+
+private:
+    std::unordered_map<std::string, std::vector<Event>> by_contact_;  // each kept in time order
+};
+
+// Codes like `SIM-3F9A1C2B`: a function of the effect key, so runs repeat exactly.
+class DeterministicCodes final : public CodeSource {
+public:
+    std::string voucher_code(const VoucherCampaign& campaign, const std::string& effect_key) override;
+};
+
+// One line of `closeloop simulate` output: one event and scenario (or a run that woke up).
+struct SimulatedRun {
+    std::string event, scenario, contact;
+    bool entered = false;
+    bool resumed = false;  // a waiting run that woke before a later event
+    std::string reason;    // why not entered
+    std::vector<std::string> path;
+    std::vector<Effect> effects;
+    RunStatus state = RunStatus::done;
+    std::optional<Time> wake_at;
+    std::string error;
+    std::vector<TraceStep> trace;
+};
+void to_json(nlohmann::json& j, const SimulatedRun& r);
+
+struct SimulationInput {
+    const Scenario* scenario = nullptr;
+    std::vector<Contact> contacts;             // known contacts (events upsert more)
+    std::vector<Event> history;                // past events (each with a time)
+    std::vector<Event> events;                 // to run, each with a time
+    std::map<std::string, VoucherCampaign> campaigns;
+    std::map<std::string, std::string> links;  // links.* for templates
+    bool fast_forward = false;                 // waits end at once; `now` becomes the wake time
+};
+
+// Runs the events in time order (stable for equal times). Errors: an event without a time.
+Result<std::vector<SimulatedRun>> simulate(const SimulationInput& input);
+
+}  // namespace closeloop

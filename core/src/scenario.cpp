@@ -1,0 +1,752 @@
+#include "closeloop/scenario.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <set>
+#include <unordered_map>
+
+#include "closeloop/detail/json_read.h"
+
+namespace closeloop {
+
+using nlohmann::json;
+
+// ---- kinds ---------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, ActionKind>, 9> action_names = {{
+    {"send_email", ActionKind::send_email},
+    {"assign_voucher", ActionKind::assign_voucher},
+    {"notify", ActionKind::notify},
+    {"webhook", ActionKind::webhook},
+    {"add_tag", ActionKind::add_tag},
+    {"remove_tag", ActionKind::remove_tag},
+    {"set_attribute", ActionKind::set_attribute},
+    {"create_task", ActionKind::create_task},
+    {"send_survey", ActionKind::send_survey},
+}};
+
+constexpr std::array<std::pair<std::string_view, NodeKind>, 5> node_kind_names = {{
+    {"condition", NodeKind::condition},
+    {"switch", NodeKind::switch_},
+    {"split", NodeKind::split},
+    {"wait", NodeKind::wait},
+    {"action", NodeKind::action},
+}};
+
+}  // namespace
+
+std::string_view to_string(ScenarioStatus s) {
+    switch (s) {
+        case ScenarioStatus::draft: return "draft";
+        case ScenarioStatus::active: return "active";
+        case ScenarioStatus::paused: return "paused";
+    }
+    return "draft";
+}
+
+std::string_view to_string(NodeKind k) {
+    for (const auto& [n, v] : node_kind_names)
+        if (v == k) return n;
+    return "action";
+}
+
+std::string_view to_string(ActionKind a) {
+    for (const auto& [n, v] : action_names)
+        if (v == a) return n;
+    return "send_email";
+}
+
+std::string_view to_string(ReentryPolicy p) {
+    switch (p) {
+        case ReentryPolicy::always: return "always";
+        case ReentryPolicy::once: return "once";
+        case ReentryPolicy::cooldown: return "cooldown";
+    }
+    return "once";
+}
+
+std::optional<ActionKind> action_kind_of(std::string_view name) {
+    for (const auto& [n, v] : action_names)
+        if (n == name) return v;
+    return std::nullopt;
+}
+
+// ---- Node and Scenario ---------------------------------------------------------------------
+
+std::vector<std::string> Node::successors() const {
+    std::vector<std::string> out;
+    const auto push = [&](const NodeRef& r) {
+        if (r) out.push_back(*r);
+    };
+    switch (kind) {
+        case NodeKind::condition:
+            push(then_next);
+            push(else_next);
+            break;
+        case NodeKind::switch_:
+            for (const auto& c : cases) push(c.next);
+            push(default_next);
+            break;
+        case NodeKind::split:
+            for (const auto& b : branches) push(b.next);
+            break;
+        case NodeKind::wait:
+        case NodeKind::action: push(next); break;
+    }
+    return out;
+}
+
+const Node* Scenario::find(std::string_view node_id) const {
+    for (const auto& n : nodes)
+        if (n.id == node_id) return &n;
+    return nullptr;
+}
+
+std::vector<std::string> Scenario::campaigns() const {
+    std::vector<std::string> out;
+    const auto add_one = [&](const std::string& c) {
+        if (!c.empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    };
+    for (const auto& n : nodes) {
+        if (n.kind == NodeKind::action && n.action == ActionKind::assign_voucher && n.params.contains("campaign") &&
+            n.params["campaign"].is_string())
+            add_one(n.params["campaign"].get<std::string>());
+    }
+    // Campaigns named in history calls: voucher_assigned_within('x', ...).
+    const auto scan = [&](const std::string& text) {
+        static constexpr std::string_view fn = "voucher_assigned_within(";
+        for (auto pos = text.find(fn); pos != std::string::npos; pos = text.find(fn, pos + 1)) {
+            auto q = pos + fn.size();
+            while (q < text.size() && text[q] == ' ') ++q;
+            if (q >= text.size() || (text[q] != '\'' && text[q] != '"')) continue;
+            const auto end = text.find(text[q], q + 1);
+            if (end != std::string::npos) add_one(text.substr(q + 1, end - q - 1));
+        }
+    };
+    if (trigger.when) scan(trigger.when->text());
+    for (const auto& n : nodes) {
+        scan(n.if_expr.text());
+        for (const auto& c : n.cases) scan(c.when.text());
+    }
+    return out;
+}
+
+void to_json(json& j, const ScenarioError& e) {
+    j = {{"node", e.node}, {"field", e.field}, {"message", e.message}};
+    if (e.column > 0) j["column"] = e.column;
+}
+
+// ---- loading -------------------------------------------------------------------------------
+
+namespace {
+
+// The params of each action: which exist, which are required, which are templates.
+struct ParamSpec {
+    std::string_view name;
+    bool required;
+    bool is_template;
+};
+
+std::vector<ParamSpec> params_of(ActionKind a) {
+    switch (a) {
+        case ActionKind::send_email:
+            return {{"template", true, false}, {"to", false, false}, {"from", false, false}, {"cc", false, false}};
+        case ActionKind::assign_voucher: return {{"campaign", true, false}};
+        case ActionKind::notify: return {{"role", true, false}, {"message", true, true}};
+        case ActionKind::webhook:
+            return {{"channel", true, false}, {"url", false, false}, {"url_secret", false, false}, {"message", true, true}};
+        case ActionKind::add_tag:
+        case ActionKind::remove_tag: return {{"tag", true, true}};
+        case ActionKind::set_attribute: return {{"name", true, false}, {"value", true, false}};
+        case ActionKind::create_task:
+            return {{"assignee", true, false}, {"title", true, true}, {"description", false, true}, {"due", false, false}};
+        case ActionKind::send_survey: return {{"survey", true, false}, {"channel", false, false}, {"to", false, false}};
+    }
+    return {};
+}
+
+class Loader {
+public:
+    explicit Loader(std::vector<ScenarioError>& errors) : errors_(errors) {}
+
+    void add(const std::string& node, const std::string& field, std::string message, int column = 0) {
+        errors_.push_back({node, field, std::move(message), column});
+    }
+
+    // A reference to another node: a string id, or null (the run ends). An absent key also
+    // ends the run.
+    NodeRef ref(const json& obj, const std::string& key, const std::string& node, const std::string& field) {
+        const auto it = obj.find(key);
+        if (it == obj.end() || it->is_null()) return std::nullopt;
+        if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+            add(node, field, "must be a node id or null (null ends the run)");
+            return std::nullopt;
+        }
+        return it->get<std::string>();
+    }
+
+    std::optional<Expression> expr(const json& obj, const std::string& key, const std::string& node,
+                                   const std::string& field, bool required) {
+        const auto it = obj.find(key);
+        if (it == obj.end() || it->is_null()) {
+            if (required) add(node, field, "is required");
+            return std::nullopt;
+        }
+        if (!it->is_string()) {
+            add(node, field, "must be an expression in a string");
+            return std::nullopt;
+        }
+        auto e = Expression::parse(it->get_ref<const std::string&>());
+        if (!e) {
+            add(node, field, e.error().message, e.error().column);
+            return std::nullopt;
+        }
+        return std::move(*e);
+    }
+
+    std::string text(const json& obj, const std::string& key, const std::string& node, const std::string& field,
+                     bool required, std::size_t max_len = 200) {
+        const auto it = obj.find(key);
+        if (it == obj.end() || it->is_null()) {
+            if (required) add(node, field, "is required");
+            return "";
+        }
+        if (!it->is_string()) {
+            add(node, field, std::string("must be a string, not ") + detail::json_type_name(*it));
+            return "";
+        }
+        const auto& s = it->get_ref<const std::string&>();
+        if (s.size() > max_len) add(node, field, "must be at most " + std::to_string(max_len) + " characters long");
+        return s;
+    }
+
+    void unknown_keys(const json& obj, std::initializer_list<std::string_view> known, const std::string& node,
+                      const std::string& prefix) {
+        for (const auto& [k, _] : obj.items())
+            if (std::find(known.begin(), known.end(), k) == known.end())
+                add(node, prefix + k, "is not a known field here");
+    }
+
+    Node node(const json& j, std::size_t index) {
+        Node n;
+        if (!j.is_object()) {
+            add("", "nodes[" + std::to_string(index) + "]", "must be an object");
+            return n;
+        }
+        n.id = text(j, "id", "", "nodes[" + std::to_string(index) + "].id", true, 64);
+        const std::string& id = n.id;
+        n.label = text(j, "label", id, "label", false);
+        const std::string kind = text(j, "type", id, "type", true, 32);
+        bool kind_ok = false;
+        for (const auto& [name, k] : node_kind_names)
+            if (name == kind) {
+                n.kind = k;
+                kind_ok = true;
+            }
+        if (!kind_ok) {
+            if (!kind.empty()) add(id, "type", "must be condition, switch, split, wait or action");
+            return n;
+        }
+        switch (n.kind) {
+            case NodeKind::condition:
+                if (auto e = expr(j, "if", id, "if", true)) n.if_expr = std::move(*e);
+                n.then_next = ref(j, "then", id, "then");
+                n.else_next = ref(j, "else", id, "else");
+                unknown_keys(j, {"id", "type", "label", "if", "then", "else"}, id, "");
+                break;
+            case NodeKind::switch_: {
+                const auto it = j.find("cases");
+                if (it == j.end() || !it->is_array() || it->empty()) {
+                    add(id, "cases", "must be a list of { \"when\": expression, \"next\": node id }");
+                } else {
+                    for (std::size_t i = 0; i < it->size(); ++i) {
+                        const json& c = (*it)[i];
+                        const std::string at = "cases[" + std::to_string(i) + "]";
+                        if (!c.is_object()) {
+                            add(id, at, "must be an object");
+                            continue;
+                        }
+                        SwitchCase sc;
+                        if (auto e = expr(c, "when", id, at + ".when", true)) sc.when = std::move(*e);
+                        sc.next = ref(c, "next", id, at + ".next");
+                        unknown_keys(c, {"when", "next"}, id, at + ".");
+                        n.cases.push_back(std::move(sc));
+                    }
+                }
+                n.default_next = ref(j, "default", id, "default");
+                unknown_keys(j, {"id", "type", "label", "cases", "default"}, id, "");
+                break;
+            }
+            case NodeKind::split: {
+                const auto it = j.find("branches");
+                if (it == j.end() || !it->is_array() || it->size() < 2) {
+                    add(id, "branches", "must be a list of at least two { \"percent\": 1-100, \"next\": node id }");
+                } else {
+                    for (std::size_t i = 0; i < it->size(); ++i) {
+                        const json& b = (*it)[i];
+                        const std::string at = "branches[" + std::to_string(i) + "]";
+                        if (!b.is_object()) {
+                            add(id, at, "must be an object");
+                            continue;
+                        }
+                        detail::Fields f(b, "");
+                        SplitBranch br;
+                        br.percent = static_cast<int>(f.integer("percent", true, 1, 100).value_or(0));
+                        if (!f.ok()) add(id, at + "." + f.error().path, f.error().message);
+                        br.next = ref(b, "next", id, at + ".next");
+                        unknown_keys(b, {"percent", "next"}, id, at + ".");
+                        n.branches.push_back(std::move(br));
+                    }
+                }
+                unknown_keys(j, {"id", "type", "label", "branches"}, id, "");
+                break;
+            }
+            case NodeKind::wait: {
+                const bool has_for = j.contains("for") && !j["for"].is_null();
+                const bool has_until = j.contains("until") && !j["until"].is_null();
+                if (has_for == has_until) add(id, "for", "give either `for` (a duration such as P10D) or `until` (a time)");
+                if (has_for) {
+                    const std::string d = text(j, "for", id, "for", true, 64);
+                    auto parsed = parse_duration(d);
+                    if (!parsed && !d.empty())
+                        add(id, "for", parsed.error().message);
+                    else if (parsed)
+                        n.wait_for = *parsed;
+                }
+                if (has_until) n.wait_until = expr(j, "until", id, "until", true);
+                n.next = ref(j, "next", id, "next");
+                unknown_keys(j, {"id", "type", "label", "for", "until", "next"}, id, "");
+                break;
+            }
+            case NodeKind::action: {
+                const std::string action = text(j, "action", id, "action", true, 32);
+                const auto kind_of = action_kind_of(action);
+                if (!kind_of) {
+                    if (!action.empty())
+                        add(id, "action",
+                            "must be send_email, assign_voucher, notify, webhook, add_tag, remove_tag, set_attribute, "
+                            "create_task or send_survey");
+                } else {
+                    n.action = *kind_of;
+                    action_params(j, n);
+                }
+                n.next = ref(j, "next", id, "next");
+                unknown_keys(j, {"id", "type", "label", "action", "params", "next"}, id, "");
+                break;
+            }
+        }
+        return n;
+    }
+
+    void action_params(const json& j, Node& n) {
+        const auto it = j.find("params");
+        if (it == j.end() || it->is_null()) {
+            n.params = json::object();
+        } else if (!it->is_object()) {
+            add(n.id, "params", "must be an object");
+            return;
+        } else {
+            n.params = *it;
+        }
+        const auto specs = params_of(n.action);
+        for (const auto& spec : specs) {
+            const std::string key(spec.name);
+            const std::string field = "params." + key;
+            const auto p = n.params.find(key);
+            if (p == n.params.end() || p->is_null() || (p->is_string() && p->get_ref<const std::string&>().empty())) {
+                if (spec.required) add(n.id, field, "is required for " + std::string(to_string(n.action)));
+                continue;
+            }
+            if (!p->is_string()) {
+                add(n.id, field, std::string("must be a string, not ") + detail::json_type_name(*p));
+                continue;
+            }
+            const auto& value = p->get_ref<const std::string&>();
+            if (spec.is_template) {
+                auto t = TemplateText::parse(value);
+                if (!t)
+                    add(n.id, field, t.error().message, t.error().column);
+                else
+                    n.text_params.emplace(key, std::move(*t));
+            }
+        }
+        for (const auto& item : n.params.items()) {
+            const std::string& key = item.key();
+            const bool known =
+                std::any_of(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
+            if (!known) add(n.id, "params." + key, "is not a parameter of " + std::string(to_string(n.action)));
+        }
+        if (n.action == ActionKind::set_attribute) {
+            const auto v = n.params.find("value");
+            if (v != n.params.end() && v->is_string()) {
+                auto e = Expression::parse(v->get_ref<const std::string&>());
+                if (!e)
+                    add(n.id, "params.value", e.error().message, e.error().column);
+                else
+                    n.value_expr = std::move(*e);
+            }
+        }
+    }
+
+private:
+    std::vector<ScenarioError>& errors_;
+};
+
+}  // namespace
+
+LoadedScenario load_scenario(const json& j) {
+    LoadedScenario out;
+    Loader load(out.errors);
+    Scenario& s = out.scenario;
+    if (!j.is_object()) {
+        load.add("", "", "a scenario must be a JSON object");
+        return out;
+    }
+    s.id = load.text(j, "id", "", "id", true, 64);
+    if (!s.id.empty() && !is_valid_resource_id(s.id))
+        load.add("", "id", "must be 1-64 lower-case letters, digits, '_', '-' or '.'");
+    s.name = load.text(j, "name", "", "name", true, 200);
+    const std::string status = load.text(j, "status", "", "status", false, 16);
+    if (status == "active")
+        s.status = ScenarioStatus::active;
+    else if (status == "paused")
+        s.status = ScenarioStatus::paused;
+    else if (!status.empty() && status != "draft")
+        load.add("", "status", "must be draft, active or paused");
+    if (j.contains("version")) {
+        detail::Fields f(j, "");
+        s.version = static_cast<int>(f.integer("version", false, 1, 1'000'000).value_or(1));
+        if (!f.ok()) load.add("", "version", f.error().message);
+    }
+
+    const auto trig = j.find("trigger");
+    if (trig == j.end() || !trig->is_object()) {
+        load.add("", "trigger", "is required: { \"event\": type, \"when\": expression }");
+    } else {
+        s.trigger.event = load.text(*trig, "event", "", "trigger.event", true, 64);
+        if (!s.trigger.event.empty() && !is_valid_event_type_name(s.trigger.event))
+            load.add("", "trigger.event", "must be an event type such as nps_response");
+        s.trigger.when = load.expr(*trig, "when", "", "trigger.when", false);
+        load.unknown_keys(*trig, {"event", "when"}, "", "trigger.");
+    }
+
+    const auto re = j.find("reentry");
+    if (re != j.end() && !re->is_null()) {
+        if (!re->is_object()) {
+            load.add("", "reentry", "must be { \"policy\": \"always\" | \"once\" | \"cooldown\", \"days\": n }");
+        } else {
+            const std::string policy = load.text(*re, "policy", "", "reentry.policy", true, 16);
+            if (policy == "always")
+                s.reentry.policy = ReentryPolicy::always;
+            else if (policy == "once")
+                s.reentry.policy = ReentryPolicy::once;
+            else if (policy == "cooldown")
+                s.reentry.policy = ReentryPolicy::cooldown;
+            else if (!policy.empty())
+                load.add("", "reentry.policy", "must be always, once or cooldown");
+            if (s.reentry.policy == ReentryPolicy::cooldown) {
+                detail::Fields f(*re, "");
+                s.reentry.days = static_cast<int>(f.integer("days", true, 1, 36500).value_or(0));
+                if (!f.ok()) load.add("", "reentry.days", f.error().message);
+            }
+            load.unknown_keys(*re, {"policy", "days"}, "", "reentry.");
+        }
+    }
+
+    s.start = load.text(j, "start", "", "start", true, 64);
+    const auto nodes = j.find("nodes");
+    if (nodes == j.end() || !nodes->is_array() || nodes->empty()) {
+        load.add("", "nodes", "must be a non-empty list of nodes");
+    } else if (nodes->size() > 500) {
+        load.add("", "nodes", "a scenario has at most 500 nodes");
+    } else {
+        for (std::size_t i = 0; i < nodes->size(); ++i) s.nodes.push_back(load.node((*nodes)[i], i));
+    }
+    const auto ui = j.find("ui");
+    if (ui != j.end() && !ui->is_null()) {
+        if (ui->is_object())
+            s.ui = *ui;
+        else
+            load.add("", "ui", "must be an object");
+    }
+    load.unknown_keys(j, {"id", "name", "status", "version", "trigger", "reentry", "start", "nodes", "ui", "description",
+                          "created_at", "updated_at"},
+                      "", "");
+    return out;
+}
+
+// ---- validation ----------------------------------------------------------------------------
+
+namespace {
+
+void check_expr(std::vector<ScenarioError>& errors, const Expression& e, const TypeEnv& env, const std::string& node,
+                const std::string& field, std::optional<ValueType> want) {
+    auto t = e.check(env);
+    if (!t) {
+        errors.push_back({node, field, t.error().message, t.error().column});
+        return;
+    }
+    if (want && *t != *want && *t != ValueType::any && !(*want == ValueType::boolean && *t == ValueType::null))
+        errors.push_back({node, field,
+                          "must give " + std::string(value_type_name(*want)) + ", but gives " +
+                              std::string(value_type_name(*t)),
+                          1});
+}
+
+std::string param(const Node& n, const char* key) {
+    const auto it = n.params.find(key);
+    return it != n.params.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
+    std::vector<ScenarioError> errors;
+    const auto add = [&](const std::string& node, const std::string& field, std::string message) {
+        errors.push_back({node, field, std::move(message), 0});
+    };
+
+    // Ids: unique, and references exist.
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < s.nodes.size(); ++i) {
+        const auto& n = s.nodes[i];
+        if (n.id.empty()) continue;
+        if (!index.emplace(n.id, i).second) add(n.id, "id", "another node has the same id");
+    }
+    if (s.start.empty())
+        add("", "start", "is required: the id of the first node");
+    else if (!index.count(s.start))
+        add("", "start", "names no node: " + s.start);
+
+    const auto check_ref = [&](const Node& n, const NodeRef& r, const std::string& field) {
+        if (r && !index.count(*r)) add(n.id, field, "names no node: " + *r);
+        if (r && *r == n.id && n.kind != NodeKind::wait) add(n.id, field, "a node cannot continue to itself");
+    };
+    for (const auto& n : s.nodes) {
+        switch (n.kind) {
+            case NodeKind::condition:
+                check_ref(n, n.then_next, "then");
+                check_ref(n, n.else_next, "else");
+                break;
+            case NodeKind::switch_:
+                for (std::size_t i = 0; i < n.cases.size(); ++i)
+                    check_ref(n, n.cases[i].next, "cases[" + std::to_string(i) + "].next");
+                check_ref(n, n.default_next, "default");
+                break;
+            case NodeKind::split: {
+                int total = 0;
+                for (std::size_t i = 0; i < n.branches.size(); ++i) {
+                    total += n.branches[i].percent;
+                    check_ref(n, n.branches[i].next, "branches[" + std::to_string(i) + "].next");
+                }
+                if (!n.branches.empty() && total != 100)
+                    add(n.id, "branches", "percents must add up to 100, not " + std::to_string(total));
+                break;
+            }
+            case NodeKind::wait:
+            case NodeKind::action: check_ref(n, n.next, "next"); break;
+        }
+    }
+
+    // Reachability from start.
+    if (index.count(s.start)) {
+        std::vector<bool> seen(s.nodes.size(), false);
+        std::vector<std::size_t> stack = {index[s.start]};
+        while (!stack.empty()) {
+            const auto i = stack.back();
+            stack.pop_back();
+            if (seen[i]) continue;
+            seen[i] = true;
+            for (const auto& next : s.nodes[i].successors())
+                if (auto it = index.find(next); it != index.end() && !seen[it->second]) stack.push_back(it->second);
+        }
+        for (std::size_t i = 0; i < s.nodes.size(); ++i)
+            if (!seen[i] && !s.nodes[i].id.empty())
+                add(s.nodes[i].id, "id", "cannot be reached from the start node " + s.start);
+    }
+
+    // Cycles: every cycle must pass through a wait, so edges out of waits are left out and
+    // what remains must be acyclic (depth-first search with colours).
+    {
+        enum Colour : char { white, grey, black };
+        std::vector<Colour> colour(s.nodes.size(), white);
+        std::vector<std::string> reported;
+        const std::function<void(std::size_t)> visit = [&](std::size_t i) {
+            colour[i] = grey;
+            if (s.nodes[i].kind != NodeKind::wait) {
+                for (const auto& next : s.nodes[i].successors()) {
+                    const auto it = index.find(next);
+                    if (it == index.end()) continue;
+                    if (colour[it->second] == grey) {
+                        add(s.nodes[i].id, "next",
+                            "makes a loop back to " + next + " with no wait in it (the run would never end)");
+                    } else if (colour[it->second] == white) {
+                        visit(it->second);
+                    }
+                }
+            }
+            colour[i] = black;
+        };
+        for (std::size_t i = 0; i < s.nodes.size(); ++i)
+            if (colour[i] == white) visit(i);
+    }
+
+    // Expressions and params.
+    TypeEnv env;
+    env.event_type = s.trigger.event;
+    if (s.trigger.when) check_expr(errors, *s.trigger.when, env, "", "trigger.when", ValueType::boolean);
+    for (const auto& n : s.nodes) {
+        switch (n.kind) {
+            case NodeKind::condition: check_expr(errors, n.if_expr, env, n.id, "if", ValueType::boolean); break;
+            case NodeKind::switch_:
+                for (std::size_t i = 0; i < n.cases.size(); ++i)
+                    check_expr(errors, n.cases[i].when, env, n.id, "cases[" + std::to_string(i) + "].when",
+                               ValueType::boolean);
+                break;
+            case NodeKind::wait:
+                if (n.wait_until) check_expr(errors, *n.wait_until, env, n.id, "until", ValueType::time);
+                break;
+            case NodeKind::split: break;
+            case NodeKind::action: {
+                for (const auto& [key, text] : n.text_params)
+                    if (auto e = text.check(env)) errors.push_back({n.id, "params." + key, e->message, e->column});
+                if (n.value_expr) check_expr(errors, *n.value_expr, env, n.id, "params.value", std::nullopt);
+                switch (n.action) {
+                    case ActionKind::send_email: {
+                        const std::string tpl = param(n, "template");
+                        if (!tpl.empty() && catalog.templates) {
+                            const auto it = catalog.templates->find(tpl);
+                            if (it == catalog.templates->end())
+                                add(n.id, "params.template", "names no template: " + tpl);
+                            else if (auto e = validate_template(it->second, env))
+                                add(n.id, "params.template",
+                                    "template " + tpl + " does not fit this scenario: " + e->what());
+                        }
+                        for (const char* key : {"to", "cc"}) {
+                            const std::string to = param(n, key);
+                            if (!to.empty() && to != "contact" && to != "owner" && !is_valid_email(to))
+                                add(n.id, std::string("params.") + key,
+                                    "must be \"contact\", \"owner\" or an e-mail address");
+                        }
+                        break;
+                    }
+                    case ActionKind::assign_voucher: {
+                        const std::string c = param(n, "campaign");
+                        if (!c.empty() && catalog.campaigns && !catalog.campaigns->count(c))
+                            add(n.id, "params.campaign", "names no voucher campaign: " + c);
+                        break;
+                    }
+                    case ActionKind::webhook: {
+                        const std::string channel = param(n, "channel");
+                        if (!channel.empty() && channel != "slack" && channel != "teams" && channel != "generic")
+                            add(n.id, "params.channel", "must be slack, teams or generic");
+                        const std::string url = param(n, "url"), secret = param(n, "url_secret");
+                        if (url.empty() == secret.empty())
+                            add(n.id, "params.url", "give `url` or `url_secret` (the name of a stored secret URL)");
+                        if (!url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+                            add(n.id, "params.url", "must start with https:// or http://");
+                        break;
+                    }
+                    case ActionKind::set_attribute: {
+                        const std::string name = param(n, "name");
+                        if (!name.empty() && (name.size() > 64 || name.find_first_of(" {}") != std::string::npos))
+                            add(n.id, "params.name", "attribute names are 1-64 letters, digits, '_', '-' or '.'");
+                        break;
+                    }
+                    case ActionKind::create_task: {
+                        const std::string due = param(n, "due");
+                        if (!due.empty() && !parse_duration(due)) add(n.id, "params.due", "must be a duration such as P2D");
+                        break;
+                    }
+                    case ActionKind::send_survey: {
+                        const std::string channel = param(n, "channel");
+                        if (!channel.empty() && channel != "email") add(n.id, "params.channel", "must be email");
+                        break;
+                    }
+                    case ActionKind::notify:
+                    case ActionKind::add_tag:
+                    case ActionKind::remove_tag: break;
+                }
+                break;
+            }
+        }
+    }
+
+    // Campaigns named in history calls must exist too.
+    if (catalog.campaigns) {
+        for (const auto& c : s.campaigns())
+            if (!catalog.campaigns->count(c)) {
+                const bool assigned = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const Node& n) {
+                    return n.kind == NodeKind::action && n.action == ActionKind::assign_voucher &&
+                           param(n, "campaign") == c;
+                });
+                if (!assigned) add("", "", "names no voucher campaign: " + c);
+            }
+    }
+    return errors;
+}
+
+std::vector<ScenarioError> validate_document(const json& j, const Catalog& catalog) {
+    auto loaded = load_scenario(j);
+    if (!loaded.errors.empty()) return loaded.errors;
+    return validate(loaded.scenario, catalog);
+}
+
+// ---- JSON out ------------------------------------------------------------------------------
+
+namespace {
+
+json ref_json(const NodeRef& r) { return r ? json(*r) : json(nullptr); }
+
+}  // namespace
+
+void to_json(json& j, const Scenario& s) {
+    json trigger = {{"event", s.trigger.event}};
+    if (s.trigger.when) trigger["when"] = s.trigger.when->text();
+    json reentry = {{"policy", to_string(s.reentry.policy)}};
+    if (s.reentry.policy == ReentryPolicy::cooldown) reentry["days"] = s.reentry.days;
+    json nodes = json::array();
+    for (const auto& n : s.nodes) {
+        json o = {{"id", n.id}, {"type", to_string(n.kind)}};
+        if (!n.label.empty()) o["label"] = n.label;
+        switch (n.kind) {
+            case NodeKind::condition:
+                o["if"] = n.if_expr.text();
+                o["then"] = ref_json(n.then_next);
+                o["else"] = ref_json(n.else_next);
+                break;
+            case NodeKind::switch_: {
+                json cases = json::array();
+                for (const auto& c : n.cases) cases.push_back({{"when", c.when.text()}, {"next", ref_json(c.next)}});
+                o["cases"] = cases;
+                o["default"] = ref_json(n.default_next);
+                break;
+            }
+            case NodeKind::split: {
+                json branches = json::array();
+                for (const auto& b : n.branches) branches.push_back({{"percent", b.percent}, {"next", ref_json(b.next)}});
+                o["branches"] = branches;
+                break;
+            }
+            case NodeKind::wait:
+                if (n.wait_for) o["for"] = format_duration(*n.wait_for);
+                if (n.wait_until) o["until"] = n.wait_until->text();
+                o["next"] = ref_json(n.next);
+                break;
+            case NodeKind::action:
+                o["action"] = to_string(n.action);
+                o["params"] = n.params;
+                o["next"] = ref_json(n.next);
+                break;
+        }
+        nodes.push_back(std::move(o));
+    }
+    j = {{"id", s.id},           {"name", s.name},   {"status", to_string(s.status)}, {"version", s.version},
+         {"trigger", trigger},   {"reentry", reentry}, {"start", s.start},            {"nodes", nodes},
+         {"ui", s.ui}};
+}
+
+}  // namespace closeloop

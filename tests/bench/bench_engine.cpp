@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
             effects += r.effects.size();
             waiting += r.state.status == RunStatus::waiting;
             failed += r.state.status == RunStatus::failed;
-            if (rep == 0) ++paths[r.state.path.back()];
+            ++paths[r.state.path.back()];
         }
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         best = std::min(best, s);

@@ -76,7 +76,9 @@ TEST_CASE("every shipped scenario validates against the shipped templates and ca
     CHECK(s.scenarios.size() >= 8);
     CHECK(s.templates.size() >= 9);
     const Catalog catalog{&s.templates, &s.campaigns};
-    for (const auto& [id, scenario] : s.scenarios) {
+    for (const auto& item : s.scenarios) {
+        const std::string& id = item.first;
+        const Scenario& scenario = item.second;
         CAPTURE(id);
         const auto errors = validate(scenario, catalog);
         for (const auto& e : errors) MESSAGE(e.node << " " << e.field << ": " << e.message);
@@ -104,11 +106,14 @@ TEST_CASE("every shipped template renders in every locale, English and Czech at 
     EmptyHistory h;
     RunView run{"run-1", fixtures::at("2026-11-20T10:00:00Z")};
     EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2027-01-10T10:00:00Z")};
-    for (const auto& [id, t] : shipped().templates) {
+    for (const auto& item : shipped().templates) {
+        const std::string& id = item.first;
+        const MessageTemplate& t = item.second;
         CAPTURE(id);
         CHECK(t.locales.count("en") == 1);
         CHECK(t.locales.count("cs") == 1);
-        for (const auto& [locale, _] : t.locales) {
+        for (const auto& entry : t.locales) {
+            const std::string& locale = entry.first;
             CAPTURE(locale);
             auto m = render_message(t, locale, ctx);
             REQUIRE(m.ok());

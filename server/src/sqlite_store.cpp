@@ -6,6 +6,7 @@
 //   5. SqliteStore   — reads, and writes as units of work
 #include "sqlite_store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -97,29 +98,29 @@ constexpr std::array<const char*, 2> migrations = {
     CREATE INDEX events_type ON events (workspace_id, type, time, seq);
     CREATE INDEX events_unprocessed ON events (seq) WHERE processed_at IS NULL;
 
+    -- Survey answers and purchases, for reports and RFM: each clustered by time (one b-tree,
+    -- appended to). A contact's rows are found through its events (events_contact).
     CREATE TABLE responses (
-      event_seq INTEGER PRIMARY KEY,
       workspace_id INTEGER NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('nps', 'csat')),
+      time INTEGER NOT NULL,
+      event_seq INTEGER NOT NULL,
       event_id TEXT NOT NULL,
       contact_id TEXT NOT NULL,
-      kind TEXT NOT NULL CHECK (kind IN ('nps', 'csat')),
       score INTEGER NOT NULL,
-      time INTEGER NOT NULL,
-      survey TEXT, channel TEXT, comment TEXT, agent TEXT, ticket_id TEXT, topic TEXT
-    );
-    CREATE INDEX responses_time ON responses (workspace_id, kind, time);
-    CREATE INDEX responses_contact ON responses (workspace_id, contact_id, kind, time);
+      survey TEXT, channel TEXT, comment TEXT, agent TEXT, ticket_id TEXT, topic TEXT,
+      PRIMARY KEY (workspace_id, kind, time, event_seq)
+    ) WITHOUT ROWID;
 
     CREATE TABLE purchases (
-      event_seq INTEGER PRIMARY KEY,
       workspace_id INTEGER NOT NULL,
-      contact_id TEXT NOT NULL,
       time INTEGER NOT NULL,
+      event_seq INTEGER NOT NULL,
+      contact_id TEXT NOT NULL,
       amount REAL NOT NULL,
-      currency TEXT NOT NULL
-    );
-    CREATE INDEX purchases_time ON purchases (workspace_id, time);
-    CREATE INDEX purchases_contact ON purchases (workspace_id, contact_id);
+      currency TEXT NOT NULL,
+      PRIMARY KEY (workspace_id, time, event_seq)
+    ) WITHOUT ROWID;
 
     CREATE TABLE voucher_campaigns (
       workspace_id INTEGER NOT NULL,
@@ -319,7 +320,14 @@ StoredEvent read_event(const Stmt& st) {
     return out;
 }
 
-#define CL_RESPONSE_COLUMNS "event_id, contact_id, kind, score, time, survey, channel, comment, agent, ticket_id, topic"
+// A contact's responses, through its events (responses are clustered by time, not contact).
+#define CL_RESPONSE_COLUMNS                                                                                     \
+    "r.event_id, r.contact_id, r.kind, r.score, r.time, r.survey, r.channel, r.comment, r.agent, r.ticket_id, " \
+    "r.topic"
+#define CL_CONTACT_RESPONSES                                                                       \
+    " FROM events e JOIN responses r ON r.workspace_id = e.workspace_id AND r.time = e.time AND "  \
+    "r.event_seq = e.seq AND r.kind = CASE e.type WHEN 'nps_response' THEN 'nps' ELSE 'csat' END " \
+    "WHERE e.workspace_id = ?1 AND e.contact_id = ?2 "
 
 Response read_response(const Stmt& st) {
     Response r;
@@ -651,9 +659,15 @@ public:
             st.bind(1, ws).bind(2, id);
             return static_cast<std::size_t>(st.run());
         };
+        // Responses and purchases are found through the contact's events, so they go first.
+        erased.responses = erase(
+            "DELETE FROM responses WHERE workspace_id = ?1 AND contact_id = ?2 AND (kind, time, event_seq) IN ("
+            "SELECT CASE type WHEN 'nps_response' THEN 'nps' ELSE 'csat' END, time, seq FROM events "
+            "WHERE workspace_id = ?1 AND contact_id = ?2 AND type IN ('nps_response', 'csat_response'))");
+        erased.purchases = erase(
+            "DELETE FROM purchases WHERE workspace_id = ?1 AND contact_id = ?2 AND (time, event_seq) IN ("
+            "SELECT time, seq FROM events WHERE workspace_id = ?1 AND contact_id = ?2 AND type = 'purchase')");
         erased.events = erase("DELETE FROM events WHERE workspace_id = ?1 AND contact_id = ?2");
-        erased.responses = erase("DELETE FROM responses WHERE workspace_id = ?1 AND contact_id = ?2");
-        erased.purchases = erase("DELETE FROM purchases WHERE workspace_id = ?1 AND contact_id = ?2");
         erased.vouchers = erase("DELETE FROM vouchers WHERE workspace_id = ?1 AND contact_id = ?2");
         erased.tasks = erase("DELETE FROM tasks WHERE workspace_id = ?1 AND contact_id = ?2");
         erase(
@@ -895,11 +909,19 @@ struct SqliteStore::Impl {
             throw std::runtime_error("synchronous must be FULL or NORMAL, not " + sync);
         w.exec("PRAGMA foreign_keys = OFF");
         w.exec("PRAGMA temp_store = MEMORY");
+        // Checkpoint every 10,000 WAL pages (40 MB) rather than SQLite's 1,000: a page written
+        // by many commits between two checkpoints is copied to the database once (measured:
+        // about 20 % more events/s), and the WAL is cut back to 64 MB after each.
+        w.exec("PRAGMA wal_autocheckpoint = 10000");
+        w.exec("PRAGMA journal_size_limit = 67108864");
         w.exec("PRAGMA cache_size = -32768");  // 32 MiB
         // Deleted content (GDPR erasure) is overwritten where that costs no extra I/O.
         w.exec("PRAGMA secure_delete = FAST");
         migrate(w);
-        writer = std::thread([this] { writer_loop(); });
+        writer = std::thread([this] {
+            pthread_setname_np(pthread_self(), "closeloop-write");
+            writer_loop();
+        });
     }
 
     ~Impl() {
@@ -1244,17 +1266,15 @@ std::optional<ContactCard> SqliteStore::contact_card(WorkspaceId ws, std::string
     ContactCard card;
     card.contact = std::move(*contact);
     {
-        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS
-                             " FROM responses WHERE workspace_id = ?1 AND contact_id = ?2 AND kind = ?3 "
-                             "ORDER BY time DESC, event_seq DESC LIMIT ?4");
-        st.bind(1, ws).bind(2, id).bind(3, "nps").bind(4, 2);
+        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS CL_CONTACT_RESPONSES
+                             "AND e.type = ?3 ORDER BY e.time DESC, e.seq DESC LIMIT ?4");
+        st.bind(1, ws).bind(2, id).bind(3, "nps_response").bind(4, 2);
         while (st.step()) card.nps.push_back(read_response(st));
     }
     {
-        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS
-                             " FROM responses WHERE workspace_id = ?1 AND contact_id = ?2 AND kind = ?3 "
-                             "ORDER BY time DESC, event_seq DESC LIMIT ?4");
-        st.bind(1, ws).bind(2, id).bind(3, "csat").bind(4, 1);
+        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS CL_CONTACT_RESPONSES
+                             "AND e.type = ?3 ORDER BY e.time DESC, e.seq DESC LIMIT ?4");
+        st.bind(1, ws).bind(2, id).bind(3, "csat_response").bind(4, 1);
         if (st.step()) card.csat = read_response(st);
     }
     card.vouchers = contact_vouchers(*r, ws, id);
@@ -1298,8 +1318,8 @@ std::optional<ContactExport> SqliteStore::export_contact(WorkspaceId ws, std::st
         while (st.step()) out.events.push_back(read_event(st));
     }
     {
-        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS
-                             " FROM responses WHERE workspace_id = ?1 AND contact_id = ?2 ORDER BY time DESC");
+        auto st = r->prepare("SELECT " CL_RESPONSE_COLUMNS CL_CONTACT_RESPONSES
+                             "AND e.type IN ('nps_response', 'csat_response') ORDER BY e.time DESC, e.seq DESC");
         st.bind(1, ws).bind(2, id);
         while (st.step()) out.responses.push_back(read_response(st));
     }

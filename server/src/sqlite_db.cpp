@@ -114,6 +114,12 @@ void Db::exec(const char* sql) {
     }
 }
 
+std::vector<std::string> Db::prepared_sql() const {
+    std::vector<std::string> out;
+    for (const auto& [sql, _] : cache_) out.emplace_back(sql);
+    return out;
+}
+
 std::int64_t Db::last_insert_rowid() const {
     return sqlite3_last_insert_rowid(db_);
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -79,6 +80,8 @@ public:
     // For statements without parameters run once (PRAGMAs, migrations, BEGIN/COMMIT).
     void exec(const char* sql);
     sqlite3* handle() const { return db_; }
+    // The text of every statement prepared so far (for query-plan checks).
+    std::vector<std::string> prepared_sql() const;
     std::int64_t last_insert_rowid() const;
     [[noreturn]] void fail(const std::string& context, int code) const;
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <deque>
@@ -164,7 +165,9 @@ constexpr std::array<const char*, 2> migrations = {
     );
     CREATE UNIQUE INDEX tasks_id ON tasks (workspace_id, id);
     CREATE UNIQUE INDEX tasks_key ON tasks (workspace_id, effect_key) WHERE effect_key IS NOT NULL;
-    CREATE INDEX tasks_role ON tasks (workspace_id, role, status, seq);
+    CREATE INDEX tasks_workspace ON tasks (workspace_id, seq);
+    CREATE INDEX tasks_role ON tasks (workspace_id, role, seq);
+    CREATE INDEX tasks_role_status ON tasks (workspace_id, role, status, seq);
     CREATE INDEX tasks_status ON tasks (workspace_id, status, seq);
     CREATE INDEX tasks_contact ON tasks (workspace_id, contact_id, status);
 
@@ -186,7 +189,8 @@ constexpr std::array<const char*, 2> migrations = {
     );
     CREATE UNIQUE INDEX outbox_key ON outbox (workspace_id, key);
     CREATE INDEX outbox_workspace ON outbox (workspace_id, seq);
-    CREATE INDEX outbox_status ON outbox (workspace_id, status, kind, seq);
+    CREATE INDEX outbox_status ON outbox (workspace_id, status, seq);
+    CREATE INDEX outbox_status_kind ON outbox (workspace_id, status, kind, seq);
     CREATE INDEX outbox_kind ON outbox (workspace_id, kind, seq);
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status IN ('pending', 'failed');
     CREATE INDEX outbox_contact ON outbox (workspace_id, contact_id);
@@ -325,7 +329,7 @@ StoredEvent read_event(const Stmt& st) {
     "r.event_id, r.contact_id, r.kind, r.score, r.time, r.survey, r.channel, r.comment, r.agent, r.ticket_id, " \
     "r.topic"
 #define CL_CONTACT_RESPONSES                                                                       \
-    " FROM events e JOIN responses r ON r.workspace_id = e.workspace_id AND r.time = e.time AND "  \
+    " FROM events e INDEXED BY events_contact JOIN responses r ON r.workspace_id = e.workspace_id AND r.time = e.time AND "  \
     "r.event_seq = e.seq AND r.kind = CASE e.type WHEN 'nps_response' THEN 'nps' ELSE 'csat' END " \
     "WHERE e.workspace_id = ?1 AND e.contact_id = ?2 "
 
@@ -540,7 +544,8 @@ public:
 
     std::size_t count_events(WorkspaceId ws, std::string_view contact, std::string_view type, Time since) override {
         auto st = db_.prepare(
-            "SELECT count(*) FROM events WHERE workspace_id = ?1 AND contact_id = ?2 AND time >= ?4 AND type = ?3");
+            "SELECT count(*) FROM events INDEXED BY events_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
+            "AND time >= ?4 AND type = ?3");
         st.bind(1, ws).bind(2, contact).bind(3, type).bind(4, since.ms);
         st.step();
         return static_cast<std::size_t>(st.int64(0));
@@ -660,13 +665,27 @@ public:
             return static_cast<std::size_t>(st.run());
         };
         // Responses and purchases are found through the contact's events, so they go first.
-        erased.responses = erase(
-            "DELETE FROM responses WHERE workspace_id = ?1 AND contact_id = ?2 AND (kind, time, event_seq) IN ("
-            "SELECT CASE type WHEN 'nps_response' THEN 'nps' ELSE 'csat' END, time, seq FROM events "
-            "WHERE workspace_id = ?1 AND contact_id = ?2 AND type IN ('nps_response', 'csat_response'))");
-        erased.purchases = erase(
-            "DELETE FROM purchases WHERE workspace_id = ?1 AND contact_id = ?2 AND (time, event_seq) IN ("
-            "SELECT time, seq FROM events WHERE workspace_id = ?1 AND contact_id = ?2 AND type = 'purchase')");
+        {
+            auto st = db_.prepare("SELECT type, time, seq FROM events INDEXED BY events_contact "
+                                  "WHERE workspace_id = ?1 AND contact_id = ?2 "
+                                  "AND type IN ('nps_response', 'csat_response', 'purchase')");
+            st.bind(1, ws).bind(2, id);
+            while (st.step()) {
+                const std::string type = st.text(0);
+                if (type == "purchase") {
+                    auto del = db_.prepare(
+                        "DELETE FROM purchases WHERE workspace_id = ?1 AND time = ?2 AND event_seq = ?3");
+                    del.bind(1, ws).bind(2, st.int64(1)).bind(3, st.int64(2));
+                    erased.purchases += static_cast<std::size_t>(del.run());
+                } else {
+                    auto del = db_.prepare(
+                        "DELETE FROM responses WHERE workspace_id = ?1 AND kind = ?2 AND time = ?3 AND event_seq = ?4");
+                    del.bind(1, ws).bind(2, type == "nps_response" ? "nps" : "csat").bind(3, st.int64(1)).bind(
+                        4, st.int64(2));
+                    erased.responses += static_cast<std::size_t>(del.run());
+                }
+            }
+        }
         erased.events = erase("DELETE FROM events WHERE workspace_id = ?1 AND contact_id = ?2");
         erased.vouchers = erase("DELETE FROM vouchers WHERE workspace_id = ?1 AND contact_id = ?2");
         erased.tasks = erase("DELETE FROM tasks WHERE workspace_id = ?1 AND contact_id = ?2");
@@ -985,6 +1004,12 @@ struct SqliteStore::Impl {
             std::function<void()> listener;
             {
                 std::lock_guard lock(queue_mutex);
+                listener = commit_listener;
+            }
+            // Before the callers wake: whoever reads after a 202 finds the executor told.
+            if (stored_events && listener) listener();
+            {
+                std::lock_guard lock(queue_mutex);
                 for (Unit* u : batch) {
                     if (u->error)
                         ++counters.failed_units;
@@ -993,11 +1018,9 @@ struct SqliteStore::Impl {
                     u->done = true;
                 }
                 ++counters.commits;
-                listener = commit_listener;
             }
             done_cv.notify_all();
             batch.clear();
-            if (stored_events && listener) listener();
         }
     }
 
@@ -1083,40 +1106,50 @@ SqliteWriteTx& sqlite_tx(WriteTx& tx) {
 }
 
 // The statement for each combination of optional filters (all prepared, none built at run
-// time). Index: bit 0 = contact, bit 1 = type.
+// time). The index is named: without statistics (no ANALYZE) SQLite may prefer the time
+// index and walk a whole workspace's events to find one contact's. Bit 0 = contact, bit 1 =
+// type.
 constexpr std::array<const char*, 4> list_events_sql = {
     "SELECT " CL_EVENT_COLUMNS
-    " FROM events WHERE workspace_id = ?1 AND time >= ?2 AND time < ?3 AND (time, seq) < (?4, ?5) "
-    "ORDER BY time DESC, seq DESC LIMIT ?6",
-    "SELECT " CL_EVENT_COLUMNS
-    " FROM events WHERE workspace_id = ?1 AND contact_id = ?7 AND time >= ?2 AND time < ?3 "
+    " FROM events INDEXED BY events_time WHERE workspace_id = ?1 AND time >= ?2 AND time < ?3 "
     "AND (time, seq) < (?4, ?5) ORDER BY time DESC, seq DESC LIMIT ?6",
     "SELECT " CL_EVENT_COLUMNS
-    " FROM events WHERE workspace_id = ?1 AND type = ?8 AND time >= ?2 AND time < ?3 "
+    " FROM events INDEXED BY events_contact WHERE workspace_id = ?1 AND contact_id = ?7 AND time >= ?2 "
+    "AND time < ?3 AND (time, seq) < (?4, ?5) ORDER BY time DESC, seq DESC LIMIT ?6",
+    "SELECT " CL_EVENT_COLUMNS
+    " FROM events INDEXED BY events_type WHERE workspace_id = ?1 AND type = ?8 AND time >= ?2 AND time < ?3 "
     "AND (time, seq) < (?4, ?5) ORDER BY time DESC, seq DESC LIMIT ?6",
     "SELECT " CL_EVENT_COLUMNS
     " FROM events INDEXED BY events_contact WHERE workspace_id = ?1 AND contact_id = ?7 AND type = ?8 "
     "AND time >= ?2 AND time < ?3 AND (time, seq) < (?4, ?5) ORDER BY time DESC, seq DESC LIMIT ?6",
 };
 
-// Bit 0 = role, bit 1 = status.
+// Bit 0 = role, bit 1 = status. Each walks an index in seq order: no sort.
 constexpr std::array<const char*, 4> list_tasks_sql = {
-    "SELECT " CL_TASK_COLUMNS " FROM tasks WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?4",
-    "SELECT " CL_TASK_COLUMNS " FROM tasks WHERE workspace_id = ?1 AND role = ?2 ORDER BY seq DESC LIMIT ?4",
-    "SELECT " CL_TASK_COLUMNS " FROM tasks WHERE workspace_id = ?1 AND status = ?3 ORDER BY seq DESC LIMIT ?4",
     "SELECT " CL_TASK_COLUMNS
-    " FROM tasks WHERE workspace_id = ?1 AND role = ?2 AND status = ?3 ORDER BY seq DESC LIMIT ?4",
+    " FROM tasks INDEXED BY tasks_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?4",
+    "SELECT " CL_TASK_COLUMNS
+    " FROM tasks INDEXED BY tasks_role WHERE workspace_id = ?1 AND role = ?2 ORDER BY seq DESC LIMIT ?4",
+    "SELECT " CL_TASK_COLUMNS
+    " FROM tasks INDEXED BY tasks_status WHERE workspace_id = ?1 AND status = ?3 ORDER BY seq DESC LIMIT ?4",
+    "SELECT " CL_TASK_COLUMNS
+    " FROM tasks INDEXED BY tasks_role_status WHERE workspace_id = ?1 AND role = ?2 AND status = ?3 "
+    "ORDER BY seq DESC LIMIT ?4",
 };
 
 // Bit 0 = status, bit 1 = kind.
 constexpr std::array<const char*, 4> list_outbox_sql = {
-    "SELECT " CL_OUTBOX_COLUMNS " FROM outbox WHERE workspace_id = ?1 AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_OUTBOX_COLUMNS
-    " FROM outbox WHERE workspace_id = ?1 AND status = ?2 AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
+    " FROM outbox INDEXED BY outbox_workspace WHERE workspace_id = ?1 AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_OUTBOX_COLUMNS
-    " FROM outbox WHERE workspace_id = ?1 AND kind = ?3 AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
+    " FROM outbox INDEXED BY outbox_status WHERE workspace_id = ?1 AND status = ?2 AND seq < ?4 "
+    "ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_OUTBOX_COLUMNS
-    " FROM outbox WHERE workspace_id = ?1 AND status = ?2 AND kind = ?3 AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
+    " FROM outbox INDEXED BY outbox_kind WHERE workspace_id = ?1 AND kind = ?3 AND seq < ?4 "
+    "ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_OUTBOX_COLUMNS
+    " FROM outbox INDEXED BY outbox_status_kind WHERE workspace_id = ?1 AND status = ?2 AND kind = ?3 "
+    "AND seq < ?4 ORDER BY seq DESC LIMIT ?5",
 };
 
 std::int64_t limit_of(std::size_t n) {
@@ -1146,6 +1179,35 @@ int SqliteStore::latest_schema_version() {
 int SqliteStore::schema_version() {
     Impl::Reader r(*impl_);
     return Impl::user_version(*r);
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> SqliteStore::query_plans() {
+    std::vector<std::string> sql;
+    write([&](WriteTx&) {  // on the writer's thread: its connection is in use by no one else
+        for (auto& s : impl_->writer_db->prepared_sql()) sql.push_back(std::move(s));
+    });
+    {
+        std::lock_guard lock(impl_->reader_mutex);
+        for (const auto& r : impl_->idle_readers)
+            for (auto& s : r->prepared_sql()) sql.push_back(std::move(s));
+    }
+    std::sort(sql.begin(), sql.end());
+    sql.erase(std::unique(sql.begin(), sql.end()), sql.end());
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;
+    Db db(impl_->file);
+    for (const auto& text : sql) {
+        sqlite3_stmt* st = nullptr;
+        const std::string explain = "EXPLAIN QUERY PLAN " + text;
+        if (sqlite3_prepare_v2(db.handle(), explain.c_str(), -1, &st, nullptr) != SQLITE_OK) continue;
+        std::vector<std::string> steps;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const auto* detail = sqlite3_column_text(st, 3);
+            if (detail) steps.emplace_back(reinterpret_cast<const char*>(detail));
+        }
+        sqlite3_finalize(st);
+        out.emplace_back(text, std::move(steps));
+    }
+    return out;
 }
 
 bool SqliteStore::healthy() {

@@ -41,6 +41,10 @@ public:
 
     const std::filesystem::path& file() const;
     static int latest_schema_version();
+    // Diagnostics: every statement this store has prepared so far with SQLite's query plan
+    // ("SEARCH events USING INDEX events_contact (...)"), one line per plan step. Tests use it
+    // to check that every history query has an index.
+    std::vector<std::pair<std::string, std::vector<std::string>>> query_plans();
 
     int schema_version() override;
     bool healthy() override;

@@ -5,7 +5,7 @@ workspace isolation. Usage: api_test.py PATH/TO/closeloop"""
 import json, os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, Server, is_error_json
+from harness import Checks, Server, is_error_json, raw_exchange
 
 closeloop = sys.argv[1]
 t = Checks("api test")
@@ -145,9 +145,8 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("the role's inbox", st == 200 and [x["id"] for x in body["tasks"]] == [task["id"]], body)
     # curl -X POST sends no Content-Length: the answer must not wait for the connection to close.
     started = time.time()
-    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
-        raw.sendall(f"POST /api/v1/tasks/{task['id']}/done HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {s.key}\r\n\r\n".encode())
-        reply = raw.recv(65536).decode()
+    reply = raw_exchange(s.port, f"POST /api/v1/tasks/{task['id']}/done HTTP/1.1\r\nHost: x\r\n"
+                                 f"Authorization: Bearer {s.key}\r\n\r\n".encode()).decode()
     t.check("POST .../done without a body or Content-Length: answered at once",
             reply.startswith("HTTP/1.1 200") and time.time() - started < 2 and '"status":"done"' in reply, reply[:300])
     st, _, body = s.request("POST", f"/api/v1/tasks/{task['id']}/done")

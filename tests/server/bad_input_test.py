@@ -7,7 +7,7 @@ fault), never a 5xx; afterwards the server still answers. Usage: bad_input_test.
 import json, os, re, socket, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, Server, is_error_json
+from harness import Checks, Server, is_error_json, raw_exchange
 
 closeloop = sys.argv[1]
 t = Checks("bad input test")
@@ -198,18 +198,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for name, raw_request in [("a malformed request line", b"HELLO\r\n\r\n"),
                               ("an unknown HTTP version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n"),
                               ("an unknown method", b"FETCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n")]:
-        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
-            raw.sendall(raw_request)
-            reply = b""
-            while True:  # headers, then Content-Length bytes of body
-                part = raw.recv(65536)
-                if not part:
-                    break
-                reply += part
-                head, sep, rest = reply.partition(b"\r\n\r\n")
-                m = re.search(rb"Content-Length: (\d+)", head)
-                if sep and m and len(rest) >= int(m.group(1)):
-                    break
+        reply = raw_exchange(s.port, raw_request)
         body = reply.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in reply else b""
         try:
             parsed = json.loads(body)

@@ -1,6 +1,6 @@
 """Shared by the server tests: start the real `closeloop serve` on a free loopback port, talk
 to it over HTTP (standard library only), count checks. Run the tests with /usr/bin/python3."""
-import http.client, json, os, signal, socket, subprocess, sys, time
+import http.client, json, os, re, signal, socket, subprocess, sys, time
 
 KEY = "test-admin-key-0123456789abcdef"
 
@@ -100,6 +100,23 @@ class Server:
 
     def kill(self):
         return self.stop(signal.SIGKILL)
+
+
+def raw_exchange(port, request, timeout=10):
+    """Sends raw bytes, returns the raw reply: headers and Content-Length bytes of body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        raw.sendall(request)
+        reply = b""
+        while True:
+            part = raw.recv(65536)
+            if not part:
+                break
+            reply += part
+            head, sep, rest = reply.partition(b"\r\n\r\n")
+            m = re.search(rb"Content-Length: (\d+)", head)
+            if sep and m and len(rest) >= int(m.group(1)):
+                break
+    return reply
 
 
 def is_error_json(body, status):

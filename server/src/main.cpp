@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0, 10080));
     // For measurements only (tests/bench): NORMAL gives up durability on power loss.
-    serve->add_option("--synchronous", serve_options.synchronous)->check(CLI::IsMember({"FULL", "NORMAL"}))->group("");
+    serve->add_option("--synchronous", serve_options.synchronous)
+        ->check(CLI::IsMember({"FULL", "FULL-INLINE", "NORMAL"}))
+        ->group("");
 
     std::string workspace_data = "data", slug, name;
     auto* workspace = app.add_subcommand("workspace", "Manage workspaces");

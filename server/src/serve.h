@@ -14,7 +14,7 @@ struct ServeOptions {
     std::string public_url;            // base of links in e-mails
     int threads = 64;                  // HTTP worker threads: each keep-alive connection holds one while open
     int rfm_interval_minutes = 60;     // RFM of every workspace at start and then this often; 0 = on demand only
-    std::string synchronous = "FULL";  // SQLite synchronous (FULL, or NORMAL for measurements)
+    std::string synchronous = "FULL";  // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
 };
 
 // Runs until SIGTERM or SIGINT; in-flight requests finish (and their writes commit) before it

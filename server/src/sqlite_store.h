@@ -6,8 +6,9 @@
 //
 // Writes go through ONE writer thread with group commit: units of work queued by many HTTP
 // threads are run together in one transaction (each in a savepoint, so one failing unit does
-// not undo the others), the transaction commits (with synchronous=FULL the WAL is fsynced),
-// and only then are the callers woken. Many small requests thus share one fsync.
+// not undo the others); the transaction commits; a syncer thread fsyncs the WAL, and only
+// then are the callers woken. Many small requests thus share one fsync, and the writer builds
+// the next transaction while the disk writes the last one.
 #pragma once
 
 #include <filesystem>
@@ -19,10 +20,14 @@
 namespace closeloop::server {
 
 struct SqliteOptions {
-    // PRAGMA synchronous in WAL mode. FULL: a commit is on disk (WAL fsynced) before it
-    // returns: acknowledged writes survive a process kill AND a power loss. NORMAL: the WAL is
-    // fsynced only at checkpoints: survives a process kill, may lose the last commits on power
-    // loss. closeloop uses FULL; NORMAL exists for measurements.
+    // When a write is acknowledged (Store::write returns):
+    //   FULL (closeloop's): after the WAL holding its commit is fsynced: it survives a process
+    //     kill AND a power loss. Commits are made with SQLite's synchronous=NORMAL and a second
+    //     thread fsyncs the WAL, so the writer does not wait for the disk between transactions.
+    //   FULL-INLINE: SQLite's synchronous=FULL (the fsync inside COMMIT); same guarantee,
+    //     slower; kept for measurements.
+    //   NORMAL: after the commit, without fsync: survives a process kill, may lose the last
+    //     commits on power loss. For measurements only.
     std::string synchronous = "FULL";
     std::size_t max_readers = 8;  // read connections kept open at most
     std::size_t max_units_per_commit = 1024;

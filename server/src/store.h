@@ -196,7 +196,9 @@ struct StoreStats {
 //
 // One unit of work. It runs on the store's writer inside a transaction that may hold other
 // units too (group commit); if the unit throws, its changes are undone and the others are
-// unaffected. Store::write returns when the transaction holding it is durable.
+// unaffected. Store::write returns when the transaction holding it is durable. A unit runs on
+// the writer thread: it must not call Store methods (they would wait for the writer: a
+// deadlock) nor do slow I/O; everything it needs is on WriteTx.
 class WriteTx {
 public:
     virtual ~WriteTx() = default;

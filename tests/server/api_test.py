@@ -241,4 +241,18 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("SIGTERM: exit 0", s.stop() == 0, s.err)
     t.check("the bootstrap key is never printed", s.key not in s.out + s.err)
 
+    # ---- RFM on a schedule: at start, then every --rfm-interval minutes -------------------------
+    r = Server(closeloop, os.path.join(tmp, "rfm"), rfm_interval=60)
+    r.start()
+    r.request("POST", "/api/v1/events", {"events": [{"type": "purchase", "contact": f"s-{i % 5}",
+                                                     "data": {"order_id": f"{i}", "amount": i, "currency": "EUR"}} for i in range(20)]})
+    r.stop()
+    r.start()  # the purchases are there at start: the schedule's first run scores them
+    deadline, rfm = time.time() + 10, None
+    while time.time() < deadline and not rfm:
+        rfm = r.request("GET", "/api/v1/contacts/s-4")[2].get("rfm")
+        time.sleep(0.05)
+    t.check("RFM is computed at start without being asked", isinstance(rfm, dict) and rfm.get("segment"), rfm)
+    t.check("and stops with the server", r.stop() == 0, r.err)
+
 t.finish()

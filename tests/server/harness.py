@@ -32,8 +32,9 @@ def free_port():
 class Server:
     """`closeloop serve` on a data folder; `start` waits for /healthz."""
 
-    def __init__(self, binary, data, key=KEY, extra=()):
+    def __init__(self, binary, data, key=KEY, extra=(), rfm_interval=0):
         self.binary, self.data, self.key, self.extra = binary, data, key, list(extra)
+        self.rfm_interval = rfm_interval
         self.port, self.proc = None, None
         self.out = self.err = ""
 
@@ -45,7 +46,7 @@ class Server:
         else:
             env.pop("CLOSELOOP_BOOTSTRAP_KEY", None)
         self.proc = subprocess.Popen([self.binary, "serve", "--data", self.data, "--port", str(self.port),
-                                      "--rfm-interval", "0"] + self.extra,
+                                      "--rfm-interval", str(self.rfm_interval)] + self.extra,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.time() + 15
         while time.time() < deadline:

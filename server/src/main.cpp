@@ -1,4 +1,4 @@
-// closeloop — the command line: serve, and later simulate, validate, import, backup.
+// closeloop — the command line: serve, workspace; later simulate, validate, import, backup.
 #include <CLI/CLI.hpp>
 
 #include "cli_tools.h"
@@ -18,6 +18,26 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 65535));
     serve->add_option("--smtp", serve_options.smtp, "Where e-mail goes: smtp://host:port or smtps://host:port");
     serve->add_option("--public-url", serve_options.public_url, "Base of links in e-mails");
+    serve->add_option("--threads", serve_options.threads, "HTTP worker threads (each open connection holds one)")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 1024));
+    serve
+        ->add_option("--rfm-interval", serve_options.rfm_interval_minutes,
+                     "Minutes between RFM recomputations (also once at start); 0 = only on demand")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 10080));
+    // For measurements only (tests/bench): NORMAL gives up durability on power loss.
+    serve->add_option("--synchronous", serve_options.synchronous)
+        ->check(CLI::IsMember({"FULL", "FULL-INLINE", "NORMAL"}))
+        ->group("");
+
+    std::string workspace_data = "data", slug, name;
+    auto* workspace = app.add_subcommand("workspace", "Manage workspaces");
+    workspace->require_subcommand(1);
+    auto* create = workspace->add_subcommand("create", "Create a workspace and print its keys (once)");
+    create->add_option("slug", slug, "Its short name: lower-case letters, digits, '-'")->required();
+    create->add_option("--name", name, "Its display name (default: the slug)");
+    create->add_option("--data", workspace_data, "Folder of the embedded database")->capture_default_str();
 
     closeloop::cli::SimulateOptions sim;
     auto* simulate = app.add_subcommand("simulate", "Run a scenario over sample events with no side effects");
@@ -48,5 +68,6 @@ int main(int argc, char** argv) {
         serve_options.data = data;
         return closeloop::server::serve(serve_options);
     }
+    if (create->parsed()) return closeloop::server::create_workspace_command(workspace_data, slug, name);
     return 0;
 }

@@ -6,34 +6,28 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdio>
+#include <cstdlib>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api.h"
+#include "clock.h"
 #include "sqlite_store.h"
+#include "workspaces.h"
 
 namespace closeloop::server {
 
 namespace {
 
-const char* placeholder_page = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>closeloop</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
- main{max-width:40rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:12px;box-shadow:0 2px 12px #0001}
- h1{margin:0 0 .25rem;font-size:1.8rem} p{line-height:1.5} code{background:#eef1f5;padding:.1rem .3rem;border-radius:4px}
- .ok{color:#13795b;font-weight:600}
-</style></head>
-<body><main>
-<h1>closeloop</h1>
-<p>Closes the customer-feedback loop: collects NPS and CSAT answers and reacts to each one
-through scenarios.</p>
-<p class="ok">The server is running.</p>
-<p>The scenario builder will be served here. Until then: <code>GET /healthz</code>.</p>
-</main></body></html>
-)html";
+void print_keys(const CreatedWorkspace& created, bool admin_from_env) {
+    std::cout << "closeloop: created workspace \"" << created.workspace.slug << "\"\n";
+    if (admin_from_env)
+        std::cout << "  admin key:       the value of CLOSELOOP_BOOTSTRAP_KEY\n";
+    else
+        std::cout << "  admin key:       " << created.admin_key
+                  << "   (shown once: keep it now, it is stored hashed)\n";
+    std::cout << "  publishable key: " << created.publishable_key << "   (for the survey widget)\n" << std::flush;
+}
 
 }  // namespace
 
@@ -59,11 +53,23 @@ int serve(const ServeOptions& options) {
 
     std::unique_ptr<SqliteStore> store;
     try {
-        store = std::make_unique<SqliteStore>(options.data);
+        store = std::make_unique<SqliteStore>(options.data, SqliteOptions{.synchronous = options.synchronous});
+        std::optional<std::string> bootstrap_key;
+        if (const char* env = std::getenv("CLOSELOOP_BOOTSTRAP_KEY"); env && *env) bootstrap_key = env;
+        auto created = bootstrap_demo_workspace(*store, bootstrap_key, now_utc());
+        if (!created) {
+            std::cerr << "closeloop: " << created.error().what() << "\n";
+            return 1;
+        }
+        if (*created) print_keys(**created, bootstrap_key.has_value());
     } catch (const std::exception& e) {
         std::cerr << "closeloop: " << e.what() << "\n";
         return 1;
     }
+
+    ServerMetrics metrics;
+    RfmService rfm(*store, now_utc);
+    Api api{*store, metrics, rfm, now_utc};
 
     httplib::Server http;
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
@@ -72,27 +78,16 @@ int serve(const ServeOptions& options) {
         int yes = 1;
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
-    http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-        const bool ok = store->healthy();
-        nlohmann::json body = {{"status", ok ? "ok" : "unavailable"}, {"schema_version", store->schema_version()}};
-        res.status = ok ? 200 : 503;
-        res.set_content(body.dump(), "application/json");
-    });
-    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content(placeholder_page, "text/html; charset=utf-8");
-    });
-    http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        std::cerr << "closeloop: internal error on " << req.method << " " << req.path << ": " << what << "\n";
-        res.status = 500;
-        res.set_content(R"({"error":{"code":"internal","message":"internal error"}})", "application/json");
-    });
+    const auto threads = static_cast<std::size_t>(options.threads);
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(max_body_bytes);
+    http.set_keep_alive_max_count(100000);
+    http.set_keep_alive_timeout(5);
+    http.set_tcp_nodelay(true);
+
+    Router router(http, *store, max_body_bytes);
+    add_api_routes(router, api);
+    install_observers(http, router, metrics);
 
     if (!http.bind_to_port(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port
@@ -107,15 +102,36 @@ int serve(const ServeOptions& options) {
         http.stop();
     });
 
+    rfm.start_schedule(std::chrono::minutes(options.rfm_interval_minutes));
     std::cout << "closeloop: serving http://" << options.bind << ":" << options.port << "/ with data in "
               << store->file().string() << std::endl;
+    // Returns once the listening socket is closed and every worker has finished its request:
+    // a request waiting for its commit is answered before this returns.
     const bool clean = http.listen_after_bind();
 
     // If listen ended for another reason, wake the stopper so it can be joined.
     pthread_kill(stopper.native_handle(), SIGTERM);
     stopper.join();
+    rfm.stop();
+    store.reset();  // the writer commits what is queued, then the database closes
     std::cout << "closeloop: stopped" << std::endl;
     return clean ? 0 : 1;
+}
+
+int create_workspace_command(const std::filesystem::path& data, const std::string& slug, const std::string& name) {
+    try {
+        SqliteStore store(data);
+        auto created = create_workspace(store, slug, name.empty() ? slug : name, std::nullopt, now_utc());
+        if (!created) {
+            std::cerr << "closeloop: " << created.error().what() << "\n";
+            return 1;
+        }
+        print_keys(*created, false);
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "closeloop: " << e.what() << "\n";
+        return 1;
+    }
 }
 
 }  // namespace closeloop::server

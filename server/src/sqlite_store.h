@@ -1,37 +1,95 @@
 // closeloop server — the embedded SQLite store.
 //
-// The only place with SQL. The schema grows by numbered, forward-only migrations that run
-// at start; the database runs in WAL mode so readers never block the writer.
+// The only place with SQL (sqlite_store.cpp). The schema grows by numbered, forward-only
+// migrations that run at start. The database runs in WAL mode, so readers (a small pool of
+// connections) never block the writer.
+//
+// Writes go through ONE writer thread with group commit: units of work queued by many HTTP
+// threads are run together in one transaction (each in a savepoint, so one failing unit does
+// not undo the others); the transaction commits; a syncer thread fsyncs the WAL, and only
+// then are the callers woken. Many small requests thus share one fsync, and the writer builds
+// the next transaction while the disk writes the last one.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
-struct sqlite3;
+#include "store.h"
 
 namespace closeloop::server {
 
-class SqliteStore {
+struct SqliteOptions {
+    // When a write is acknowledged (Store::write returns):
+    //   FULL (closeloop's): after the WAL holding its commit is fsynced: it survives a process
+    //     kill AND a power loss. Commits are made with SQLite's synchronous=NORMAL and a second
+    //     thread fsyncs the WAL, so the writer does not wait for the disk between transactions.
+    //   FULL-INLINE: SQLite's synchronous=FULL (the fsync inside COMMIT); same guarantee,
+    //     slower; kept for measurements.
+    //   NORMAL: after the commit, without fsync: survives a process kill, may lose the last
+    //     commits on power loss. For measurements only.
+    std::string synchronous = "FULL";
+    std::size_t max_readers = 8;  // read connections kept open at most
+    std::size_t max_units_per_commit = 1024;
+};
+
+class SqliteStore final : public Store {
 public:
-    // Opens (creating if needed) `dir/closeloop.db` and migrates it to the current schema.
-    // Throws std::runtime_error with a message for the operator when it cannot.
-    explicit SqliteStore(const std::filesystem::path& dir);
-    ~SqliteStore();
+    // Opens (creating if needed) `dir/closeloop.db`, migrates it to the current schema and
+    // starts the writer. Throws std::runtime_error with a message for the operator when it
+    // cannot.
+    explicit SqliteStore(const std::filesystem::path& dir, SqliteOptions options = {});
+    // Finishes the queued units of work, commits, and closes.
+    ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
 
-    int schema_version() const;
-    const std::filesystem::path& file() const { return file_; }
-    // A cheap query proving the database answers (for /healthz).
-    bool healthy() const;
+    const std::filesystem::path& file() const;
+    static int latest_schema_version();
+    // Diagnostics: every statement this store has prepared so far with SQLite's query plan
+    // ("SEARCH events USING INDEX events_contact (...)"), one line per plan step. Tests use it
+    // to check that every history query has an index.
+    std::vector<std::pair<std::string, std::vector<std::string>>> query_plans();
+
+    int schema_version() override;
+    bool healthy() override;
+    std::uint64_t size_bytes() override;
+    StoreStats stats() override;
+
+    void write(const std::function<void(WriteTx&)>& work) override;
+    void set_commit_listener(std::function<void()> listener) override;
+
+    std::vector<Workspace> workspaces() override;
+    std::optional<Workspace> find_workspace(std::string_view slug) override;
+    std::optional<KeyGrant> find_key(std::string_view key_hash) override;
+    std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) override;
+
+    IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) override;
+    EventPage list_events(WorkspaceId ws, const EventQuery& query) override;
+    std::vector<StoredEvent> unprocessed_events(std::size_t limit) override;
+
+    std::optional<ContactCard> contact_card(WorkspaceId ws, std::string_view id, std::size_t timeline_limit) override;
+    std::optional<ContactExport> export_contact(WorkspaceId ws, std::string_view id) override;
+    std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) override;
+
+    std::vector<StoredCampaign> voucher_campaigns(WorkspaceId ws) override;
+    std::optional<StoredCampaign> find_voucher_campaign(WorkspaceId ws, std::string_view id) override;
+    bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) override;
+    std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact,
+                                  std::size_t limit) override;
+    RedeemResult redeem_voucher(WorkspaceId ws, std::string_view code, Time now) override;
+
+    std::vector<Task> tasks(WorkspaceId ws, const TaskQuery& query) override;
+    std::optional<Task> complete_task(WorkspaceId ws, std::string_view id, Time now) override;
+    std::vector<OutboxEntry> outbox(WorkspaceId ws, const OutboxQuery& query) override;
+
+    PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;
+    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result) override;
+
+    struct Impl;
 
 private:
-    void exec(const char* sql) const;
-    void migrate();
-
-    std::filesystem::path file_;
-    sqlite3* db_ = nullptr;
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace closeloop::server

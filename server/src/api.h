@@ -1,0 +1,38 @@
+// closeloop server — the HTTP API v1 (CONTRACT.md). Each api_*.cpp adds one group of routes;
+// a route parses (core readers), calls core or the store, and answers JSON. No SQL and no
+// business rule lives here.
+#pragma once
+
+#include <functional>
+
+#include "http.h"
+#include "rfm_job.h"
+#include "server_metrics.h"
+#include "store.h"
+
+namespace closeloop::server {
+
+inline constexpr std::size_t max_events_per_request = 1000;
+inline constexpr std::size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413
+
+struct Api {
+    Store& store;
+    ServerMetrics& metrics;
+    RfmService& rfm;
+    std::function<Time()> now;
+};
+
+void add_event_routes(Router& router, Api& api);    // api_events.cpp
+void add_contact_routes(Router& router, Api& api);  // api_contacts.cpp
+void add_voucher_routes(Router& router, Api& api);  // api_vouchers.cpp
+void add_task_routes(Router& router, Api& api);     // api_tasks.cpp: tasks and the outbox
+void add_rfm_routes(Router& router, Api& api);      // api_rfm.cpp
+void add_system_routes(Router& router, Api& api);   // api_system.cpp: /, /healthz, /metrics, /api/openapi.json
+
+// All of the above.
+void add_api_routes(Router& router, Api& api);
+
+// The OpenAPI 3 document (server/openapi.json, compiled in).
+const char* openapi_document();
+
+}  // namespace closeloop::server

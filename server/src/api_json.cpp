@@ -1,0 +1,141 @@
+#include "api_json.h"
+
+#include <charconv>
+
+namespace closeloop::server {
+
+using nlohmann::json;
+
+namespace {
+
+json time_or_null(const std::optional<Time>& t) {
+    return t ? json(format_time(*t)) : json(nullptr);
+}
+
+void put_text(json& j, const char* name, const std::string& value) {
+    if (!value.empty()) j[name] = value;
+}
+
+json nps_json(const std::vector<Response>& nps) {
+    if (nps.empty()) return nullptr;
+    json j = {
+        {"last", nps[0].score}, {"last_at", format_time(nps[0].time)}, {"previous", nullptr}, {"change", nullptr}};
+    if (nps.size() > 1) {
+        j["previous"] = nps[1].score;
+        j["change"] = nps[0].score - nps[1].score;
+    }
+    return j;
+}
+
+}  // namespace
+
+json event_json(const StoredEvent& e) {
+    json j = e.event;
+    j["received_at"] = format_time(e.received_at);
+    j["processed_at"] = time_or_null(e.processed_at);
+    return j;
+}
+
+json contact_json(const StoredContact& c) {
+    json j = c.contact;
+    j["created_at"] = format_time(c.created_at);
+    j["updated_at"] = format_time(c.updated_at);
+    return j;
+}
+
+json voucher_json(const Voucher& v, Time now) {
+    json j = {{"code", v.code}, {"campaign", v.campaign}, {"contact", v.contact}};
+    if (v.percent > 0) {
+        j["percent"] = v.percent;
+    } else {
+        j["value"] = v.value;
+        j["currency"] = v.currency;
+    }
+    j["assigned_at"] = format_time(v.assigned_at);
+    j["expires_at"] = time_or_null(v.expires_at);
+    j["redeemed"] = v.redeemed_at.has_value();
+    j["redeemed_at"] = time_or_null(v.redeemed_at);
+    j["status"] = v.redeemed_at ? "redeemed" : (v.expires_at && *v.expires_at <= now ? "expired" : "active");
+    return j;
+}
+
+json campaign_json(const StoredCampaign& c) {
+    json j = c.campaign;
+    j["created_at"] = format_time(c.created_at);
+    j["updated_at"] = format_time(c.updated_at);
+    return j;
+}
+
+json task_json(const Task& t) {
+    json j = {{"id", t.id}, {"title", t.title}, {"message", t.message}, {"status", t.status}};
+    put_text(j, "role", t.role);
+    put_text(j, "assignee", t.assignee);
+    put_text(j, "contact", t.contact);
+    put_text(j, "run_id", t.run_id);
+    put_text(j, "key", t.key);
+    j["created_at"] = format_time(t.created_at);
+    j["due_at"] = time_or_null(t.due_at);
+    j["done_at"] = time_or_null(t.done_at);
+    return j;
+}
+
+json outbox_json(const OutboxEntry& o) {
+    json attempts = json::array();
+    for (const auto& a : o.attempt_log)
+        attempts.push_back({{"at", format_time(a.at)}, {"ok", a.ok}, {"detail", a.detail}});
+    json j = {{"key", o.key},       {"kind", o.kind},         {"params", o.params},
+              {"status", o.status}, {"attempts", o.attempts}, {"attempt_log", attempts}};
+    put_text(j, "contact", o.contact);
+    put_text(j, "run_id", o.run_id);
+    put_text(j, "last_error", o.last_error);
+    j["created_at"] = format_time(o.created_at);
+    j["next_attempt_at"] = time_or_null(o.next_attempt_at);
+    j["sent_at"] = time_or_null(o.sent_at);
+    return j;
+}
+
+json card_json(const ContactCard& card, Time now) {
+    json j = contact_json(card.contact);
+    j["nps"] = nps_json(card.nps);
+    j["csat"] = card.csat ? json{{"last", card.csat->score}, {"last_at", format_time(card.csat->time)}} : json(nullptr);
+    j["vouchers"] = json::array();
+    for (const auto& v : card.vouchers) j["vouchers"].push_back(voucher_json(v, now));
+    j["tasks"] = json::array();
+    for (const auto& t : card.open_tasks) j["tasks"].push_back(task_json(t));
+    j["timeline"] = json::array();
+    for (const auto& e : card.timeline) j["timeline"].push_back(event_json(e));
+    return j;
+}
+
+json export_json(const ContactExport& x, Time now) {
+    json j = {{"exported_at", format_time(now)}, {"contact", contact_json(x.contact)}};
+    j["events"] = json::array();
+    for (const auto& e : x.events) j["events"].push_back(event_json(e));
+    j["responses"] = x.responses;
+    j["vouchers"] = json::array();
+    for (const auto& v : x.vouchers) j["vouchers"].push_back(voucher_json(v, now));
+    j["tasks"] = json::array();
+    for (const auto& t : x.tasks) j["tasks"].push_back(task_json(t));
+    j["outbox"] = json::array();
+    for (const auto& o : x.outbox) j["outbox"].push_back(outbox_json(o));
+    return j;
+}
+
+std::string cursor_text(const EventCursor& c) {
+    return std::to_string(c.time.ms) + "_" + std::to_string(c.seq);
+}
+
+std::optional<EventCursor> parse_cursor(std::string_view text) {
+    const auto sep = text.find('_');
+    if (sep == std::string_view::npos || sep == 0 || sep + 1 == text.size()) return std::nullopt;
+    EventCursor c;
+    const char* end1 = text.data() + sep;
+    auto r1 = std::from_chars(text.data(), end1, c.time.ms);
+    if (r1.ec != std::errc{} || r1.ptr != end1) return std::nullopt;
+    const char* end2 = text.data() + text.size();
+    auto r2 = std::from_chars(end1 + 1, end2, c.seq);
+    if (r2.ec != std::errc{} || r2.ptr != end2 || c.seq < 0) return std::nullopt;
+    return c;
+}
+
+}  // namespace closeloop::server

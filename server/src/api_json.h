@@ -1,0 +1,30 @@
+// closeloop server — the API's JSON for store records. Core types bring their own JSON
+// (to_json beside the type); this adds what only the server knows (receive times, delivery
+// state, card composition).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store.h"
+
+namespace closeloop::server {
+
+nlohmann::json event_json(const StoredEvent& e);
+nlohmann::json contact_json(const StoredContact& c);
+nlohmann::json voucher_json(const Voucher& v, Time now);
+nlohmann::json campaign_json(const StoredCampaign& c);
+nlohmann::json task_json(const Task& t);
+nlohmann::json outbox_json(const OutboxEntry& o);
+// The customer card: the contact, rfm, nps (last, previous, change), csat (last), vouchers,
+// open tasks and the timeline.
+nlohmann::json card_json(const ContactCard& card, Time now);
+nlohmann::json export_json(const ContactExport& x, Time now);
+
+// Paging cursors of GET /api/v1/events: opaque to clients.
+std::string cursor_text(const EventCursor& c);
+std::optional<EventCursor> parse_cursor(std::string_view text);
+
+}  // namespace closeloop::server

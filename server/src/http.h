@@ -1,0 +1,100 @@
+// closeloop server — HTTP plumbing shared by the routes: the router (path patterns, auth,
+// metrics labels), JSON answers, the one error format, and query-parameter reading.
+//
+// Errors: { "error": { "code": "invalid_field", "message": "...", "field": "events[3].data.score" } }
+// ("field" is null when the error is about no field). Bad input is always a 4xx; a 500 comes
+// only from the exception handler and is a bug.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "closeloop/result.h"
+#include "closeloop/time.h"
+#include "server_metrics.h"
+#include "store.h"
+
+namespace closeloop::server {
+
+// ---- answers -------------------------------------------------------------------------------
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_error(httplib::Response& res, int status, std::string_view code, std::string_view message,
+                std::string_view field = "");
+// A core Error: invalid_json is a 400, the others (a field that is missing or wrong) a 422.
+void send_error(httplib::Response& res, const Error& error);
+void send_error(httplib::Response& res, int status, const Error& error);
+
+// ---- input ---------------------------------------------------------------------------------
+
+// The body as JSON (an empty body is an error too).
+Result<nlohmann::json> parse_body(const std::string& body);
+
+// Query parameters: absent or empty = nullopt; errors are "invalid_parameter" naming it.
+Result<std::optional<std::string>> query_text(const httplib::Request& req, const char* name, std::size_t max_len);
+Result<std::optional<Time>> query_time(const httplib::Request& req, const char* name);
+Result<std::size_t> query_limit(const httplib::Request& req, std::size_t fallback, std::size_t max);
+
+// ---- routes --------------------------------------------------------------------------------
+
+enum class Access {
+    open,     // no key (health, metrics, the OpenAPI document)
+    admin,    // a workspace's admin key
+    answers,  // an admin key, or a publishable key (which the route then restricts)
+};
+
+struct Caller {
+    WorkspaceId workspace = 0;
+    KeyKind kind = KeyKind::admin;
+};
+
+struct Call {
+    const httplib::Request& req;
+    httplib::Response& res;
+    Caller caller;
+    std::string body;  // of POST, PUT and DELETE requests
+    // Path parameter i (1-based, in pattern order).
+    std::string param(std::size_t i) const { return req.matches[i]; }
+};
+
+struct RouteInfo {
+    std::string method;
+    std::string pattern;  // "/api/v1/contacts/{id}"
+};
+
+class Router {
+public:
+    using Handler = std::function<void(Call&)>;
+    // `max_body` bytes at most per request body (413 beyond).
+    Router(httplib::Server& http, Store& store, std::size_t max_body);
+
+    void get(const std::string& pattern, Access access, Handler handler);
+    void post(const std::string& pattern, Access access, Handler handler);
+    void put(const std::string& pattern, Access access, Handler handler);
+    void del(const std::string& pattern, Access access, Handler handler);
+
+    const std::vector<RouteInfo>& routes() const { return routes_; }
+    // The methods routed for `path` (for 405 answers); empty when the path is unknown.
+    std::vector<std::string> methods_for(const std::string& path) const;
+
+private:
+    void add(const std::string& method, const std::string& pattern, Access access, Handler handler);
+
+    httplib::Server& http_;
+    Store& store_;
+    std::size_t max_body_;
+    std::vector<RouteInfo> routes_;
+    std::vector<std::pair<std::string, std::regex>> matchers_;  // method, regex
+};
+
+// Metrics for every answer (route pattern, status, latency), JSON bodies for errors that no
+// route answered (404, 405, 413, 400), and the exception handler (500).
+void install_observers(httplib::Server& http, const Router& router, ServerMetrics& metrics);
+
+}  // namespace closeloop::server

@@ -1,0 +1,108 @@
+#include "server_metrics.h"
+
+#include <cstdio>
+
+namespace closeloop::server {
+
+namespace {
+
+std::string label(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"')
+            out += '\\', out += c;
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : bounds_{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10} {}
+
+void ServerMetrics::observe_request(std::string_view method, std::string_view route, int status, double seconds) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{std::string(method), std::string(route), status}];
+    auto& h = latency_[{std::string(method), std::string(route)}];
+    if (h.counts.empty()) h.counts.assign(bounds_.size() + 1, 0);
+    std::size_t i = 0;
+    while (i < bounds_.size() && seconds > bounds_[i]) ++i;
+    ++h.counts[i];
+    h.sum += seconds;
+    ++h.count;
+}
+
+void ServerMetrics::count_events(std::size_t accepted, std::size_t duplicates) {
+    std::lock_guard lock(mutex_);
+    events_accepted_ += accepted;
+    events_duplicates_ += duplicates;
+}
+
+std::uint64_t ServerMetrics::events_accepted() const {
+    std::lock_guard lock(mutex_);
+    return events_accepted_;
+}
+
+std::string ServerMetrics::render(Store& store) const {
+    const auto size = store.size_bytes();
+    const auto stats = store.stats();
+    std::string out;
+    std::lock_guard lock(mutex_);
+
+    out += "# HELP closeloop_http_requests_total HTTP requests answered, by route pattern, method and status.\n";
+    out += "# TYPE closeloop_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+        const auto& [method, route, status] = key;
+        out += "closeloop_http_requests_total{method=\"" + label(method) + "\",route=\"" + label(route) +
+               "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+    }
+
+    out += "# HELP closeloop_http_request_duration_seconds Time from the request's headers to its response.\n";
+    out += "# TYPE closeloop_http_request_duration_seconds histogram\n";
+    for (const auto& [key, h] : latency_) {
+        const std::string labels = "method=\"" + label(key.first) + "\",route=\"" + label(key.second) + "\"";
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < bounds_.size(); ++i) {
+            cumulative += h.counts[i];
+            out += "closeloop_http_request_duration_seconds_bucket{" + labels + ",le=\"" + number(bounds_[i]) + "\"} " +
+                   std::to_string(cumulative) + "\n";
+        }
+        out += "closeloop_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(h.count) +
+               "\n";
+        out += "closeloop_http_request_duration_seconds_sum{" + labels + "} " + number(h.sum) + "\n";
+        out += "closeloop_http_request_duration_seconds_count{" + labels + "} " + std::to_string(h.count) + "\n";
+    }
+
+    out += "# HELP closeloop_events_accepted_total Events stored (202 answers count them once stored).\n";
+    out += "# TYPE closeloop_events_accepted_total counter\n";
+    out += "closeloop_events_accepted_total " + std::to_string(events_accepted_) + "\n";
+    out += "# HELP closeloop_events_duplicates_total Events not stored again: their id was stored before.\n";
+    out += "# TYPE closeloop_events_duplicates_total counter\n";
+    out += "closeloop_events_duplicates_total " + std::to_string(events_duplicates_) + "\n";
+
+    out += "# HELP closeloop_db_size_bytes Size of the database on disk (main file and write-ahead log).\n";
+    out += "# TYPE closeloop_db_size_bytes gauge\n";
+    out += "closeloop_db_size_bytes " + std::to_string(size) + "\n";
+    out += "# HELP closeloop_db_commits_total Write transactions committed (group commit: many units each).\n";
+    out += "# TYPE closeloop_db_commits_total counter\n";
+    out += "closeloop_db_commits_total " + std::to_string(stats.commits) + "\n";
+    out += "# HELP closeloop_db_units_total Units of work committed.\n";
+    out += "# TYPE closeloop_db_units_total counter\n";
+    out += "closeloop_db_units_total " + std::to_string(stats.units_of_work) + "\n";
+    out += "# HELP closeloop_db_failed_units_total Units of work rolled back.\n";
+    out += "# TYPE closeloop_db_failed_units_total counter\n";
+    out += "closeloop_db_failed_units_total " + std::to_string(stats.failed_units) + "\n";
+    return out;
+}
+
+}  // namespace closeloop::server

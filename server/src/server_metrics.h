@@ -1,0 +1,45 @@
+// closeloop server — operational metrics in the Prometheus text format (GET /metrics).
+//
+// Requests by route pattern (never the raw path: ids would make unbounded label sets),
+// method and status; a latency histogram per route; events accepted and duplicated; and the
+// store's size and commit counters. Not to be confused with closeloop/metrics.h (NPS, CSAT).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "store.h"
+
+namespace closeloop::server {
+
+class ServerMetrics {
+public:
+    ServerMetrics();
+
+    void observe_request(std::string_view method, std::string_view route, int status, double seconds);
+    void count_events(std::size_t accepted, std::size_t duplicates);
+    std::uint64_t events_accepted() const;
+
+    // The exposition text, with the store's figures read now.
+    std::string render(Store& store) const;
+
+private:
+    struct Histogram {
+        std::vector<std::uint64_t> counts;  // per bucket (not cumulative), + the +Inf bucket
+        double sum = 0;
+        std::uint64_t count = 0;
+    };
+
+    mutable std::mutex mutex_;
+    std::vector<double> bounds_;  // bucket upper bounds, seconds
+    std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+    std::map<std::pair<std::string, std::string>, Histogram> latency_;
+    std::uint64_t events_accepted_ = 0, events_duplicates_ = 0;
+};
+
+}  // namespace closeloop::server

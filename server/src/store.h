@@ -1,0 +1,303 @@
+// closeloop server — the store: everything the server keeps, at the level of the domain.
+//
+// Sections:
+//   1. Records    — what the store returns (workspaces, stored events, cards, vouchers, tasks,
+//                   outbox entries)
+//   2. WriteTx    — one unit of work inside the writer's transaction (what the scenario
+//                   executor will use: run state, outbox effects and internal effects commit
+//                   together or not at all)
+//   3. Store      — reads, and writes that return only once durably committed
+//
+// SqliteStore (sqlite_store.h) is the embedded implementation; a PostgreSQL one implements the
+// same interface. Nothing outside the implementation sees SQL. Every method takes the
+// workspace, and every record it returns belongs to that workspace: another workspace's ids
+// are simply not found.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "closeloop/contact.h"
+#include "closeloop/event.h"
+#include "closeloop/response.h"
+#include "closeloop/rfm.h"
+#include "closeloop/time.h"
+#include "closeloop/voucher.h"
+
+namespace closeloop::server {
+
+using WorkspaceId = std::int64_t;
+
+// ---- 1. Records ----------------------------------------------------------------------------
+
+struct Workspace {
+    WorkspaceId id = 0;
+    std::string slug;  // "demo"
+    std::string name;
+    Time created_at;
+};
+
+enum class KeyKind { admin, publishable };
+std::string_view key_kind_name(KeyKind kind);
+
+// What a key resolves to. Keys are stored only as their SHA-256 (hex).
+struct KeyGrant {
+    WorkspaceId workspace = 0;
+    KeyKind kind = KeyKind::admin;
+};
+
+struct IngestResult {
+    std::size_t accepted = 0;    // stored now
+    std::size_t duplicates = 0;  // an event with the same id was stored before (or earlier in the batch)
+};
+
+struct StoredEvent {
+    std::int64_t seq = 0;  // order of arrival, unique across workspaces
+    WorkspaceId workspace = 0;
+    Event event;  // `event.time` is always set (the receive time when none was given)
+    Time received_at;
+    std::optional<Time> processed_at;  // set by the scenario executor
+};
+
+// A position in the newest-first order of events (time, then arrival).
+struct EventCursor {
+    Time time;
+    std::int64_t seq = 0;
+    bool operator==(const EventCursor&) const = default;
+};
+
+struct EventQuery {
+    std::optional<std::string> contact, type;
+    std::optional<Time> from;  // time >= from
+    std::optional<Time> to;    // time < to
+    std::size_t limit = 100;
+    std::optional<EventCursor> after;  // continue after this position (exclusive)
+};
+
+struct EventPage {
+    std::vector<StoredEvent> events;  // newest first
+    std::optional<EventCursor> next;  // present when there may be more
+};
+
+struct StoredContact {
+    Contact contact;
+    Time created_at, updated_at;
+};
+
+struct Voucher {
+    std::string code, campaign, contact;
+    double value = 0;
+    std::string currency;
+    double percent = 0;
+    Time assigned_at;
+    std::optional<Time> expires_at, redeemed_at;
+    std::string key;  // the idempotency key it was assigned under ("" for none)
+};
+
+struct StoredCampaign {
+    VoucherCampaign campaign;
+    Time created_at, updated_at;
+};
+
+enum class RedeemOutcome { redeemed, not_found, already_redeemed, expired };
+struct RedeemResult {
+    RedeemOutcome outcome = RedeemOutcome::not_found;
+    std::optional<Voucher> voucher;
+};
+
+struct Task {
+    std::string id;
+    std::string role;      // the inbox it is in ("call_center_agent"), or ""
+    std::string assignee;  // a person's address, or ""
+    std::string title, message;
+    std::string contact;          // the contact it is about, or ""
+    std::string run_id;           // the scenario run that created it, or ""
+    std::string key;              // the effect's idempotency key, or ""
+    std::string status = "open";  // open | done
+    Time created_at;
+    std::optional<Time> due_at, done_at;
+};
+
+struct TaskQuery {
+    std::optional<std::string> role, status;
+    std::size_t limit = 100;
+};
+
+struct OutboxAttempt {
+    Time at;
+    bool ok = false;
+    std::string detail;
+};
+
+// An effect to perform (send_email, webhook, ...), recorded with the state that caused it.
+struct OutboxEntry {
+    std::int64_t seq = 0;
+    std::string key;   // idempotency key ("run-7f3a/mail_voucher"): one entry per key
+    std::string kind;  // "send_email", "webhook", ...
+    std::string contact, run_id;
+    nlohmann::json params = nlohmann::json::object();
+    std::string status = "pending";  // pending | sent | failed | dead
+    int attempts = 0;
+    std::optional<Time> next_attempt_at, sent_at;
+    std::string last_error;
+    Time created_at;
+    std::vector<OutboxAttempt> attempt_log;  // filled by reads that ask for it
+};
+
+struct OutboxQuery {
+    std::optional<std::string> status, kind;
+    std::size_t limit = 100;
+    std::optional<std::int64_t> before_seq;  // paging: entries older than this
+};
+
+struct ContactCard {
+    StoredContact contact;
+    std::vector<Response> nps;          // newest first, at most two (last and previous)
+    std::optional<Response> csat;       // the last one
+    std::vector<Voucher> vouchers;      // newest first
+    std::vector<Task> open_tasks;       // newest first
+    std::vector<StoredEvent> timeline;  // newest first, at most the limit asked for
+};
+
+struct ContactExport {
+    StoredContact contact;
+    std::vector<StoredEvent> events;  // all, newest first
+    std::vector<Response> responses;
+    std::vector<Voucher> vouchers;
+    std::vector<Task> tasks;
+    std::vector<OutboxEntry> outbox;
+};
+
+// What an erasure removed.
+struct ContactErasure {
+    std::size_t events = 0, responses = 0, purchases = 0, vouchers = 0, tasks = 0, outbox = 0;
+};
+
+// Purchases in a window, ready for compute_rfm: contact_ids[i] is contact index i.
+struct PurchaseTable {
+    std::vector<std::string> contact_ids;
+    Purchases purchases;
+};
+
+struct StoreStats {
+    std::uint64_t commits = 0;        // write transactions committed
+    std::uint64_t units_of_work = 0;  // WriteTx units committed in them (group commit: >= commits)
+    std::uint64_t failed_units = 0;   // rolled back (the caller got an exception)
+};
+
+// ---- 2. WriteTx ----------------------------------------------------------------------------
+//
+// One unit of work. It runs on the store's writer inside a transaction that may hold other
+// units too (group commit); if the unit throws, its changes are undone and the others are
+// unaffected. Store::write returns when the transaction holding it is durable. A unit runs on
+// the writer thread: it must not call Store methods (they would wait for the writer: a
+// deadlock) nor do slow I/O; everything it needs is on WriteTx.
+class WriteTx {
+public:
+    virtual ~WriteTx() = default;
+
+    // Workspaces and keys (bootstrap, `closeloop workspace create`).
+    virtual Workspace create_workspace(const std::string& slug, const std::string& name, Time now) = 0;
+    virtual void add_key(WorkspaceId ws, KeyKind kind, const std::string& key_hash, const std::string& prefix,
+                         Time now) = 0;
+    virtual void put_setting(WorkspaceId ws, const std::string& name, const nlohmann::json& value, Time now) = 0;
+
+    // Events: each needs an id (callers give one to events without); a repeated id is a
+    // duplicate and changes nothing. A new event upserts its contact, and records the survey
+    // response (nps_response, csat_response) or purchase it carries.
+    virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) = 0;
+    virtual void mark_events_processed(std::span<const std::int64_t> seqs, Time now) = 0;
+
+    virtual StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now) = 0;
+    virtual std::optional<StoredContact> find_contact(WorkspaceId ws, std::string_view id) = 0;
+
+    // History reads inside the transaction (what scenario conditions ask).
+    virtual std::size_t count_events(WorkspaceId ws, std::string_view contact, std::string_view type, Time since) = 0;
+    virtual std::optional<Voucher> latest_voucher(WorkspaceId ws, std::string_view contact, std::string_view campaign,
+                                                  Time since) = 0;
+
+    // Assigns a voucher of `campaign` with `code` (made by the caller: unguessable) and writes a
+    // voucher_assigned event. With a key, a second call with the same key returns the first
+    // voucher and changes nothing.
+    virtual Voucher assign_voucher(WorkspaceId ws, const VoucherCampaign& campaign, const std::string& contact,
+                                   const std::string& code, const std::string& key, Time now) = 0;
+    // Creates a task (idempotent by task.key when not empty); returns the stored task.
+    virtual Task create_task(WorkspaceId ws, const Task& task) = 0;
+    // Records an effect to perform; false when an entry with the same key exists (unchanged).
+    virtual bool enqueue_effect(WorkspaceId ws, const OutboxEntry& effect) = 0;
+};
+
+// ---- 3. Store ------------------------------------------------------------------------------
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    virtual int schema_version() = 0;
+    virtual bool healthy() = 0;
+    virtual std::uint64_t size_bytes() = 0;  // on disk, for /metrics
+    virtual StoreStats stats() = 0;
+
+    // Runs `work` as one unit of work (see WriteTx) and returns when it is durable; rethrows
+    // what `work` threw (its changes undone).
+    virtual void write(const std::function<void(WriteTx&)>& work) = 0;
+    // Called on the writer after each commit that stored new events (wakes the executor).
+    virtual void set_commit_listener(std::function<void()> listener) = 0;
+
+    // Workspaces and keys.
+    virtual std::vector<Workspace> workspaces() = 0;
+    virtual std::optional<Workspace> find_workspace(std::string_view slug) = 0;
+    virtual std::optional<KeyGrant> find_key(std::string_view key_hash) = 0;
+    virtual std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) = 0;
+
+    // Events. insert_events is WriteTx::insert_events as its own unit of work, durable on return.
+    virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) = 0;
+    virtual EventPage list_events(WorkspaceId ws, const EventQuery& query) = 0;
+    // Events not yet processed by the executor, oldest first, across workspaces.
+    virtual std::vector<StoredEvent> unprocessed_events(std::size_t limit) = 0;
+
+    // Contacts.
+    virtual std::optional<ContactCard> contact_card(WorkspaceId ws, std::string_view id,
+                                                    std::size_t timeline_limit) = 0;
+    virtual std::optional<ContactExport> export_contact(WorkspaceId ws, std::string_view id) = 0;
+    // GDPR erasure: the contact and everything about it (events, responses, purchases, vouchers,
+    // tasks, outbox entries), in one transaction. nullopt when there is no such contact.
+    virtual std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) = 0;
+
+    // Vouchers.
+    virtual std::vector<StoredCampaign> voucher_campaigns(WorkspaceId ws) = 0;
+    virtual std::optional<StoredCampaign> find_voucher_campaign(WorkspaceId ws, std::string_view id) = 0;
+    // Creates or replaces; true when created.
+    virtual bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) = 0;
+    virtual std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact,
+                                          std::size_t limit) = 0;
+    // Marks the voucher used (once) and writes a voucher_redeemed event.
+    virtual RedeemResult redeem_voucher(WorkspaceId ws, std::string_view code, Time now) = 0;
+
+    // Tasks and the outbox.
+    virtual std::vector<Task> tasks(WorkspaceId ws, const TaskQuery& query) = 0;
+    // Marks the task done (a task already done stays as it was); nullopt when not found.
+    virtual std::optional<Task> complete_task(WorkspaceId ws, std::string_view id, Time now) = 0;
+    virtual std::vector<OutboxEntry> outbox(WorkspaceId ws, const OutboxQuery& query) = 0;
+
+    // RFM: purchases with from <= time <= to; the scores of one computation replace the
+    // previous ones (contacts without a segment now have none).
+    virtual PurchaseTable purchases(WorkspaceId ws, Time from, Time to) = 0;
+    virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
+                                 const RfmResult& result) = 0;
+
+    // Convenience: single WriteTx calls as their own unit of work.
+    StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now);
+    Task create_task(WorkspaceId ws, const Task& task);
+    Voucher assign_voucher(WorkspaceId ws, const VoucherCampaign& campaign, const std::string& contact,
+                           const std::string& code, const std::string& key, Time now);
+};
+
+}  // namespace closeloop::server

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Bad input never breaks the server: a table of malformed requests (broken JSON, wrong types,
+missing fields, out-of-range values, oversized bodies, unknown ids, missing or wrong keys,
+another workspace's ids, malformed HTTP). Each must get the documented error JSON
+{ "error": { "code", "message", "field" } } with the expected 4xx (and field, where one is at
+fault), never a 5xx; afterwards the server still answers. Usage: bad_input_test.py PATH/TO/closeloop"""
+import json, os, re, socket, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Server, is_error_json, raw_exchange
+
+closeloop = sys.argv[1]
+t = Checks("bad input test")
+
+ANY = object()  # any field (or none)
+
+
+def nps(score, **extra):
+    return dict({"type": "nps_response", "contact": "c1", "data": {"score": score}}, **extra)
+
+
+def purchase(**data):
+    d = {"order_id": "o1", "amount": 10, "currency": "EUR"}
+    d.update(data)
+    return {"type": "purchase", "contact": "c1", "data": {k: v for k, v in d.items() if v is not None}}
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    s = Server(closeloop, os.path.join(tmp, "data"))
+    t.check("server starts", s.start())
+    made = subprocess.run([closeloop, "workspace", "create", "other", "--data", s.data], capture_output=True, text=True, timeout=30)
+    other_key = re.findall(r"cl_admin_[0-9a-f]{64}", made.stdout)[0]
+    other_pub = re.findall(r"cl_pub_[0-9a-f]{64}", made.stdout)[0]
+
+    # Resources of the other workspace, to be asked for with this one's key.
+    s.request("POST", "/api/v1/events", {"id": "o1", "type": "signup", "contact": "theirs"}, key=other_key)
+    s.request("POST", "/api/v1/voucher-campaigns", {"id": "their-camp", "name": "T", "percent": True, "value": 10, "valid_for": "P1M"}, key=other_key)
+    _, _, their_voucher = s.request("POST", "/api/v1/vouchers", {"campaign": "their-camp", "contact": "theirs"}, key=other_key)
+    _, _, their_task = s.request("POST", "/api/v1/tasks", {"title": "T", "role": "r"}, key=other_key)
+    # And of this one.
+    s.request("POST", "/api/v1/events", {"id": "mine", "type": "signup", "contact": "c1"})
+    s.request("POST", "/api/v1/voucher-campaigns", {"id": "camp", "name": "C", "value": 5, "currency": "EUR", "valid_for": "P1Y"})
+
+    big = '{"events":[' + ",".join(['{"type":"signup","contact":"' + "x" * 100 + '"}'] * 9000) + "]}"
+    E = "/api/v1/events"
+    # (name, method, path, body, options, status, field)
+    cases = [
+        # -- keys
+        ("no Authorization header", "POST", E, nps(5), {"key": None}, 401, None),
+        ("a wrong key", "POST", E, nps(5), {"key": "cl_admin_" + "0" * 64}, 401, None),
+        ("Basic instead of Bearer", "GET", E, None, {"key": None, "headers": {"Authorization": "Basic YTpi"}}, 401, None),
+        ("Bearer with nothing after it", "GET", E, None, {"key": None, "headers": {"Authorization": "Bearer "}}, 401, None),
+        ("a 300-character key", "GET", E, None, {"key": "k" * 300}, 401, None),
+        ("a publishable key reading events", "GET", E, None, {"key": other_pub}, 403, None),
+        ("a publishable key posting a purchase", "POST", E, purchase(), {"key": other_pub}, 403, "type"),
+        ("a publishable key upserting a contact", "POST", "/api/v1/contacts", {"id": "x"}, {"key": other_pub}, 403, None),
+        # -- not JSON, or not the right JSON
+        ("broken JSON", "POST", E, '{"type": "nps_response", "contact":', {}, 400, None),
+        ("an empty body", "POST", E, b"", {"headers": {"Content-Length": "0"}}, 400, None),
+        ("trailing garbage after the JSON", "POST", E, '{"type":"signup","contact":"c1"} trailing', {}, 400, None),
+        ("invalid UTF-8 in a string", "POST", E, b'{"type":"signup","contact":"\xff\xfe"}', {}, 400, None),
+        ("a number too large for a double", "POST", E, '{"type":"nps_response","contact":"c1","data":{"score":1e400}}', {}, 400, None),
+        ("a JSON array of numbers as the body", "POST", E, [1, 2], {}, 422, ANY),
+        ("a JSON string as the body", "POST", E, '"hello"', {}, 422, ANY),
+        ("JSON null as the body", "POST", E, "null", {}, 422, ANY),
+        ("deeply nested arrays", "POST", E, "[" * 100000 + "]" * 100000, {}, 422, ANY),
+        ("a multipart form instead of JSON", "POST", E, b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n",
+         {"headers": {"Content-Type": "multipart/form-data; boundary=b"}}, 400, None),
+        ("a body over 1 MiB", "POST", E, big, {}, 413, None),
+        ("a chunked body over 1 MiB", "POST", E, None, {"chunked": big}, 413, None),
+        # -- batches
+        ("a batch of 1001 events", "POST", E, {"events": [nps(5)] * 1001}, {}, 413, "events"),
+        ("events that is not an array", "POST", E, {"events": {"type": "signup"}}, {}, 422, "events"),
+        ("an empty batch", "POST", E, {"events": []}, {}, 422, "events"),
+        ("a batch with another key beside events", "POST", E, {"events": [nps(5)], "source": "x"}, {}, 422, "source"),
+        ("a batch whose 4th event has score 11", "POST", E, {"events": [nps(1), nps(2), nps(3), nps(11)]}, {}, 422, "events[3].data.score"),
+        ("a batch with a number for an event", "POST", E, {"events": [nps(1), 7]}, {}, 422, "events[1]"),
+        # -- event fields
+        ("no type", "POST", E, {"contact": "c1"}, {}, 422, "type"),
+        ("type is a number", "POST", E, {"type": 5, "contact": "c1"}, {}, 422, "type"),
+        ("type is not a valid name", "POST", E, {"type": "Bad Type!", "contact": "c1"}, {}, 422, "type"),
+        ("no contact", "POST", E, {"type": "signup"}, {}, 422, "contact"),
+        ("an empty contact id", "POST", E, {"type": "signup", "contact": ""}, {}, 422, "contact.id"),
+        ("a 129-character contact id", "POST", E, {"type": "signup", "contact": "c" * 129}, {}, 422, "contact.id"),
+        ("a contact without id", "POST", E, {"type": "signup", "contact": {"email": "a@b.cz"}}, {}, 422, "contact.id"),
+        ("a contact id with a NUL", "POST", E, {"type": "signup", "contact": {"id": "a\u0000b"}}, {}, 422, "contact.id"),
+        ("a bad contact e-mail", "POST", E, {"type": "signup", "contact": {"id": "c1", "email": "not-an-email"}}, {}, 422, "contact.email"),
+        ("contact.vip is a string", "POST", E, {"type": "signup", "contact": {"id": "c1", "vip": "yes"}}, {}, 422, "contact.vip"),
+        ("a time that is not RFC 3339", "POST", E, dict(nps(5), time="yesterday"), {}, 422, "time"),
+        ("a time as a number", "POST", E, dict(nps(5), time=1732270800), {}, 422, "time"),
+        ("February 30th", "POST", E, dict(nps(5), time="2026-02-30T10:00:00Z"), {}, 422, "time"),
+        ("data is an array", "POST", E, {"type": "signup", "contact": "c1", "data": [1]}, {}, 422, "data"),
+        ("NPS score 11", "POST", E, nps(11), {}, 422, "data.score"),
+        ("NPS score -1", "POST", E, nps(-1), {}, 422, "data.score"),
+        ("NPS score as a string", "POST", E, nps("5"), {}, 422, "data.score"),
+        ("NPS score 4.5", "POST", E, nps(4.5), {}, 422, "data.score"),
+        ("NPS without a score", "POST", E, {"type": "nps_response", "contact": "c1", "data": {}}, {}, 422, "data.score"),
+        ("CSAT score 0", "POST", E, {"type": "csat_response", "contact": "c1", "data": {"score": 0}}, {}, 422, "data.score"),
+        ("a negative purchase amount", "POST", E, purchase(amount=-5), {}, 422, "data.amount"),
+        ("a purchase currency that is not ISO 4217", "POST", E, purchase(currency="euro"), {}, 422, "data.currency"),
+        ("a purchase without order_id", "POST", E, purchase(order_id=None), {}, 422, "data.order_id"),
+        ("a typo in a field name", "POST", E, dict(nps(5), scroe=5), {}, 422, "scroe"),
+        ("a 129-character event id", "POST", E, dict(nps(5), id="e" * 129), {}, 422, "id"),
+        ("an event id that is a number", "POST", E, dict(nps(5), id=42), {}, 422, "id"),
+        # -- query parameters
+        ("limit=0", "GET", E + "?limit=0", None, {}, 400, "limit"),
+        ("limit=abc", "GET", E + "?limit=abc", None, {}, 400, "limit"),
+        ("limit=1001", "GET", E + "?limit=1001", None, {}, 400, "limit"),
+        ("from=yesterday", "GET", E + "?from=yesterday", None, {}, 400, "from"),
+        ("a cursor the API never gave", "GET", E + "?cursor=abc", None, {}, 400, "cursor"),
+        ("type=Bad!", "GET", E + "?type=Bad%21", None, {}, 400, "type"),
+        ("tasks?status=maybe", "GET", "/api/v1/tasks?status=maybe", None, {}, 400, "status"),
+        ("outbox?status=lost", "GET", "/api/v1/outbox?status=lost", None, {}, 400, "status"),
+        ("vouchers?limit=-1", "GET", "/api/v1/vouchers?limit=-1", None, {}, 400, "limit"),
+        # -- contacts
+        ("upsert without id", "POST", "/api/v1/contacts", {"email": "a@b.cz"}, {}, 422, "id"),
+        ("upsert with tags not a list", "POST", "/api/v1/contacts", {"id": "c1", "tags": "vip"}, {}, 422, "tags"),
+        ("upsert with a nested attribute", "POST", "/api/v1/contacts", {"id": "c1", "attributes": {"x": {"y": 1}}}, {}, 422, "attributes.x"),
+        ("upsert with a bad locale", "POST", "/api/v1/contacts", {"id": "c1", "locale": "Czech"}, {}, 422, "locale"),
+        ("upsert with an array body", "POST", "/api/v1/contacts", [{"id": "c1"}], {}, 422, ANY),
+        ("an unknown contact", "GET", "/api/v1/contacts/nobody", None, {}, 404, "id"),
+        ("erasing an unknown contact", "DELETE", "/api/v1/contacts/nobody", None, {}, 404, "id"),
+        ("exporting an unknown contact", "GET", "/api/v1/contacts/nobody/export", None, {}, 404, "id"),
+        # -- vouchers
+        ("a campaign without name", "POST", "/api/v1/voucher-campaigns", {"id": "x", "value": 5, "currency": "EUR"}, {}, 422, "name"),
+        ("a campaign with value and percent", "POST", "/api/v1/voucher-campaigns", {"id": "x", "name": "X", "value": 5, "currency": "EUR", "percent": 5, "valid_for": "P1M"}, {}, 422, "percent"),
+        ("a campaign valid_for that is not ISO 8601", "POST", "/api/v1/voucher-campaigns", {"id": "x", "name": "X", "percent": True, "value": 5, "valid_for": "2 months"}, {}, 422, "valid_for"),
+        ("a campaign id with a space", "POST", "/api/v1/voucher-campaigns", {"id": "a b", "name": "X", "percent": True, "value": 5, "valid_for": "P1M"}, {}, 422, "id"),
+        ("an unknown campaign", "GET", "/api/v1/voucher-campaigns/nope", None, {}, 404, "id"),
+        ("redeeming an unknown code", "POST", "/api/v1/vouchers/NOPE-NOPE/redeem", None, {}, 404, "code"),
+        ("assigning from an unknown campaign", "POST", "/api/v1/vouchers", {"campaign": "nope", "contact": "c1"}, {}, 404, "campaign"),
+        ("assigning to an unknown contact", "POST", "/api/v1/vouchers", {"campaign": "camp", "contact": "nobody"}, {}, 404, "contact"),
+        ("assigning without contact", "POST", "/api/v1/vouchers", {"campaign": "camp"}, {}, 422, "contact"),
+        # -- tasks and RFM
+        ("done on an unknown task", "POST", "/api/v1/tasks/nope/done", None, {}, 404, "id"),
+        ("a task without title", "POST", "/api/v1/tasks", {"role": "r"}, {}, 422, "title"),
+        ("a task for no one", "POST", "/api/v1/tasks", {"title": "T"}, {}, 422, "role"),
+        ("a task due 'tomorrow'", "POST", "/api/v1/tasks", {"title": "T", "role": "r", "due": "tomorrow"}, {}, 422, "due"),
+        ("a task about an unknown contact", "POST", "/api/v1/tasks", {"title": "T", "role": "r", "contact": "nobody"}, {}, 404, "contact"),
+        ("RFM with window_days 0", "POST", "/api/v1/rfm/recompute", {"window_days": 0}, {}, 422, "window_days"),
+        ("RFM with as_of not a time", "POST", "/api/v1/rfm/recompute", {"as_of": "now"}, {}, 422, "as_of"),
+        ("RFM with a string body", "POST", "/api/v1/rfm/recompute", '"go"', {}, 422, ANY),
+        # -- routes
+        ("an unknown route", "GET", "/api/v1/nothing", None, {}, 404, None),
+        ("an unknown route without a key", "GET", "/nothing", None, {"key": None}, 404, None),
+        ("PUT on events", "PUT", E, nps(5), {}, 405, None),
+        # -- another workspace's ids
+        ("another workspace's contact", "GET", "/api/v1/contacts/theirs", None, {}, 404, "id"),
+        ("another workspace's contact export", "GET", "/api/v1/contacts/theirs/export", None, {}, 404, "id"),
+        ("erasing another workspace's contact", "DELETE", "/api/v1/contacts/theirs", None, {}, 404, "id"),
+        ("another workspace's campaign", "GET", "/api/v1/voucher-campaigns/their-camp", None, {}, 404, "id"),
+        ("redeeming another workspace's voucher", "POST", f"/api/v1/vouchers/{their_voucher.get('code')}/redeem", None, {}, 404, "code"),
+        ("completing another workspace's task", "POST", f"/api/v1/tasks/{their_task.get('id')}/done", None, {}, 404, "id"),
+    ]
+
+    t.check(f"the table has at least 40 cases ({len(cases)})", len(cases) >= 40)
+    five_hundreds = 0
+    for name, method, path, body, opts, status, field in cases:
+        if "chunked" in opts:
+            # A chunked upload, written by hand (http.client would buffer it).
+            with socket.create_connection(("127.0.0.1", s.port), timeout=30) as raw:
+                head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {s.key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                data = opts["chunked"].encode()
+                chunks = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 65536]), data[i:i + 65536]) for i in range(0, len(data), 65536))
+                try:
+                    raw.sendall(head.encode() + chunks + b"0\r\n\r\n")
+                except OSError:
+                    pass
+                reply = b""
+                while True:
+                    try:
+                        part = raw.recv(65536)
+                    except OSError:
+                        break
+                    if not part:
+                        break
+                    reply += part
+            got = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1") else 0
+            try:
+                got_body = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+            except (ValueError, IndexError):
+                got_body = reply[:200]
+        else:
+            kwargs = {"headers": opts.get("headers")}
+            if "key" in opts:
+                kwargs["key"] = opts["key"]
+            try:
+                got, _, got_body = s.request(method, path, body, **kwargs)
+            except OSError as e:
+                got, got_body = 0, str(e)
+        five_hundreds += got >= 500
+        ok = got == status and is_error_json(got_body, got)
+        if ok and field is not ANY:
+            ok = got_body["error"]["field"] == field
+        t.check(f"{name}: {status}" + (f" naming {field}" if isinstance(field, str) else ""), ok, (got, got_body))
+
+    # Malformed HTTP, on a raw socket.
+    for name, raw_request in [("a malformed request line", b"HELLO\r\n\r\n"),
+                              ("an unknown HTTP version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n"),
+                              ("an unknown method", b"FETCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n")]:
+        reply = raw_exchange(s.port, raw_request)
+        body = reply.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in reply else b""
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        t.check(f"{name}: 400 with the error JSON", reply.startswith(b"HTTP/1.1 400") and is_error_json(parsed, 400), reply[:300])
+
+    t.check("no request got a 5xx", five_hundreds == 0)
+    st, _, body = s.request("GET", "/healthz", key=None)
+    t.check("the server still answers /healthz", st == 200 and body["status"] == "ok", body)
+    st, _, body = s.request("POST", E, {"id": "after", "type": "nps_response", "contact": "c1", "data": {"score": 10}})
+    t.check("and still stores events", st == 202 and body["accepted"] == 1, body)
+    st, _, text = s.request("GET", "/metrics", key=None)
+    t.check("/metrics shows no 5xx", st == 200 and not re.search(r'status="5\d\d"', text))
+    st, _, body = s.request("GET", "/api/v1/events?limit=1000")
+    t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "mine"], body)
+    t.check("SIGTERM: exit 0", s.stop() == 0, s.err)
+    t.check("nothing logged as an internal error", "internal error" not in s.err, s.err)
+
+t.finish()

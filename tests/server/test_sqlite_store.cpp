@@ -1,0 +1,653 @@
+// SqliteStore against a real SQLite file in a temp folder.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "closeloop/detail/json_read.h"
+#include "sqlite_store.h"
+#include "temp_dir.h"
+
+using namespace closeloop;
+using namespace closeloop::server;
+using nlohmann::json;
+
+namespace {
+
+Time at(const char* text) {
+    return parse_time(text).value();
+}
+
+Event event(const char* text) {
+    auto e = event_from_json(detail::parse_json(text).value());
+    REQUIRE(e.ok());
+    return *e;
+}
+
+WorkspaceId make_workspace(Store& store, const std::string& slug) {
+    Workspace w;
+    store.write([&](WriteTx& tx) { w = tx.create_workspace(slug, slug, at("2026-01-01T00:00:00Z")); });
+    return w.id;
+}
+
+IngestResult ingest(Store& store, WorkspaceId ws, std::vector<Event> events,
+                    Time received = at("2026-11-22T12:00:00Z")) {
+    return store.insert_events(ws, events, received);
+}
+
+VoucherCampaign campaign(const char* text) {
+    auto c = voucher_campaign_from_json(detail::parse_json(text).value());
+    REQUIRE(c.ok());
+    return *c;
+}
+
+}  // namespace
+
+TEST_CASE("the database is created, migrated, and reopened with its data") {
+    TempDir dir;
+    {
+        SqliteStore store(dir.path);
+        CHECK(store.schema_version() == SqliteStore::latest_schema_version());
+        CHECK(store.healthy());
+        const auto ws = make_workspace(store, "demo");
+        CHECK(ingest(store, ws, {event(R"({"id":"e1","type":"signup","contact":"c1"})")}).accepted == 1);
+    }
+    SqliteStore again(dir.path);
+    CHECK(again.schema_version() == SqliteStore::latest_schema_version());
+    REQUIRE(again.find_workspace("demo"));
+    CHECK(again.list_events(again.find_workspace("demo")->id, {}).events.size() == 1);
+    CHECK(again.size_bytes() > 0);
+}
+
+TEST_CASE("a database from a newer closeloop is refused with a clear message") {
+    TempDir dir;
+    { SqliteStore store(dir.path); }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    try {
+        SqliteStore store(dir.path);
+        FAIL("opened a newer database");
+    } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()).find("upgrade closeloop") != std::string::npos);
+    }
+}
+
+TEST_CASE("events: ids are idempotent, contacts upserted, responses and purchases derived") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+
+    SUBCASE("a repeated id is a duplicate, in another request or the same batch") {
+        auto r = ingest(store, ws,
+                        {event(R"({"id":"a","type":"nps_response","contact":"c1","data":{"score":3}})"),
+                         event(R"({"id":"b","type":"nps_response","contact":"c1","data":{"score":4}})"),
+                         event(R"({"id":"a","type":"nps_response","contact":"c1","data":{"score":5}})")});
+        CHECK(r.accepted == 2);
+        CHECK(r.duplicates == 1);
+        r = ingest(store, ws, {event(R"({"id":"b","type":"nps_response","contact":"c1","data":{"score":9}})")});
+        CHECK(r.accepted == 0);
+        CHECK(r.duplicates == 1);
+        const auto page = store.list_events(ws, {});
+        REQUIRE(page.events.size() == 2);
+        // The first one stored wins: a duplicate changes nothing.
+        for (const auto& e : page.events)
+            if (e.event.id == "a") CHECK(e.event.score() == 3);
+    }
+
+    SUBCASE("the event's contact is upserted with the patch rules of core (apply)") {
+        ingest(store, ws, {event(R"({"id":"1","type":"signup","contact":{"id":"c1","email":"jana@example.cz",
+                          "tags":["a"],"attributes":{"branch":"Brno","plan":"pro"}}})")});
+        ingest(store, ws, {event(R"({"id":"2","type":"signup","contact":{"id":"c1","first_name":"Jana",
+                          "attributes":{"plan":null,"tier":2}}})")});
+        const auto card = store.contact_card(ws, "c1", 10);
+        REQUIRE(card);
+        const Contact& c = card->contact.contact;
+        CHECK(c.email == "jana@example.cz");
+        CHECK(c.first_name == "Jana");
+        CHECK(c.tags == std::vector<std::string>{"a"});
+        CHECK(c.attributes == json{{"branch", "Brno"}, {"tier", 2}});
+        CHECK_FALSE(c.rfm.has_value());
+    }
+
+    SUBCASE("an rfm given with a contact is ignored: it is computed") {
+        ingest(store, ws, {event(R"({"id":"1","type":"signup","contact":{"id":"c1","rfm":{"r":5,"f":5,"m":5,
+                          "segment":"Champions"}}})")});
+        CHECK_FALSE(store.contact_card(ws, "c1", 10)->contact.contact.rfm.has_value());
+    }
+
+    SUBCASE("the card has the last and previous NPS and the last CSAT") {
+        ingest(
+            store, ws,
+            {event(
+                 R"({"id":"n1","type":"nps_response","time":"2026-11-01T10:00:00Z","contact":"c1","data":{"score":9}})"),
+             event(
+                 R"({"id":"n2","type":"nps_response","time":"2026-11-10T10:00:00Z","contact":"c1","data":{"score":4}})"),
+             event(
+                 R"({"id":"n0","type":"nps_response","time":"2026-10-01T10:00:00Z","contact":"c1","data":{"score":10}})"),
+             event(
+                 R"({"id":"s1","type":"csat_response","time":"2026-11-05T10:00:00Z","contact":"c1","data":{"score":2,"agent":"eva"}})"),
+             event(
+                 R"({"id":"n9","type":"nps_response","time":"2026-11-20T10:00:00Z","contact":"c2","data":{"score":0}})")});
+        const auto card = store.contact_card(ws, "c1", 2);
+        REQUIRE(card);
+        REQUIRE(card->nps.size() == 2);
+        CHECK(card->nps[0].score == 4);
+        CHECK(card->nps[1].score == 9);
+        REQUIRE(card->csat);
+        CHECK(card->csat->score == 2);
+        CHECK(card->csat->agent == "eva");
+        REQUIRE(card->timeline.size() == 2);  // the limit
+        CHECK(card->timeline[0].event.id == "n2");
+    }
+
+    SUBCASE("an event without time gets the receive time") {
+        ingest(store, ws, {event(R"({"id":"x","type":"signup","contact":"c1"})")}, at("2026-11-22T08:00:00Z"));
+        const auto e = store.list_events(ws, {}).events.at(0);
+        CHECK(e.event.time == at("2026-11-22T08:00:00Z"));
+        CHECK(e.received_at == at("2026-11-22T08:00:00Z"));
+        CHECK_FALSE(e.processed_at.has_value());
+    }
+
+    SUBCASE("purchases in a window, for RFM") {
+        ingest(
+            store, ws,
+            {event(
+                 R"({"id":"p1","type":"purchase","time":"2026-01-10T00:00:00Z","contact":"c1","data":{"order_id":"o1","amount":10,"currency":"EUR"}})"),
+             event(
+                 R"({"id":"p2","type":"purchase","time":"2026-06-10T00:00:00Z","contact":"c2","data":{"order_id":"o2","amount":25.5,"currency":"EUR"}})"),
+             event(
+                 R"({"id":"p3","type":"purchase","time":"2026-06-11T00:00:00Z","contact":"c1","data":{"order_id":"o3","amount":5,"currency":"EUR"}})")});
+        const auto table = store.purchases(ws, at("2026-06-01T00:00:00Z"), at("2026-12-31T00:00:00Z"));
+        REQUIRE(table.purchases.size() == 2);
+        REQUIRE(table.contact_ids.size() == 2);
+        double total = 0;
+        for (double a : table.purchases.amount) total += a;
+        CHECK(total == doctest::Approx(30.5));
+    }
+}
+
+TEST_CASE("events are listed newest first and paged without gaps or repeats") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    std::vector<Event> events;
+    for (int i = 0; i < 25; ++i) {
+        // Pairs share a time: the cursor must order within equal times too.
+        json j = {{"id", "e" + std::to_string(i)},
+                  {"type", i % 3 == 0 ? "purchase" : "visit"},
+                  {"time", format_time(Time{at("2026-11-01T00:00:00Z").ms + (i / 2) * ms_per_hour})},
+                  {"contact", i % 2 ? "odd" : "even"}};
+        if (i % 3 == 0) j["data"] = {{"order_id", "o"}, {"amount", 1}, {"currency", "EUR"}};
+        events.push_back(event_from_json(j).value());
+    }
+    ingest(store, ws, events);
+
+    std::vector<std::string> seen;
+    EventQuery q;
+    q.limit = 7;
+    for (int pages = 0; pages < 10; ++pages) {
+        const auto page = store.list_events(ws, q);
+        for (const auto& e : page.events) seen.push_back(e.event.id);
+        if (!page.next) break;
+        q.after = page.next;
+    }
+    REQUIRE(seen.size() == 25);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        const int a = std::stoi(seen[i - 1].substr(1)), b = std::stoi(seen[i].substr(1));
+        CHECK(a > b);  // newest first; equal times by arrival
+    }
+
+    EventQuery by_contact;
+    by_contact.contact = "odd";
+    by_contact.type = "visit";
+    for (const auto& e : store.list_events(ws, by_contact).events) {
+        CHECK(e.event.contact.id == "odd");
+        CHECK(e.event.type == "visit");
+    }
+    EventQuery window;
+    window.from = at("2026-11-01T02:00:00Z");
+    window.to = at("2026-11-01T04:00:00Z");
+    const auto in_window = store.list_events(ws, window).events;
+    CHECK(in_window.size() == 4);
+    for (const auto& e : in_window) {
+        CHECK(*e.event.time >= *window.from);
+        CHECK(*e.event.time < *window.to);
+    }
+}
+
+TEST_CASE("workspaces are isolated: the same ids live side by side, unseen by the other") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto a = make_workspace(store, "a");
+    const auto b = make_workspace(store, "b");
+    store.write([&](WriteTx& tx) {
+        tx.add_key(a, KeyKind::admin, "hash-a", "cl_admin_a...", Time{0});
+        tx.add_key(b, KeyKind::publishable, "hash-b", "cl_pub_b...", Time{0});
+    });
+    CHECK(store.find_key("hash-a")->workspace == a);
+    CHECK(store.find_key("hash-b")->kind == KeyKind::publishable);
+    CHECK_FALSE(store.find_key("hash-c"));
+
+    CHECK(
+        ingest(store, a, {event(R"({"id":"e1","type":"nps_response","contact":"c1","data":{"score":1}})")}).accepted ==
+        1);
+    CHECK(
+        ingest(store, b, {event(R"({"id":"e1","type":"nps_response","contact":"c1","data":{"score":9}})")}).accepted ==
+        1);
+    CHECK(store.contact_card(a, "c1", 10)->nps.at(0).score == 1);
+    CHECK(store.contact_card(b, "c1", 10)->nps.at(0).score == 9);
+
+    ingest(store, a, {event(R"({"id":"e2","type":"signup","contact":"only-a"})")});
+    CHECK_FALSE(store.contact_card(b, "only-a", 10));
+    CHECK_FALSE(store.export_contact(b, "only-a"));
+    CHECK_FALSE(store.erase_contact(b, "only-a"));
+    CHECK(store.contact_card(a, "only-a", 10));
+
+    store.save_voucher_campaign(a, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"), Time{0});
+    CHECK(store.voucher_campaigns(b).empty());
+    CHECK_FALSE(store.find_voucher_campaign(b, "v"));
+    const auto voucher = store.assign_voucher(a, store.find_voucher_campaign(a, "v")->campaign, "c1", "CODE-1", "",
+                                              at("2026-11-01T00:00:00Z"));
+    CHECK(store.redeem_voucher(b, voucher.code, at("2026-11-02T00:00:00Z")).outcome == RedeemOutcome::not_found);
+    CHECK(store.vouchers(b, std::nullopt, 100).empty());
+
+    Task t;
+    t.id = "t1";
+    t.title = "Call";
+    t.role = "agent";
+    t.created_at = Time{0};
+    store.create_task(a, t);
+    CHECK(store.tasks(b, {}).empty());
+    CHECK_FALSE(store.complete_task(b, "t1", Time{1}));
+    CHECK(store.list_events(b, {}).events.size() == 1);
+}
+
+TEST_CASE("GDPR: erasure removes the contact and everything about it, export shows everything") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    ingest(
+        store, ws,
+        {event(
+             R"({"id":"n1","type":"nps_response","contact":{"id":"jana","email":"jana@example.cz"},"data":{"score":3,"comment":"slow"}})"),
+         event(
+             R"({"id":"p1","type":"purchase","contact":"jana","data":{"order_id":"o1","amount":10,"currency":"EUR"}})"),
+         event(R"({"id":"n2","type":"nps_response","contact":"petr","data":{"score":10}})"),
+         event(
+             R"({"id":"p2","type":"purchase","contact":"petr","data":{"order_id":"o2","amount":10,"currency":"EUR"}})")});
+    store.save_voucher_campaign(ws, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1M"})"),
+                                Time{0});
+    const auto v = store.find_voucher_campaign(ws, "v")->campaign;
+    store.assign_voucher(ws, v, "jana", "JANA-1", "run-1/give", at("2026-11-22T12:00:00Z"));
+    store.assign_voucher(ws, v, "petr", "PETR-1", "run-2/give", at("2026-11-22T12:00:00Z"));
+    Task t;
+    t.id = "t1";
+    t.title = "Call Jana";
+    t.role = "agent";
+    t.contact = "jana";
+    t.created_at = Time{0};
+    store.create_task(ws, t);
+    OutboxEntry mail;
+    mail.key = "run-1/mail";
+    mail.kind = "send_email";
+    mail.contact = "jana";
+    mail.params = {{"to", "jana@example.cz"}};
+    store.write([&](WriteTx& tx) { CHECK(tx.enqueue_effect(ws, mail)); });
+
+    const auto x = store.export_contact(ws, "jana");
+    REQUIRE(x);
+    CHECK(x->contact.contact.email == "jana@example.cz");
+    CHECK(x->events.size() == 3);  // n1, p1 and voucher_assigned
+    CHECK(x->responses.size() == 1);
+    CHECK(x->responses[0].comment == "slow");
+    CHECK(x->vouchers.size() == 1);
+    CHECK(x->tasks.size() == 1);
+    CHECK(x->outbox.size() == 1);
+
+    const auto erased = store.erase_contact(ws, "jana");
+    REQUIRE(erased);
+    CHECK(erased->events == 3);
+    CHECK(erased->responses == 1);
+    CHECK(erased->purchases == 1);
+    CHECK(erased->vouchers == 1);
+    CHECK(erased->tasks == 1);
+    CHECK(erased->outbox == 1);
+    CHECK_FALSE(store.contact_card(ws, "jana", 10));
+    CHECK_FALSE(store.erase_contact(ws, "jana"));
+    EventQuery q;
+    q.contact = "jana";
+    CHECK(store.list_events(ws, q).events.empty());
+    CHECK(store.vouchers(ws, std::string("jana"), 10).empty());
+    CHECK(store.outbox(ws, {}).empty());
+    CHECK(store.purchases(ws, Time{0}, at("2030-01-01T00:00:00Z")).contact_ids == std::vector<std::string>{"petr"});
+    // Nothing of the other contact went.
+    CHECK(store.contact_card(ws, "petr", 10)->nps.size() == 1);
+    CHECK(store.vouchers(ws, std::string("petr"), 10).size() == 1);
+
+    // The text is gone from the file too, not just unlinked (secure_delete), once the WAL is
+    // checkpointed into it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+}
+
+TEST_CASE("vouchers: assigned once per key, redeemed once, expired ones refused") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    const auto v =
+        campaign(R"({"id":"nps-apology-20","name":"NPS apology","value":20,"currency":"EUR","valid_for":"P2M"})");
+    CHECK(store.save_voucher_campaign(ws, v, Time{0}));
+    CHECK_FALSE(store.save_voucher_campaign(ws, v, Time{1}));  // replaced, not created
+
+    const auto first = store.assign_voucher(ws, v, "c1", "AAAA-1", "run-1/give", at("2026-12-31T10:00:00Z"));
+    const auto again = store.assign_voucher(ws, v, "c1", "BBBB-2", "run-1/give", at("2026-12-31T11:00:00Z"));
+    CHECK(again.code == first.code);
+    CHECK(first.expires_at == at("2027-02-28T10:00:00Z"));  // core's calendar months
+    CHECK(store.vouchers(ws, std::string("c1"), 10).size() == 1);
+
+    // A voucher_assigned event is on the timeline, and the contact exists.
+    const auto card = store.contact_card(ws, "c1", 10);
+    REQUIRE(card);
+    REQUIRE(card->timeline.size() == 1);
+    CHECK(card->timeline[0].event.type == "voucher_assigned");
+    CHECK(card->timeline[0].event.data["code"] == "AAAA-1");
+    CHECK(card->timeline[0].event.data["expires_at"] == "2027-02-28T10:00:00Z");
+    CHECK(validate_event_data(EventType::voucher_assigned, card->timeline[0].event.data, "data") == std::nullopt);
+
+    auto r = store.redeem_voucher(ws, "AAAA-1", at("2027-01-15T00:00:00Z"));
+    CHECK(r.outcome == RedeemOutcome::redeemed);
+    CHECK(r.voucher->redeemed_at == at("2027-01-15T00:00:00Z"));
+    CHECK(store.redeem_voucher(ws, "AAAA-1", at("2027-01-16T00:00:00Z")).outcome == RedeemOutcome::already_redeemed);
+    CHECK(store.redeem_voucher(ws, "NOPE", at("2027-01-16T00:00:00Z")).outcome == RedeemOutcome::not_found);
+
+    const auto late = store.assign_voucher(ws, v, "c2", "CCCC-3", "", at("2026-01-01T00:00:00Z"));
+    CHECK(store.redeem_voucher(ws, late.code, at("2026-03-02T00:00:00Z")).outcome == RedeemOutcome::expired);
+
+    SUBCASE("a voucher_redeemed event marks the voucher by code, or the contact's latest of the campaign") {
+        store.assign_voucher(ws, v, "c3", "DDDD-4", "", at("2026-11-01T00:00:00Z"));
+        store.assign_voucher(ws, v, "c3", "EEEE-5", "", at("2026-11-02T00:00:00Z"));
+        ingest(store, ws,
+               {event(R"({"id":"r1","type":"voucher_redeemed","contact":"c3","data":{"campaign":"nps-apology-20"}})")});
+        auto vs = store.vouchers(ws, std::string("c3"), 10);
+        REQUIRE(vs.size() == 2);
+        CHECK(vs[0].code == "EEEE-5");
+        CHECK(vs[0].redeemed_at.has_value());
+        CHECK_FALSE(vs[1].redeemed_at.has_value());
+        ingest(store, ws, {event(R"({"id":"r2","type":"voucher_redeemed","contact":"c3","data":{"code":"DDDD-4"}})")});
+        CHECK(store.vouchers(ws, std::string("c3"), 10)[1].redeemed_at.has_value());
+    }
+
+    SUBCASE("history: the latest voucher of a campaign since a time") {
+        store.write([&](WriteTx& tx) {
+            CHECK(tx.latest_voucher(ws, "c1", "nps-apology-20", at("2026-06-01T00:00:00Z"))->code == "AAAA-1");
+            CHECK_FALSE(tx.latest_voucher(ws, "c1", "nps-apology-20", at("2027-06-01T00:00:00Z")));
+            CHECK_FALSE(tx.latest_voucher(ws, "c1", "other", Time{0}));
+            CHECK(tx.count_events(ws, "c1", "voucher_assigned", Time{0}) == 1);
+            CHECK(tx.count_events(ws, "c1", "voucher_redeemed", Time{0}) == 1);
+        });
+    }
+}
+
+TEST_CASE("tasks and the outbox: idempotent by key, listed by role and status") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    Task t;
+    t.id = "t1";
+    t.title = "Call Jana";
+    t.role = "call_center_agent";
+    t.key = "run-1/call";
+    t.created_at = at("2026-11-22T10:00:00Z");
+    CHECK(store.create_task(ws, t).id == "t1");
+    t.id = "t2";
+    CHECK(store.create_task(ws, t).id == "t1");  // same key: the first task
+    t.id = "t3";
+    t.key = "";
+    t.role = "owner";
+    store.create_task(ws, t);
+
+    TaskQuery agent;
+    agent.role = "call_center_agent";
+    CHECK(store.tasks(ws, agent).size() == 1);
+    CHECK(store.tasks(ws, {}).size() == 2);
+    const auto done = store.complete_task(ws, "t1", at("2026-11-22T11:00:00Z"));
+    REQUIRE(done);
+    CHECK(done->status == "done");
+    CHECK(store.complete_task(ws, "t1", at("2026-11-22T12:00:00Z"))->done_at == at("2026-11-22T11:00:00Z"));
+    TaskQuery open;
+    open.status = "open";
+    CHECK(store.tasks(ws, open).size() == 1);
+    agent.status = "open";
+    CHECK(store.tasks(ws, agent).empty());
+
+    OutboxEntry e;
+    e.key = "run-1/mail";
+    e.kind = "send_email";
+    e.params = {{"template", "nps-apology"}};
+    e.created_at = Time{5};
+    OutboxEntry hook = e;
+    hook.key = "run-1/slack";
+    hook.kind = "webhook";
+    store.write([&](WriteTx& tx) {
+        CHECK(tx.enqueue_effect(ws, e));
+        CHECK_FALSE(tx.enqueue_effect(ws, e));
+        CHECK(tx.enqueue_effect(ws, hook));
+    });
+    CHECK(store.outbox(ws, {}).size() == 2);
+    OutboxQuery mails;
+    mails.kind = "send_email";
+    mails.status = "pending";
+    const auto listed = store.outbox(ws, mails);
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].params == json{{"template", "nps-apology"}});
+    OutboxQuery sent;
+    sent.status = "sent";
+    CHECK(store.outbox(ws, sent).empty());
+}
+
+TEST_CASE("RFM results replace the previous ones") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    ingest(
+        store, ws,
+        {event(
+             R"({"id":"p1","type":"purchase","time":"2026-11-01T00:00:00Z","contact":"c1","data":{"order_id":"1","amount":100,"currency":"EUR"}})"),
+         event(
+             R"({"id":"p2","type":"purchase","time":"2026-11-02T00:00:00Z","contact":"c2","data":{"order_id":"2","amount":10,"currency":"EUR"}})")});
+    RfmSettings settings;
+    settings.as_of = at("2026-11-22T00:00:00Z");
+    const auto table = store.purchases(ws, Time{settings.as_of.ms - 365 * ms_per_day}, settings.as_of);
+    auto result =
+        compute_rfm(settings, static_cast<std::uint32_t>(table.contact_ids.size()), table.purchases.columns());
+    REQUIRE(result.ok());
+    CHECK(store.save_rfm(ws, table.contact_ids, *result) == 2);
+    const auto c1 = store.contact_card(ws, "c1", 1)->contact.contact.rfm;
+    REQUIRE(c1);
+    CHECK(c1->monetary_cents == 10000);
+    CHECK_FALSE(c1->segment.empty());
+
+    // A year later c1's purchase has left the window: c1 has no segment any more.
+    settings.as_of = at("2027-11-01T12:00:00Z");
+    const auto later = store.purchases(ws, Time{settings.as_of.ms - 365 * ms_per_day}, settings.as_of);
+    CHECK(later.contact_ids == std::vector<std::string>{"c2"});
+    auto again = compute_rfm(settings, 1, later.purchases.columns());
+    REQUIRE(again.ok());
+    store.save_rfm(ws, later.contact_ids, *again);
+    CHECK_FALSE(store.contact_card(ws, "c1", 1)->contact.contact.rfm);
+    CHECK(store.contact_card(ws, "c2", 1)->contact.contact.rfm);
+}
+
+TEST_CASE("units of work: one failing unit is undone alone; group commit shares transactions") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+
+    SUBCASE("a throwing unit is rolled back and its exception reaches the caller") {
+        CHECK_THROWS_AS(store.write([&](WriteTx& tx) {
+            tx.insert_events(ws, std::vector<Event>{event(R"({"id":"lost","type":"signup","contact":"c1"})")}, Time{0});
+            throw std::runtime_error("boom");
+        }),
+                        std::runtime_error);
+        CHECK(store.list_events(ws, {}).events.empty());
+        CHECK_FALSE(store.contact_card(ws, "c1", 1));
+        CHECK(store.stats().failed_units == 1);
+        // The store keeps working.
+        CHECK(ingest(store, ws, {event(R"({"id":"kept","type":"signup","contact":"c1"})")}).accepted == 1);
+    }
+
+    SUBCASE("many threads: every event stored once, in fewer transactions than units") {
+        constexpr int threads = 8, per_thread = 50;
+        const auto before = store.stats();
+        std::atomic<int> failures{0};
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t) {
+            pool.emplace_back([&, t] {
+                for (int i = 0; i < per_thread; ++i) {
+                    json j = {{"id", "t" + std::to_string(t) + "-" + std::to_string(i)},
+                              {"type", "nps_response"},
+                              {"contact", "c" + std::to_string(i % 7)},
+                              {"data", {{"score", i % 11}}}};
+                    const auto r = store.insert_events(ws, std::vector<Event>{event_from_json(j).value()}, Time{i});
+                    if (r.accepted != 1) ++failures;
+                }
+            });
+        }
+        for (auto& th : pool) th.join();
+        CHECK(failures == 0);
+        EventQuery all;
+        all.limit = 1000;
+        CHECK(store.list_events(ws, all).events.size() == threads * per_thread);
+        const auto after = store.stats();
+        CHECK(after.units_of_work - before.units_of_work == threads * per_thread);
+        CHECK(after.commits - before.commits <= after.units_of_work - before.units_of_work);
+    }
+
+    SUBCASE("events wait for the executor: unprocessed until marked, and the listener hears of commits") {
+        std::atomic<int> heard{0};
+        store.set_commit_listener([&] { ++heard; });
+        ingest(store, ws,
+               {event(R"({"id":"a","type":"signup","contact":"c1"})"),
+                event(R"({"id":"b","type":"signup","contact":"c1"})")});
+        CHECK(heard >= 1);
+        auto todo = store.unprocessed_events(10);
+        REQUIRE(todo.size() == 2);
+        CHECK(todo[0].event.id == "a");  // oldest first
+        std::vector<std::int64_t> seqs{todo[0].seq};
+        store.write([&](WriteTx& tx) { tx.mark_events_processed(seqs, at("2026-11-22T12:00:01Z")); });
+        todo = store.unprocessed_events(10);
+        REQUIRE(todo.size() == 1);
+        CHECK(todo[0].event.id == "b");
+        store.set_commit_listener(nullptr);
+    }
+}
+
+TEST_CASE("every query the store has run uses an index (no full scans of growing tables)") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    store.write([&](WriteTx& tx) { tx.add_key(ws, KeyKind::admin, "h", "p", Time{0}); });
+    // Exercise every read and write path once.
+    ingest(
+        store, ws,
+        {event(R"({"id":"n1","type":"nps_response","contact":{"id":"c1","email":"a@b.cz"},"data":{"score":3}})"),
+         event(R"({"id":"s1","type":"csat_response","contact":"c1","data":{"score":3}})"),
+         event(R"({"id":"p1","type":"purchase","contact":"c1","data":{"order_id":"1","amount":5,"currency":"EUR"}})"),
+         event(R"({"id":"r1","type":"voucher_redeemed","contact":"c1","data":{"campaign":"v"}})"),
+         event(R"({"id":"r2","type":"voucher_redeemed","contact":"c1","data":{"code":"X"}})")});
+    store.find_key("h");
+    store.find_workspace("demo");
+    store.setting(ws, "rfm");
+    for (int variant = 0; variant < 4; ++variant) {
+        EventQuery q;
+        if (variant & 1) q.contact = "c1";
+        if (variant & 2) q.type = "nps_response";
+        q.after = EventCursor{Time{1}, 1};
+        store.list_events(ws, q);
+        TaskQuery t;
+        if (variant & 1) t.role = "r";
+        if (variant & 2) t.status = "open";
+        store.tasks(ws, t);
+        OutboxQuery o;
+        if (variant & 1) o.status = "pending";
+        if (variant & 2) o.kind = "send_email";
+        store.outbox(ws, o);
+    }
+    store.unprocessed_events(10);
+    store.save_voucher_campaign(ws, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"), Time{0});
+    store.voucher_campaigns(ws);
+    store.find_voucher_campaign(ws, "v");
+    store.assign_voucher(ws, store.find_voucher_campaign(ws, "v")->campaign, "c1", "K1", "key", Time{0});
+    store.vouchers(ws, std::nullopt, 10);
+    store.vouchers(ws, std::string("c1"), 10);
+    store.redeem_voucher(ws, "K1", Time{1});
+    Task task;
+    task.id = "t";
+    task.title = "T";
+    task.role = "r";
+    task.key = "k";
+    task.contact = "c1";
+    store.create_task(ws, task);
+    store.complete_task(ws, "t", Time{2});
+    store.write([&](WriteTx& tx) {
+        OutboxEntry e;
+        e.key = "k";
+        e.kind = "send_email";
+        e.contact = "c1";
+        tx.enqueue_effect(ws, e);
+        tx.count_events(ws, "c1", "nps_response", Time{0});
+        tx.latest_voucher(ws, "c1", "v", Time{0});
+        tx.put_setting(ws, "x", json::object(), Time{0});
+        tx.mark_events_processed(std::vector<std::int64_t>{1}, Time{3});
+        ContactPatch patch;
+        patch.id = "c2";
+        patch.email = "x@y.cz";
+        tx.upsert_contact(ws, patch, Time{0});
+    });
+    store.contact_card(ws, "c1", 10);
+    store.export_contact(ws, "c1");
+    const auto table = store.purchases(ws, Time{0}, Time{ms_per_day * 365 * 100});
+    store.save_rfm(ws, table.contact_ids, compute_rfm(RfmSettings{}, 1, table.purchases.columns()).value());
+    store.erase_contact(ws, "c1");
+
+    const auto plans = store.query_plans();
+    if (std::getenv("CLOSELOOP_PRINT_PLANS"))
+        for (const auto& [sql, steps] : plans) {
+            std::printf("%s\n", sql.c_str());
+            for (const auto& step : steps) std::printf("    %s\n", step.c_str());
+        }
+    CHECK(plans.size() > 40);
+    for (const auto& [sql, steps] : plans) {
+        for (const auto& step : steps) {
+            CAPTURE(sql);
+            CAPTURE(step);
+            // "SCAN t" alone reads the whole table; "SCAN t USING INDEX" walks an index in order.
+            const bool full_scan = step.rfind("SCAN ", 0) == 0 && step.find(" USING ") == std::string::npos &&
+                                   step.find("CONSTANT ROW") == std::string::npos;
+            const bool small_table = step == "SCAN workspaces";  // one row per workspace
+            CHECK((!full_scan || small_table));
+        }
+        // A contact's events are found through its index, never by walking a whole workspace's
+        // events in time order (what SQLite picks without statistics when left to choose).
+        if (sql.find("FROM events") != std::string::npos && sql.find("contact_id = ?") != std::string::npos) {
+            CAPTURE(sql);
+            bool uses_contact_index = false;
+            for (const auto& step : steps)
+                uses_contact_index = uses_contact_index || step.find("events_contact") != std::string::npos;
+            CHECK(uses_contact_index);
+        }
+        // Sorting a growing table at each request is as bad as scanning it.
+        for (const auto& step : steps) {
+            if (step.find("TEMP B-TREE") == std::string::npos) continue;
+            CAPTURE(sql);
+            CHECK((sql.find("FROM vouchers") != std::string::npos || sql.find("contact_id = ?2") != std::string::npos));
+        }
+    }
+}

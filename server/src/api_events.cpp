@@ -14,7 +14,10 @@ void post_events(Api& api, Call& call) {
     if (!body) return send_error(call.res, body.error());
 
     std::vector<Event> events;
-    const json* batch = body->is_object() && body->contains("events") ? &(*body)["events"] : nullptr;
+    // { "events": [...] } is a batch; anything else is read as one event.
+    const json* batch = nullptr;
+    if (body->is_object())
+        if (const auto it = body->find("events"); it != body->end()) batch = &*it;
     if (batch) {
         if (!batch->is_array())
             return send_error(call.res, 422, "invalid_field", "must be an array of events", "events");

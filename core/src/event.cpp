@@ -70,7 +70,7 @@ std::optional<Error> validate_event_data(EventType type, const json& data, const
             break;
         case EventType::purchase: {
             f.string("order_id", true, max_id, 1);
-            f.number("amount", true, 0, 1e15, ">= 0");
+            f.number("amount", true, 0, 1e12, "0-1e12");  // the bound RFM sums in integer cents
             if (auto cur = f.string("currency", true, 3); cur && !is_currency_code(*cur))
                 f.fail("currency", "must be an ISO 4217 code such as EUR or CZK");
             if (const json* items = f.find("items"); items && !items->is_array())

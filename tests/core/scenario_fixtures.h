@@ -95,4 +95,16 @@ inline closeloop::Event voucher_assigned(const std::string& contact_id, const ch
     return e;
 }
 
+// A redemption naming the voucher by `{"code": ..}` or `{"campaign": ..}`.
+inline closeloop::Event voucher_redeemed(const std::string& contact_id, const char* time, nlohmann::json which) {
+    closeloop::Event e;
+    e.id = "vr-" + contact_id + "-" + time;
+    e.type = "voucher_redeemed";
+    e.kind = closeloop::EventType::voucher_redeemed;
+    e.time = at(time);
+    e.contact.id = contact_id;
+    e.data = std::move(which);
+    return e;
+}
+
 }  // namespace fixtures

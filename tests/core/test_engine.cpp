@@ -104,13 +104,7 @@ TEST_CASE("recovery scenario: the reminder goes only when the voucher is unused"
         CHECK(r.trace[0].values["not voucher.redeemed"] == true);
     }
     SUBCASE("redeemed before the wake time: no reminder") {
-        Event redeemed;
-        redeemed.type = "voucher_redeemed";
-        redeemed.kind = EventType::voucher_redeemed;
-        redeemed.contact.id = "c4";
-        redeemed.time = fixtures::at("2026-12-01T09:00:00Z");
-        redeemed.data = {{"code", code}};
-        h.history.add(redeemed);
+        h.history.add(fixtures::voucher_redeemed("c4", "2026-12-01T09:00:00Z", {{"code", code}}));
         auto r = h.resume(first.state, c);
         CHECK(r.state.status == RunStatus::done);
         CHECK(r.state.path.back() == "still_unused");
@@ -118,13 +112,7 @@ TEST_CASE("recovery scenario: the reminder goes only when the voucher is unused"
         CHECK(r.trace[0].outcome == "else");
     }
     SUBCASE("redeemed only after the wake time does not count") {
-        Event late;
-        late.type = "voucher_redeemed";
-        late.kind = EventType::voucher_redeemed;
-        late.contact.id = "c4";
-        late.time = fixtures::at("2027-01-15T09:00:00Z");
-        late.data = {{"code", code}};
-        h.history.add(late);
+        h.history.add(fixtures::voucher_redeemed("c4", "2027-01-15T09:00:00Z", {{"code", code}}));
         auto r = h.resume(first.state, c);
         CHECK(r.state.path.back() == "mail_reminder");
     }

@@ -42,7 +42,8 @@ void erase(Api& api, Call& call) {
                  {"purchases", erased->purchases},
                  {"vouchers", erased->vouchers},
                  {"tasks", erased->tasks},
-                 {"outbox", erased->outbox}}}});
+                 {"outbox", erased->outbox},
+                 {"runs", erased->runs}}}});
 }
 
 void export_all(Api& api, Call& call) {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -38,7 +39,7 @@ namespace {
 // Entry i takes the schema from version i to i + 1. Never edit a released entry; append.
 // Every table has workspace_id and every query filters on it; every history query has an
 // index (named after what it serves).
-constexpr std::array<const char*, 2> migrations = {
+constexpr std::array<const char*, 3> migrations = {
     R"sql(
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('created_by', 'closeloop');
@@ -208,6 +209,67 @@ constexpr std::array<const char*, 2> migrations = {
       detail TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX outbox_attempts_entry ON outbox_attempts (outbox_seq, seq);
+    )sql",
+
+    // Scenarios with versions, templates and runs (the scenario executor).
+    R"sql(
+    -- version is the current one; activated says it was ever active, after which a save
+    -- makes a new version (live runs finish on the version they started on).
+    CREATE TABLE scenarios (
+      workspace_id INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'active', 'paused')),
+      activated INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX scenarios_active ON scenarios (status, workspace_id, id) WHERE status = 'active';
+    CREATE TABLE scenario_versions (
+      workspace_id INTEGER NOT NULL,
+      scenario_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      doc TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (workspace_id, scenario_id, version)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE templates (
+      workspace_id INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      doc TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+
+    -- One row per run; state is the engine's run state (JSON), trace and effects accumulate.
+    CREATE TABLE runs (
+      seq INTEGER PRIMARY KEY,
+      workspace_id INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      scenario_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      contact_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('waiting', 'done', 'failed')),
+      wake_at INTEGER,
+      error TEXT,
+      state TEXT NOT NULL,
+      trace TEXT NOT NULL,
+      effects TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX runs_id ON runs (workspace_id, id);
+    CREATE INDEX runs_due ON runs (wake_at) WHERE status = 'waiting';
+    CREATE INDEX runs_scenario_contact ON runs (workspace_id, scenario_id, contact_id, created_at);
+    CREATE INDEX runs_workspace ON runs (workspace_id, seq);
+    CREATE INDEX runs_scenario ON runs (workspace_id, scenario_id, seq);
+    CREATE INDEX runs_contact ON runs (workspace_id, contact_id, seq);
+    CREATE INDEX runs_status ON runs (workspace_id, status, seq);
+    CREATE INDEX outbox_run ON outbox (workspace_id, run_id, seq);
     )sql",
 };
 
@@ -413,6 +475,59 @@ OutboxEntry read_outbox(const Stmt& st) {
     return o;
 }
 
+#define CL_RUN_COLUMNS                                                                                       \
+    "workspace_id, id, scenario_id, version, contact_id, event_id, status, wake_at, error, state, trace, effects, " \
+    "created_at, updated_at"
+
+RunRecord read_run(const Stmt& st) {
+    RunRecord r;
+    r.workspace = st.int64(0);
+    r.id = st.text(1);
+    r.scenario = st.text(2);
+    r.version = st.int32(3);
+    r.contact = st.text(4);
+    r.event_id = st.text(5);
+    r.status = st.text(6);
+    r.wake_at = opt_time(st, 7);
+    r.error = st.text(8);
+    r.state = parse_stored(st.text(9), json::object());
+    r.trace = parse_stored(st.text(10), json::array());
+    r.effects = parse_stored(st.text(11), json::array());
+    r.created_at = time_at(st, 12);
+    r.updated_at = time_at(st, 13);
+    return r;
+}
+
+// The current version of scenarios: s = scenarios, v = scenario_versions.
+#define CL_SCENARIO_COLUMNS "s.workspace_id, s.id, s.version, s.status, v.doc, s.created_at, s.updated_at"
+#define CL_SCENARIO_CURRENT                                                                       \
+    " FROM scenarios s JOIN scenario_versions v ON v.workspace_id = s.workspace_id AND v.scenario_id = s.id " \
+    "AND v.version = s.version "
+
+// The document as stored, with the store's id, version and status (never taken from input).
+StoredScenario read_scenario(const Stmt& st) {
+    StoredScenario s;
+    s.workspace = st.int64(0);
+    s.id = st.text(1);
+    s.version = st.int32(2);
+    s.status = st.text(3);
+    s.document = parse_stored(st.text(4), json::object());
+    if (!s.document.is_object()) s.document = json::object();
+    s.document["id"] = s.id;
+    s.document["version"] = s.version;
+    s.document["status"] = s.status;
+    s.created_at = time_at(st, 5);
+    s.updated_at = time_at(st, 6);
+    return s;
+}
+
+std::string scenario_doc_text(const json& document) {
+    json doc = document.is_object() ? document : json::object();
+    doc.erase("version");
+    doc.erase("status");
+    return doc.dump();
+}
+
 void load_attempts(Db& db, OutboxEntry& o) {
     auto st = db.prepare("SELECT at, ok, detail FROM outbox_attempts WHERE outbox_seq = ?1 ORDER BY seq");
     st.bind(1, o.seq);
@@ -427,6 +542,13 @@ std::optional<StoredContact> select_contact(Db& db, WorkspaceId ws, std::string_
     st.bind(1, ws).bind(2, id);
     if (!st.step()) return std::nullopt;
     return read_contact(st, std::string(id));
+}
+
+std::optional<RunRecord> select_run(Db& db, WorkspaceId ws, std::string_view id) {
+    auto st = db.prepare("SELECT " CL_RUN_COLUMNS " FROM runs WHERE workspace_id = ?1 AND id = ?2");
+    st.bind(1, ws).bind(2, id);
+    if (!st.step()) return std::nullopt;
+    return read_run(st);
 }
 
 std::vector<Voucher> contact_vouchers(Db& db, WorkspaceId ws, std::string_view contact) {
@@ -658,7 +780,182 @@ public:
         return ins.run() > 0;
     }
 
+    bool voucher_assigned_between(WorkspaceId ws, std::string_view contact, std::string_view campaign, Time since,
+                                  Time until) override {
+        auto st = db_.prepare(
+            "SELECT 1 FROM events INDEXED BY events_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
+            "AND time >= ?4 AND time <= ?5 AND type = 'voucher_assigned' AND json_extract(data, '$.campaign') = ?3 "
+            "LIMIT 1");
+        st.bind(1, ws).bind(2, contact).bind(3, campaign).bind(4, since.ms).bind(5, until.ms);
+        return st.step();
+    }
+
+    std::int64_t count_events_between(WorkspaceId ws, std::string_view contact, std::string_view type, Time since,
+                                      Time until) override {
+        auto st = db_.prepare(
+            "SELECT count(*) FROM events INDEXED BY events_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
+            "AND time >= ?4 AND time <= ?5 AND type = ?3");
+        st.bind(1, ws).bind(2, contact).bind(3, type).bind(4, since.ms).bind(5, until.ms);
+        st.step();
+        return st.int64(0);
+    }
+
+    std::optional<int> previous_nps(WorkspaceId ws, std::string_view contact, Time before,
+                                    std::string_view current_event_id) override {
+        auto st = db_.prepare(
+            "SELECT json_extract(data, '$.score') FROM events INDEXED BY events_contact WHERE workspace_id = ?1 "
+            "AND contact_id = ?2 AND time < ?3 AND type = 'nps_response' AND id != ?4 "
+            "ORDER BY time DESC, seq DESC LIMIT 1");
+        st.bind(1, ws).bind(2, contact).bind(3, before.ms).bind(4, current_event_id);
+        if (!st.step() || st.is_null(0)) return std::nullopt;
+        return st.int32(0);
+    }
+
+    std::vector<Voucher> contact_vouchers(WorkspaceId ws, std::string_view contact, Time until) override {
+        auto st = db_.prepare("SELECT " CL_VOUCHER_COLUMNS
+                              " FROM vouchers INDEXED BY vouchers_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
+                              "AND assigned_at <= ?3 ORDER BY assigned_at DESC, code");
+        st.bind(1, ws).bind(2, contact).bind(3, until.ms);
+        std::vector<Voucher> out;
+        while (st.step()) out.push_back(read_voucher(st));
+        return out;
+    }
+
+    std::optional<Voucher> find_voucher(WorkspaceId ws, std::string_view code) override {
+        auto st = db_.prepare("SELECT " CL_VOUCHER_COLUMNS " FROM vouchers WHERE workspace_id = ?1 AND code = ?2");
+        st.bind(1, ws).bind(2, code);
+        if (!st.step()) return std::nullopt;
+        return read_voucher(st);
+    }
+
+    RunHistory run_history(WorkspaceId ws, std::string_view scenario, std::string_view contact) override {
+        auto st = db_.prepare(
+            "SELECT max(created_at), max(status = 'waiting') FROM runs INDEXED BY runs_scenario_contact "
+            "WHERE workspace_id = ?1 AND scenario_id = ?2 AND contact_id = ?3");
+        st.bind(1, ws).bind(2, scenario).bind(3, contact);
+        RunHistory h;
+        if (st.step() && !st.is_null(0)) {
+            h.last_started_at = time_at(st, 0);
+            h.live_run = st.int64(1) != 0;
+        }
+        return h;
+    }
+
+    std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) override {
+        return select_run(db_, ws, id);
+    }
+
+    void save_run(const RunRecord& r) override {
+        auto st = db_.prepare(
+            "INSERT INTO runs (workspace_id, id, scenario_id, version, contact_id, event_id, status, wake_at, error, "
+            "state, trace, effects, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+            "?12, ?13, ?14) ON CONFLICT (workspace_id, id) DO UPDATE SET status = excluded.status, wake_at = "
+            "excluded.wake_at, error = excluded.error, state = excluded.state, trace = excluded.trace, effects = "
+            "excluded.effects, updated_at = excluded.updated_at");
+        st.bind(1, r.workspace)
+            .bind(2, r.id)
+            .bind(3, r.scenario)
+            .bind(4, r.version)
+            .bind(5, r.contact)
+            .bind(6, r.event_id)
+            .bind(7, r.status)
+            .bind_text_or_null(9, r.error)
+            .bind(10, r.state.dump(-1, ' ', false, json::error_handler_t::replace))
+            .bind(11, r.trace.dump(-1, ' ', false, json::error_handler_t::replace))
+            .bind(12, r.effects.dump(-1, ' ', false, json::error_handler_t::replace))
+            .bind(13, r.created_at.ms)
+            .bind(14, r.updated_at.ms);
+        bind_time(st, 8, r.wake_at);
+        st.run();
+    }
+
     // ---- units used by SqliteStore's own writes --------------------------------------------
+
+    ScenarioSave create_scenario(WorkspaceId ws, const json& document, Time now) {
+        const std::string id = document.value("id", "");
+        auto ins = db_.prepare(
+            "INSERT INTO scenarios (workspace_id, id, version, status, created_at, updated_at) "
+            "VALUES (?1, ?2, 1, 'draft', ?3, ?3) ON CONFLICT (workspace_id, id) DO NOTHING");
+        ins.bind(1, ws).bind(2, id).bind(3, now.ms);
+        if (ins.run() == 0) return ScenarioSave::exists;
+        // A deleted scenario's versions are gone, so version 1 is free.
+        insert_scenario_version(ws, id, 1, document, now);
+        return ScenarioSave::saved;
+    }
+
+    ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now) {
+        auto st = db_.prepare("SELECT version, activated FROM scenarios WHERE workspace_id = ?1 AND id = ?2");
+        st.bind(1, ws).bind(2, id);
+        if (!st.step()) return ScenarioSave::not_found;
+        const int version = st.int32(0);
+        const bool activated = st.int64(1) != 0;
+        if (!activated) {
+            db_.prepare(
+                   "UPDATE scenario_versions SET doc = ?4, created_at = ?5 WHERE workspace_id = ?1 AND scenario_id = ?2 "
+                   "AND version = ?3")
+                .bind(1, ws)
+                .bind(2, id)
+                .bind(3, version)
+                .bind(4, scenario_doc_text(document))
+                .bind(5, now.ms)
+                .run();
+        } else {
+            insert_scenario_version(ws, std::string(id), version + 1, document, now);
+        }
+        db_.prepare("UPDATE scenarios SET version = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2")
+            .bind(1, ws)
+            .bind(2, id)
+            .bind(3, activated ? version + 1 : version)
+            .bind(4, now.ms)
+            .run();
+        return ScenarioSave::saved;
+    }
+
+    bool set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status, Time now) {
+        auto st = db_.prepare(
+            "UPDATE scenarios SET status = ?3, activated = activated OR ?3 = 'active', updated_at = ?4 "
+            "WHERE workspace_id = ?1 AND id = ?2");
+        st.bind(1, ws).bind(2, id).bind(3, status).bind(4, now.ms);
+        return st.run() > 0;
+    }
+
+    bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) {
+        auto del = db_.prepare("DELETE FROM scenarios WHERE workspace_id = ?1 AND id = ?2");
+        del.bind(1, ws).bind(2, id);
+        if (del.run() == 0) return false;
+        db_.prepare("DELETE FROM scenario_versions WHERE workspace_id = ?1 AND scenario_id = ?2")
+            .bind(1, ws)
+            .bind(2, id)
+            .run();
+        // Its timers must not fire later: waiting runs end here, with the reason in their state.
+        db_.prepare(
+               "UPDATE runs INDEXED BY runs_scenario SET status = 'failed', wake_at = NULL, error = ?3, "
+               "state = json_set(state, '$.status', 'failed', '$.wake_at', NULL, '$.error', ?3), updated_at = ?4 "
+               "WHERE workspace_id = ?1 AND scenario_id = ?2 AND status = 'waiting'")
+            .bind(1, ws)
+            .bind(2, id)
+            .bind(3, "the scenario was deleted")
+            .bind(4, now.ms)
+            .run();
+        return true;
+    }
+
+    bool save_template(WorkspaceId ws, const std::string& id, const json& document, Time now) {
+        auto ins = db_.prepare(
+            "INSERT INTO templates (workspace_id, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+            "ON CONFLICT (workspace_id, id) DO NOTHING");
+        const std::string doc = document.dump();
+        ins.bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms);
+        if (ins.run() > 0) return true;
+        db_.prepare("UPDATE templates SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2")
+            .bind(1, ws)
+            .bind(2, id)
+            .bind(3, doc)
+            .bind(4, now.ms)
+            .run();
+        return false;
+    }
+
 
     std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) {
         auto gone = db_.prepare("DELETE FROM contacts WHERE workspace_id = ?1 AND id = ?2");
@@ -702,6 +999,7 @@ public:
             "DELETE FROM outbox_attempts WHERE outbox_seq IN "
             "(SELECT seq FROM outbox WHERE workspace_id = ?1 AND contact_id = ?2)");
         erased.outbox = erase("DELETE FROM outbox WHERE workspace_id = ?1 AND contact_id = ?2");
+        erased.runs = erase("DELETE FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?2");
         return erased;
     }
 
@@ -790,6 +1088,18 @@ public:
     }
 
 private:
+    void insert_scenario_version(WorkspaceId ws, const std::string& id, int version, const json& document, Time now) {
+        db_.prepare(
+               "INSERT INTO scenario_versions (workspace_id, scenario_id, version, doc, created_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5)")
+            .bind(1, ws)
+            .bind(2, id)
+            .bind(3, version)
+            .bind(4, scenario_doc_text(document))
+            .bind(5, now.ms)
+            .run();
+    }
+
     void ensure_contact(WorkspaceId ws, const std::string& id, Time now) {
         db_.prepare(
                "INSERT INTO contacts (workspace_id, id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) "
@@ -916,6 +1226,7 @@ struct SqliteStore::Impl {
     bool stopping = false;
     std::function<void()> commit_listener;
     StoreStats counters;  // under queue_mutex
+    std::atomic<std::uint64_t> catalog_generation{0};  // bumped after each committed catalog change
 
     // The syncer (synchronous FULL): commits are made without fsync, and this thread fsyncs the
     // WAL and then wakes the callers, so the writer goes on with the next transaction while
@@ -1525,6 +1836,7 @@ std::optional<StoredCampaign> SqliteStore::find_voucher_campaign(WorkspaceId ws,
 bool SqliteStore::save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) {
     bool created = false;
     write([&](WriteTx& tx) { created = sqlite_tx(tx).save_voucher_campaign(ws, campaign, now); });
+    ++impl_->catalog_generation;
     return created;
 }
 
@@ -1607,6 +1919,175 @@ std::size_t SqliteStore::save_rfm(WorkspaceId ws, const std::vector<std::string>
     std::size_t saved = 0;
     write([&](WriteTx& tx) { saved = sqlite_tx(tx).save_rfm(ws, contact_ids, result); });
     return saved;
+}
+
+// ---- scenarios, templates, runs --------------------------------------------------------------
+
+std::vector<StoredScenario> SqliteStore::scenarios(WorkspaceId ws) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT " CL_SCENARIO_COLUMNS CL_SCENARIO_CURRENT "WHERE s.workspace_id = ?1 ORDER BY s.id");
+    st.bind(1, ws);
+    std::vector<StoredScenario> out;
+    while (st.step()) out.push_back(read_scenario(st));
+    return out;
+}
+
+std::optional<StoredScenario> SqliteStore::find_scenario(WorkspaceId ws, std::string_view id) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT " CL_SCENARIO_COLUMNS CL_SCENARIO_CURRENT "WHERE s.workspace_id = ?1 AND s.id = ?2");
+    st.bind(1, ws).bind(2, id);
+    if (!st.step()) return std::nullopt;
+    return read_scenario(st);
+}
+
+std::optional<StoredScenario> SqliteStore::find_scenario_version(WorkspaceId ws, std::string_view id, int version) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare(
+        "SELECT s.workspace_id, s.id, v.version, s.status, v.doc, s.created_at, s.updated_at FROM scenarios s "
+        "JOIN scenario_versions v ON v.workspace_id = s.workspace_id AND v.scenario_id = s.id "
+        "WHERE s.workspace_id = ?1 AND s.id = ?2 AND v.version = ?3");
+    st.bind(1, ws).bind(2, id).bind(3, version);
+    if (!st.step()) return std::nullopt;
+    return read_scenario(st);
+}
+
+std::vector<StoredScenario> SqliteStore::active_scenarios() {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT " CL_SCENARIO_COLUMNS CL_SCENARIO_CURRENT
+                         "WHERE s.status = 'active' ORDER BY s.workspace_id, s.id");
+    std::vector<StoredScenario> out;
+    while (st.step()) out.push_back(read_scenario(st));
+    return out;
+}
+
+ScenarioSave SqliteStore::create_scenario(WorkspaceId ws, const json& document, Time now) {
+    ScenarioSave out = ScenarioSave::saved;
+    write([&](WriteTx& tx) { out = sqlite_tx(tx).create_scenario(ws, document, now); });
+    ++impl_->catalog_generation;
+    return out;
+}
+
+ScenarioSave SqliteStore::update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now,
+                                          StoredScenario* stored) {
+    ScenarioSave out = ScenarioSave::saved;
+    write([&](WriteTx& tx) { out = sqlite_tx(tx).update_scenario(ws, id, document, now); });
+    ++impl_->catalog_generation;
+    if (out == ScenarioSave::saved && stored) {
+        if (auto s = find_scenario(ws, id)) *stored = std::move(*s);
+    }
+    return out;
+}
+
+std::optional<StoredScenario> SqliteStore::set_scenario_status(WorkspaceId ws, std::string_view id,
+                                                               std::string_view status, Time now) {
+    bool found = false;
+    write([&](WriteTx& tx) { found = sqlite_tx(tx).set_scenario_status(ws, id, status, now); });
+    ++impl_->catalog_generation;
+    if (!found) return std::nullopt;
+    return find_scenario(ws, id);
+}
+
+bool SqliteStore::delete_scenario(WorkspaceId ws, std::string_view id, Time now) {
+    bool found = false;
+    write([&](WriteTx& tx) { found = sqlite_tx(tx).delete_scenario(ws, id, now); });
+    ++impl_->catalog_generation;
+    return found;
+}
+
+std::vector<StoredTemplate> SqliteStore::templates(WorkspaceId ws) {
+    Impl::Reader r(*impl_);
+    auto st =
+        r->prepare("SELECT id, doc, created_at, updated_at FROM templates WHERE workspace_id = ?1 ORDER BY id");
+    st.bind(1, ws);
+    std::vector<StoredTemplate> out;
+    while (st.step())
+        out.push_back({st.text(0), parse_stored(st.text(1), json::object()), time_at(st, 2), time_at(st, 3)});
+    return out;
+}
+
+std::optional<StoredTemplate> SqliteStore::find_template(WorkspaceId ws, std::string_view id) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT id, doc, created_at, updated_at FROM templates WHERE workspace_id = ?1 AND id = ?2");
+    st.bind(1, ws).bind(2, id);
+    if (!st.step()) return std::nullopt;
+    return StoredTemplate{st.text(0), parse_stored(st.text(1), json::object()), time_at(st, 2), time_at(st, 3)};
+}
+
+bool SqliteStore::save_template(WorkspaceId ws, const std::string& id, const json& document, Time now) {
+    bool created = false;
+    write([&](WriteTx& tx) { created = sqlite_tx(tx).save_template(ws, id, document, now); });
+    ++impl_->catalog_generation;
+    return created;
+}
+
+std::uint64_t SqliteStore::catalog_generation() {
+    return impl_->catalog_generation.load();
+}
+
+namespace {
+
+// Bit 0 = contact, bit 1 = scenario (when no contact), bit 2 = status (when neither): the most
+// selective filter given picks the index, the others filter its rows; each walks seq backwards.
+constexpr std::array<const char*, 4> list_runs_sql = {
+    "SELECT " CL_RUN_COLUMNS
+    " FROM runs INDEXED BY runs_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_RUN_COLUMNS
+    " FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?3 "
+    "AND (?2 IS NULL OR scenario_id = ?2) AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_RUN_COLUMNS
+    " FROM runs INDEXED BY runs_scenario WHERE workspace_id = ?1 AND scenario_id = ?2 "
+    "AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_RUN_COLUMNS
+    " FROM runs INDEXED BY runs_status WHERE workspace_id = ?1 AND status = ?4 ORDER BY seq DESC LIMIT ?5",
+};
+
+}  // namespace
+
+std::vector<RunRecord> SqliteStore::runs(WorkspaceId ws, const RunQuery& q) {
+    Impl::Reader r(*impl_);
+    const std::size_t variant = q.contact ? 1 : q.scenario ? 2 : q.status ? 3 : 0;
+    auto st = r->prepare(list_runs_sql[variant]);
+    st.bind(1, ws).bind(2, q.scenario).bind(3, q.contact).bind(4, q.status).bind(5, limit_of(q.limit));
+    std::vector<RunRecord> out;
+    while (st.step()) out.push_back(read_run(st));
+    return out;
+}
+
+std::optional<RunRecord> SqliteStore::find_run(WorkspaceId ws, std::string_view id) {
+    Impl::Reader r(*impl_);
+    return select_run(*r, ws, id);
+}
+
+std::vector<RunRecord> SqliteStore::due_runs(Time now, std::size_t limit) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT " CL_RUN_COLUMNS
+                         " FROM runs INDEXED BY runs_due WHERE status = 'waiting' AND wake_at <= ?1 "
+                         "ORDER BY wake_at LIMIT ?2");
+    st.bind(1, now.ms).bind(2, limit_of(limit));
+    std::vector<RunRecord> out;
+    while (st.step()) out.push_back(read_run(st));
+    return out;
+}
+
+std::optional<Time> SqliteStore::next_wake_at() {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT min(wake_at) FROM runs INDEXED BY runs_due WHERE status = 'waiting'");
+    if (!st.step()) return std::nullopt;
+    return opt_time(st, 0);
+}
+
+std::vector<OutboxEntry> SqliteStore::run_outbox(WorkspaceId ws, std::string_view run_id) {
+    Impl::Reader r(*impl_);
+    sqlite::ReadTx snapshot(*r);
+    std::vector<OutboxEntry> out;
+    {
+        auto st = r->prepare("SELECT " CL_OUTBOX_COLUMNS
+                             " FROM outbox INDEXED BY outbox_run WHERE workspace_id = ?1 AND run_id = ?2 ORDER BY seq");
+        st.bind(1, ws).bind(2, run_id);
+        while (st.step()) out.push_back(read_outbox(st));
+    }
+    for (auto& o : out) load_attempts(*r, o);
+    return out;
 }
 
 }  // namespace closeloop::server

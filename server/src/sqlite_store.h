@@ -83,6 +83,26 @@ public:
     std::optional<Task> complete_task(WorkspaceId ws, std::string_view id, Time now) override;
     std::vector<OutboxEntry> outbox(WorkspaceId ws, const OutboxQuery& query) override;
 
+    std::vector<StoredScenario> scenarios(WorkspaceId ws) override;
+    std::optional<StoredScenario> find_scenario(WorkspaceId ws, std::string_view id) override;
+    std::optional<StoredScenario> find_scenario_version(WorkspaceId ws, std::string_view id, int version) override;
+    std::vector<StoredScenario> active_scenarios() override;
+    ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) override;
+    ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
+                                 StoredScenario* out) override;
+    std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status,
+                                                      Time now) override;
+    bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) override;
+    std::vector<StoredTemplate> templates(WorkspaceId ws) override;
+    std::optional<StoredTemplate> find_template(WorkspaceId ws, std::string_view id) override;
+    bool save_template(WorkspaceId ws, const std::string& id, const nlohmann::json& document, Time now) override;
+    std::uint64_t catalog_generation() override;
+    std::vector<RunRecord> runs(WorkspaceId ws, const RunQuery& query) override;
+    std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) override;
+    std::vector<RunRecord> due_runs(Time now, std::size_t limit) override;
+    std::optional<Time> next_wake_at() override;
+    std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) override;
+
     PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;
     std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result) override;
 

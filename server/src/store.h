@@ -2,7 +2,7 @@
 //
 // Sections:
 //   1. Records    — what the store returns (workspaces, stored events, cards, vouchers, tasks,
-//                   outbox entries)
+//                   outbox entries, scenarios with versions, templates, runs)
 //   2. WriteTx    — one unit of work inside the writer's transaction (what the scenario
 //                   executor will use: run state, outbox effects and internal effects commit
 //                   together or not at all)
@@ -177,13 +177,61 @@ struct ContactExport {
 
 // What an erasure removed.
 struct ContactErasure {
-    std::size_t events = 0, responses = 0, purchases = 0, vouchers = 0, tasks = 0, outbox = 0;
+    std::size_t events = 0, responses = 0, purchases = 0, vouchers = 0, tasks = 0, outbox = 0, runs = 0;
 };
 
 // Purchases in a window, ready for compute_rfm: contact_ids[i] is contact index i.
 struct PurchaseTable {
     std::vector<std::string> contact_ids;
     Purchases purchases;
+};
+
+// A scenario as saved: the document as written (with the server's id, version and status in
+// it), one row per version. Saving a scenario that has been activated makes a new version, so
+// runs finish on the version they started on (CONTRACT.md, Versions).
+struct StoredScenario {
+    WorkspaceId workspace = 0;
+    std::string id;
+    int version = 1;
+    std::string status = "draft";  // draft | active | paused
+    nlohmann::json document = nlohmann::json::object();
+    Time created_at, updated_at;  // of the scenario; updated_at changes with each save
+};
+
+enum class ScenarioSave { saved, not_found, exists };
+
+// A message template document (CONTRACT.md, Templates), as written.
+struct StoredTemplate {
+    std::string id;
+    nlohmann::json document = nlohmann::json::object();
+    Time created_at, updated_at;
+};
+
+// One scenario run. state is the engine's RunState as JSON (to_json / run_state_from_json);
+// trace and effects accumulate over the steps (start, then each wake-up).
+struct RunRecord {
+    WorkspaceId workspace = 0;
+    std::string id, scenario;
+    int version = 1;
+    std::string contact, event_id;
+    std::string status = "done";  // waiting | done | failed
+    std::optional<Time> wake_at;  // waiting: when it continues
+    std::string error;            // failed: why
+    nlohmann::json state = nlohmann::json::object();
+    nlohmann::json trace = nlohmann::json::array();
+    nlohmann::json effects = nlohmann::json::array();
+    Time created_at, updated_at;
+};
+
+struct RunQuery {
+    std::optional<std::string> scenario, contact, status;
+    std::size_t limit = 100;
+};
+
+// What re-entry rules need about a contact's earlier runs of one scenario.
+struct RunHistory {
+    bool live_run = false;                // one is waiting
+    std::optional<Time> last_started_at;  // the latest run's start
 };
 
 struct StoreStats {
@@ -222,6 +270,25 @@ public:
     virtual std::size_t count_events(WorkspaceId ws, std::string_view contact, std::string_view type, Time since) = 0;
     virtual std::optional<Voucher> latest_voucher(WorkspaceId ws, std::string_view contact, std::string_view campaign,
                                                   Time since) = 0;
+
+    // The same, as the History of expressions asks (inclusive bounds): a voucher_assigned event
+    // of `campaign` (written by assign_voucher, or posted), events of a type, the NPS answer
+    // before `before` other than the current one.
+    virtual bool voucher_assigned_between(WorkspaceId ws, std::string_view contact, std::string_view campaign,
+                                          Time since, Time until) = 0;
+    virtual std::int64_t count_events_between(WorkspaceId ws, std::string_view contact, std::string_view type,
+                                              Time since, Time until) = 0;
+    virtual std::optional<int> previous_nps(WorkspaceId ws, std::string_view contact, Time before,
+                                            std::string_view current_event_id) = 0;
+    // The contact's vouchers assigned at or before `until`, newest first (voucher.* of a run).
+    virtual std::vector<Voucher> contact_vouchers(WorkspaceId ws, std::string_view contact, Time until) = 0;
+    virtual std::optional<Voucher> find_voucher(WorkspaceId ws, std::string_view code) = 0;
+
+    // Runs, for the scenario executor: earlier runs of a scenario for a contact (re-entry), one
+    // run (to check it is still waiting before resuming it), and the run written whole.
+    virtual RunHistory run_history(WorkspaceId ws, std::string_view scenario, std::string_view contact) = 0;
+    virtual std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) = 0;
+    virtual void save_run(const RunRecord& run) = 0;
 
     // Assigns a voucher of `campaign` with `code` (made by the caller: unguessable) and writes a
     // voucher_assigned event. With a key, a second call with the same key returns the first
@@ -292,6 +359,43 @@ public:
     virtual PurchaseTable purchases(WorkspaceId ws, Time from, Time to) = 0;
     virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
                                  const RfmResult& result) = 0;
+
+    // Scenarios. Ids are per workspace; reads give the current version.
+    virtual std::vector<StoredScenario> scenarios(WorkspaceId ws) = 0;
+    virtual std::optional<StoredScenario> find_scenario(WorkspaceId ws, std::string_view id) = 0;
+    virtual std::optional<StoredScenario> find_scenario_version(WorkspaceId ws, std::string_view id, int version) = 0;
+    // Every workspace's active scenarios (current versions), for the executor.
+    virtual std::vector<StoredScenario> active_scenarios() = 0;
+    // `exists` when the id is taken. The document's id must be set; version and status are the
+    // store's (a new scenario is a draft at version 1).
+    virtual ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) = 0;
+    // Replaces a draft's document; a scenario that was ever activated gets a new version (its
+    // status stays). `out` is what was stored.
+    virtual ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document,
+                                         Time now, StoredScenario* out) = 0;
+    virtual std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id,
+                                                              std::string_view status, Time now) = 0;
+    // Deletes the scenario with its versions; its waiting runs end as failed ("the scenario was
+    // deleted"), so no timer of it fires later. False when there is no such scenario.
+    virtual bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) = 0;
+
+    // Templates: create or replace; true when created.
+    virtual std::vector<StoredTemplate> templates(WorkspaceId ws) = 0;
+    virtual std::optional<StoredTemplate> find_template(WorkspaceId ws, std::string_view id) = 0;
+    virtual bool save_template(WorkspaceId ws, const std::string& id, const nlohmann::json& document, Time now) = 0;
+
+    // Changes with every committed change of scenarios, templates or voucher campaigns, so the
+    // executor knows when to reload what it caches.
+    virtual std::uint64_t catalog_generation() = 0;
+
+    // Runs: newest first, filtered; one run; waiting runs due at `now` (oldest wake first,
+    // across workspaces); the earliest wake time of any waiting run.
+    virtual std::vector<RunRecord> runs(WorkspaceId ws, const RunQuery& query) = 0;
+    virtual std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) = 0;
+    virtual std::vector<RunRecord> due_runs(Time now, std::size_t limit) = 0;
+    virtual std::optional<Time> next_wake_at() = 0;
+    // The outbox entries a run enqueued (delivery status of its effects).
+    virtual std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) = 0;
 
     // Convenience: single WriteTx calls as their own unit of work.
     StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now);

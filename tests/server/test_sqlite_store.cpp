@@ -615,6 +615,48 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
     store.export_contact(ws, "c1");
     const auto table = store.purchases(ws, Time{0}, Time{ms_per_day * 365 * 100});
     store.save_rfm(ws, table.contact_ids, compute_rfm(RfmSettings{}, 1, table.purchases.columns()).value());
+    // Scenarios, templates and runs (the executor's statements).
+    store.create_scenario(ws, json{{"id", "s"}, {"name", "S"}}, Time{0});
+    store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S2"}}, Time{1}, nullptr);
+    store.set_scenario_status(ws, "s", "active", Time{2});
+    store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S3"}}, Time{3}, nullptr);
+    store.scenarios(ws);
+    store.find_scenario_version(ws, "s", 1);
+    store.active_scenarios();
+    store.save_template(ws, "t", json{{"id", "t"}}, Time{0});
+    store.save_template(ws, "t", json{{"id", "t"}}, Time{1});
+    store.templates(ws);
+    store.find_template(ws, "t");
+    store.write([&](WriteTx& tx) {
+        RunRecord r;
+        r.workspace = ws;
+        r.id = "run1";
+        r.scenario = "s";
+        r.contact = "c1";
+        r.status = "waiting";
+        r.wake_at = Time{10};
+        tx.save_run(r);
+        tx.save_run(r);
+        tx.find_run(ws, "run1");
+        tx.run_history(ws, "s", "c1");
+        tx.voucher_assigned_between(ws, "c1", "v", Time{0}, Time{5});
+        tx.count_events_between(ws, "c1", "purchase", Time{0}, Time{5});
+        tx.previous_nps(ws, "c1", Time{5}, "n1");
+        tx.contact_vouchers(ws, "c1", Time{5});
+        tx.find_voucher(ws, "K1");
+    });
+    for (int variant = 0; variant < 8; ++variant) {
+        RunQuery q;
+        if (variant & 1) q.contact = "c1";
+        if (variant & 2) q.scenario = "s";
+        if (variant & 4) q.status = "waiting";
+        store.runs(ws, q);
+    }
+    store.find_run(ws, "run1");
+    store.due_runs(Time{20}, 10);
+    store.next_wake_at();
+    store.run_outbox(ws, "run1");
+    store.delete_scenario(ws, "s", Time{4});
     store.erase_contact(ws, "c1");
 
     const auto plans = store.query_plans();

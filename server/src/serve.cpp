@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "clock.h"
+#include "executor.h"
 #include "sqlite_store.h"
 #include "workspaces.h"
 
@@ -102,6 +103,12 @@ int serve(const ServeOptions& options) {
         http.stop();
     });
 
+    // The executor takes events stored before this start too (processed_at is still NULL)
+    // and every timer that came due while the server was down.
+    Executor executor(*store, now_utc);
+    store->set_commit_listener([&executor] { executor.wake(); });
+    executor.start();
+
     rfm.start_schedule(std::chrono::minutes(options.rfm_interval_minutes));
     std::cout << "closeloop: serving http://" << options.bind << ":" << options.port << "/ with data in "
               << store->file().string() << std::endl;
@@ -113,6 +120,8 @@ int serve(const ServeOptions& options) {
     pthread_kill(stopper.native_handle(), SIGTERM);
     stopper.join();
     rfm.stop();
+    executor.stop();  // finishes its unit of work in progress
+    store->set_commit_listener(nullptr);
     store.reset();  // the writer commits what is queued, then the database closes
     std::cout << "closeloop: stopped" << std::endl;
     return clean ? 0 : 1;

@@ -1,0 +1,455 @@
+// Sections: history inside the transaction, effects, runs as records, the executor (catalog,
+// events, due runs, the loop).
+#include "executor.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <iostream>
+#include <set>
+
+#include "closeloop/engine.h"
+#include "keys.h"
+
+namespace closeloop::server {
+
+using nlohmann::json;
+
+namespace {
+
+// ---- history inside the transaction --------------------------------------------------------
+
+// What expressions and `voucher.*` read, answered by SQL on the writer's transaction, so a
+// run sees everything committed before it and what its own unit wrote so far.
+class TxHistory final : public History, public VoucherBook {
+public:
+    TxHistory(WriteTx& tx, WorkspaceId ws) : tx_(tx), ws_(ws) {}
+
+    bool voucher_assigned_between(const std::string& contact, const std::string& campaign, Time since,
+                                  Time until) const override {
+        return tx_.voucher_assigned_between(ws_, contact, campaign, since, until);
+    }
+    std::int64_t count_events_between(const std::string& contact, const std::string& type, Time since,
+                                      Time until) const override {
+        return tx_.count_events_between(ws_, contact, type, since, until);
+    }
+    std::optional<int> previous_nps(const std::string& contact, Time before,
+                                    const std::string& current_event_id) const override {
+        return tx_.previous_nps(ws_, contact, before, current_event_id);
+    }
+    std::optional<VoucherView> latest(const std::string& contact, const std::vector<std::string>& campaigns,
+                                      Time now) const override {
+        for (const Voucher& v : tx_.contact_vouchers(ws_, contact, now))
+            if (std::find(campaigns.begin(), campaigns.end(), v.campaign) != campaigns.end()) return view(v, now);
+        return std::nullopt;
+    }
+    bool redeemed(const std::string&, const std::string& code, Time now) const override {
+        const auto v = tx_.find_voucher(ws_, code);
+        return v && v->redeemed_at && *v->redeemed_at <= now;
+    }
+
+private:
+    static VoucherView view(const Voucher& v, Time now) {
+        VoucherView out;
+        out.code = v.code;
+        out.campaign = v.campaign;
+        out.currency = v.currency;
+        out.value = v.percent > 0 ? v.percent : v.value;
+        out.assigned_at = v.assigned_at;
+        // Campaigns always have a validity; a voucher without one never expires.
+        out.expires_at = v.expires_at.value_or(Time{253402300799000});  // 9999-12-31T23:59:59Z
+        out.redeemed = v.redeemed_at && *v.redeemed_at <= now;
+        return out;
+    }
+
+    WriteTx& tx_;
+    WorkspaceId ws_;
+};
+
+// Voucher codes from OpenSSL's CSPRNG: unique and unguessable (keys.h).
+class SecureCodes final : public CodeSource {
+public:
+    std::string voucher_code(const VoucherCampaign&, const std::string&) override { return new_voucher_code(); }
+};
+
+// ---- effects -------------------------------------------------------------------------------
+
+std::string text_of(const json& params, const char* name) {
+    const auto it = params.find(name);
+    return it != params.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// A task's title: the first line of its message, at most 200 characters (UTF-8 kept whole).
+std::string title_of(const std::string& message) {
+    std::string line = message.substr(0, message.find('\n'));
+    if (line.size() <= 200) return line.empty() ? "Scenario notification" : line;
+    std::size_t cut = 197;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    return line.substr(0, cut) + "...";
+}
+
+// Performs the internal effects of one step inside the unit and puts the external ones in the
+// outbox. Every write is keyed by the effect key, so the same effect can never happen twice.
+// Returns the effects as the run record keeps them.
+json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const std::vector<Effect>& effects,
+                   const Contact& contact_after, const std::map<std::string, VoucherCampaign>& campaigns, Time now) {
+    json out = json::array();
+    ContactPatch patch;
+    patch.id = contact_after.id;
+    for (const Effect& effect : effects) {
+        json e = effect;
+        const std::string kind = e.value("kind", "");
+        const std::string key = e.value("key", "");
+        const std::string contact = e.value("contact", contact_after.id);
+        const json params = e.contains("params") && e["params"].is_object() ? e["params"] : json::object();
+        if (kind == "assign_voucher") {
+            const auto c = campaigns.find(text_of(params, "campaign"));
+            if (c != campaigns.end()) tx.assign_voucher(ws, c->second, contact, text_of(params, "code"), key, now);
+        } else if (kind == "add_tag" || kind == "remove_tag") {
+            patch.tags = contact_after.tags;  // the engine's view after this step's tag effects
+        } else if (kind == "set_attribute") {
+            if (!patch.attributes) patch.attributes = json::object();
+            (*patch.attributes)[text_of(params, "name")] = params.contains("value") ? params["value"] : json();
+        } else if (kind == "notify" || kind == "create_task") {
+            Task t;
+            t.id = new_id("task_");
+            t.contact = contact;
+            t.run_id = run_id;
+            t.key = key;
+            t.created_at = now;
+            if (kind == "notify") {
+                t.role = text_of(params, "role");
+                t.message = text_of(params, "message");
+                t.title = title_of(t.message);
+            } else {
+                // assignee: a person's address (the owner resolved by the engine) or a role's inbox.
+                const std::string who = text_of(params, "assignee");
+                (who.find('@') != std::string::npos ? t.assignee : t.role) = who;
+                t.title = title_of(text_of(params, "title"));
+                t.message = text_of(params, "description");
+                if (auto due = parse_time(text_of(params, "due"))) t.due_at = *due;
+            }
+            tx.create_task(ws, t);
+        } else {
+            // send_email, webhook, send_survey (and kinds added later): delivery workers perform them.
+            OutboxEntry o;
+            o.key = key;
+            o.kind = kind;
+            o.contact = contact;
+            o.run_id = run_id;
+            o.params = params;
+            o.created_at = now;
+            tx.enqueue_effect(ws, o);
+        }
+        out.push_back(std::move(e));
+    }
+    if (patch.tags || patch.attributes) tx.upsert_contact(ws, patch, now);
+    return out;
+}
+
+// ---- runs as records -----------------------------------------------------------------------
+
+// The record after a step: state from the engine's JSON, trace and effects appended.
+void record_step(RunRecord& rec, const StepResult& step, json effects, Time now) {
+    rec.state = step.state;
+    rec.status = rec.state.value("status", "failed");
+    rec.error = rec.state.value("error", "");
+    rec.wake_at.reset();
+    if (rec.status == "waiting") {
+        const auto wake = parse_time(rec.state.value("wake_at", ""));
+        if (wake) {
+            rec.wake_at = *wake;
+        } else {
+            rec.status = "failed";  // a waiting state without a wake time could never continue
+            rec.error = "the engine gave no wake time for a waiting run";
+        }
+    }
+    if (!rec.trace.is_array()) rec.trace = json::array();
+    for (const TraceStep& s : step.trace) rec.trace.push_back(s);
+    if (!rec.effects.is_array()) rec.effects = json::array();
+    for (auto& e : effects) rec.effects.push_back(std::move(e));
+    rec.updated_at = now;
+}
+
+// Ends a run that cannot go on, with the reason in its record and its state.
+void fail_record(RunRecord& rec, const std::string& why, Time now) {
+    rec.status = "failed";
+    rec.error = why;
+    rec.wake_at.reset();
+    if (!rec.state.is_object()) rec.state = json::object();
+    rec.state["status"] = "failed";
+    rec.state["error"] = why;
+    rec.state["wake_at"] = nullptr;
+    rec.updated_at = now;
+}
+
+}  // namespace
+
+// ---- the executor --------------------------------------------------------------------------
+
+Executor::Executor(Store& store, std::function<Time()> clock, ExecutorOptions options)
+    : store_(store), clock_(std::move(clock)), options_(options) {}
+
+Executor::~Executor() {
+    stop();
+}
+
+void Executor::start() {
+    if (thread_.joinable()) return;
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "closeloop-exec");
+        loop();
+    });
+}
+
+void Executor::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Executor::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        signalled_ = true;
+    }
+    cv_.notify_all();
+}
+
+ExecutorStats Executor::stats() {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+void Executor::refresh_catalog() {
+    const std::uint64_t generation = store_.catalog_generation();
+    if (generation == catalog_generation_) return;
+    catalog_generation_ = generation;
+    active_.clear();
+    campaigns_.clear();
+    versions_.clear();
+    for (const StoredScenario& stored : store_.active_scenarios()) {
+        auto loaded = load_scenario(stored.document);
+        if (!loaded.errors.empty()) {
+            // Validated when activated; a document that no longer loads is reported, not run.
+            std::cerr << "closeloop: scenario " << stored.id << " v" << stored.version
+                      << " does not load: " << json(loaded.errors.front()).dump() << std::endl;
+            continue;
+        }
+        auto scenario = std::make_shared<const Scenario>(std::move(loaded.scenario));
+        versions_[{stored.workspace, stored.id, stored.version}] = scenario;
+        active_.push_back({stored.workspace, std::move(scenario)});
+    }
+}
+
+const std::map<std::string, VoucherCampaign>& Executor::campaigns(WorkspaceId ws) {
+    auto it = campaigns_.find(ws);
+    if (it != campaigns_.end()) return it->second;
+    std::map<std::string, VoucherCampaign> loaded;
+    for (auto& c : store_.voucher_campaigns(ws)) loaded.emplace(c.campaign.id, std::move(c.campaign));
+    return campaigns_.emplace(ws, std::move(loaded)).first->second;
+}
+
+std::shared_ptr<const Scenario> Executor::scenario_version(WorkspaceId ws, const std::string& id, int version) {
+    const VersionKey key{ws, id, version};
+    if (auto it = versions_.find(key); it != versions_.end()) return it->second;
+    std::shared_ptr<const Scenario> scenario;
+    if (auto stored = store_.find_scenario_version(ws, id, version)) {
+        auto loaded = load_scenario(stored->document);
+        if (loaded.errors.empty()) scenario = std::make_shared<const Scenario>(std::move(loaded.scenario));
+    }
+    versions_[key] = scenario;
+    return scenario;
+}
+
+void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now) {
+    const Event& event = stored.event;
+    for (const ActiveScenario& active : active_) {
+        const Scenario& scenario = *active.scenario;
+        if (active.workspace != stored.workspace || scenario.trigger.event != event.type) continue;
+        const auto contact = tx.find_contact(stored.workspace, event.contact.id);
+        if (!contact) continue;  // erased since the event arrived
+        TxHistory history(tx, stored.workspace);
+        const RunHistory earlier = tx.run_history(stored.workspace, scenario.id, contact->contact.id);
+        const EntryFacts facts{earlier.live_run, earlier.last_started_at};
+        const EntryDecision entry = decide_entry(scenario, event, contact->contact, facts, history, now);
+        if (!entry.enter) continue;
+
+        SecureCodes codes;
+        const auto& catalog = campaigns_.at(stored.workspace);
+        const StepContext ctx{scenario, history, history, codes, catalog, nullptr, now};
+        RunRecord rec;
+        rec.workspace = stored.workspace;
+        rec.id = new_id("run_");
+        rec.scenario = scenario.id;
+        rec.version = scenario.version;
+        rec.contact = contact->contact.id;
+        rec.event_id = event.id;
+        rec.created_at = now;
+        const StepResult step = start_run(ctx, rec.id, event, contact->contact);
+        json effects = apply_effects(tx, stored.workspace, rec.id, step.effects, step.contact, catalog, now);
+        record_step(rec, step, std::move(effects), now);
+        tx.save_run(rec);
+        std::lock_guard lock(mutex_);
+        ++stats_.runs_started;
+        if (rec.status == "failed") ++stats_.runs_failed;
+    }
+}
+
+void Executor::resume(WriteTx& tx, const RunRecord& due, Time now) {
+    auto rec = tx.find_run(due.workspace, due.id);
+    if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
+    const auto scenario = scenario_version(rec->workspace, rec->scenario, rec->version);
+    const auto contact = tx.find_contact(rec->workspace, rec->contact);
+    auto state = run_state_from_json(rec->state);
+    std::string why;
+    if (!scenario)
+        why = "version " + std::to_string(rec->version) + " of scenario " + rec->scenario + " is gone";
+    else if (!contact)
+        why = "the contact " + rec->contact + " no longer exists";
+    else if (!state)
+        why = "the stored run state does not load: " + state.error().what();
+    if (!why.empty()) {
+        fail_record(*rec, why, now);
+        tx.save_run(*rec);
+    } else {
+        TxHistory history(tx, rec->workspace);
+        SecureCodes codes;
+        const auto& catalog = campaigns_.at(rec->workspace);
+        const StepContext ctx{*scenario, history, history, codes, catalog, nullptr, now};
+        const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
+        json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, step.contact, catalog, now);
+        record_step(*rec, step, std::move(effects), now);
+        tx.save_run(*rec);
+    }
+    std::lock_guard lock(mutex_);
+    ++stats_.runs_resumed;
+    if (rec->status == "failed") ++stats_.runs_failed;
+}
+
+bool Executor::process_events() {
+    std::vector<StoredEvent> events;
+    for (;;) {
+        refresh_catalog();
+        const std::uint64_t seen = catalog_generation_;
+        events = store_.unprocessed_events(options_.events_per_unit);
+        // A scenario activated while the events were read: read again with it, so an event
+        // posted after an activation was answered is never handled without that scenario.
+        if (store_.catalog_generation() == seen) break;
+    }
+    if (events.empty()) return false;
+    // Campaigns are read here: units must not call the store.
+    for (const auto& e : events) campaigns(e.workspace);
+
+    const auto handle = [&](std::span<const StoredEvent> part) {
+        const Time now = clock_();
+        std::vector<std::int64_t> seqs;
+        seqs.reserve(part.size());
+        store_.write([&](WriteTx& tx) {
+            for (const StoredEvent& e : part) {
+                handle_event(tx, e, now);
+                seqs.push_back(e.seq);
+            }
+            tx.mark_events_processed(seqs, now);
+        });
+    };
+    try {
+        handle(events);
+    } catch (const std::exception& batch_error) {
+        // One event may be the cause: each alone, and one that still fails is set aside.
+        for (const StoredEvent& e : events) {
+            try {
+                handle(std::span<const StoredEvent>(&e, 1));
+            } catch (const std::exception& error) {
+                std::cerr << "closeloop: event " << e.event.id << " (seq " << e.seq
+                          << ") set aside by the scenario executor: " << error.what() << std::endl;
+                const Time now = clock_();
+                const std::int64_t seq = e.seq;
+                store_.write([&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
+                std::lock_guard lock(mutex_);
+                ++stats_.set_aside;
+            }
+        }
+    }
+    std::lock_guard lock(mutex_);
+    stats_.events += events.size();
+    return true;
+}
+
+bool Executor::resume_due_runs() {
+    refresh_catalog();
+    const auto due = store_.due_runs(clock_(), options_.runs_per_unit);
+    if (due.empty()) return false;
+    for (const auto& r : due) {
+        campaigns(r.workspace);
+        scenario_version(r.workspace, r.scenario, r.version);
+    }
+    const auto handle = [&](std::span<const RunRecord> part) {
+        const Time now = clock_();
+        store_.write([&](WriteTx& tx) {
+            for (const RunRecord& r : part) resume(tx, r, now);
+        });
+    };
+    try {
+        handle(due);
+    } catch (const std::exception&) {
+        for (const RunRecord& r : due) {
+            try {
+                handle(std::span<const RunRecord>(&r, 1));
+            } catch (const std::exception& error) {
+                // Failed with the reason rather than retried for ever.
+                std::cerr << "closeloop: run " << r.id << " failed in the scenario executor: " << error.what()
+                          << std::endl;
+                RunRecord failed = r;
+                fail_record(failed, std::string("internal error: ") + error.what(), clock_());
+                store_.write([&](WriteTx& tx) {
+                    if (auto current = tx.find_run(r.workspace, r.id); current && current->status == "waiting")
+                        tx.save_run(failed);
+                });
+                std::lock_guard lock(mutex_);
+                ++stats_.set_aside;
+            }
+        }
+    }
+    return true;
+}
+
+bool Executor::run_once() {
+    const bool events = process_events();
+    const bool runs = resume_due_runs();
+    return events || runs;
+}
+
+void Executor::loop() {
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            signalled_ = false;  // whatever was signalled before this pass is seen by it
+        }
+        bool worked = false;
+        try {
+            worked = run_once();
+        } catch (const std::exception& e) {
+            // The store is closing or the disk is failing: wait, then try again.
+            std::cerr << "closeloop: scenario executor: " << e.what() << std::endl;
+        }
+        if (worked) continue;
+        // Idle: sleep until new events, the next wake time, or the poll interval.
+        auto timeout = options_.idle_poll;
+        try {
+            if (const auto next = store_.next_wake_at()) {
+                const auto until = std::chrono::milliseconds(std::max<std::int64_t>(0, next->ms - clock_().ms));
+                timeout = std::min(timeout, until + std::chrono::milliseconds(1));
+            }
+        } catch (const std::exception&) {
+        }
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, timeout, [&] { return stopping_ || signalled_; });
+    }
+}
+
+}  // namespace closeloop::server

@@ -1,0 +1,190 @@
+// The scenario executor on a real SQLite store, driven pass by pass (run_once) with a clock
+// the test moves: entry, effects, waits, re-entry, versions, and a deleted scenario's runs.
+#include <doctest/doctest.h>
+
+#include "closeloop/detail/json_read.h"
+#include "executor.h"
+#include "sqlite_store.h"
+#include "temp_dir.h"
+
+using namespace closeloop;
+using namespace closeloop::server;
+using nlohmann::json;
+
+namespace {
+
+const char* recovery = R"json({ "id": "rec", "name": "Recovery",
+  "trigger": { "event": "nps_response", "when": "event.score < 7" },
+  "reentry": { "policy": "cooldown", "days": 30 }, "start": "segment",
+  "nodes": [
+    { "id": "segment", "type": "switch",
+      "cases": [ { "when": "contact.rfm.segment in ['Lost', 'Hibernating']", "next": "mail_plain" } ],
+      "default": "give_voucher" },
+    { "id": "give_voucher", "type": "action", "action": "assign_voucher", "params": { "campaign": "apology" },
+      "next": "mail_voucher" },
+    { "id": "mail_voucher", "type": "action", "action": "send_email", "params": { "template": "t" },
+      "next": "wait" },
+    { "id": "wait", "type": "wait", "for": "PT1H", "next": "call" },
+    { "id": "call", "type": "action", "action": "notify",
+      "params": { "role": "care", "message": "Call {{contact.email}}: NPS {{event.score}}" }, "next": "tag" },
+    { "id": "tag", "type": "action", "action": "add_tag", "params": { "tag": "recovered" }, "next": null },
+    { "id": "mail_plain", "type": "action", "action": "send_email", "params": { "template": "t" }, "next": null } ] })json";
+
+Time at(const char* text) {
+    return parse_time(text).value();
+}
+
+Event nps(const std::string& id, const std::string& contact, int score) {
+    auto e = event_from_json(json{{"id", id},
+                                  {"type", "nps_response"},
+                                  {"contact", {{"id", contact}, {"email", contact + "@example.cz"}}},
+                                  {"data", {{"score", score}}}});
+    REQUIRE(e.ok());
+    return *e;
+}
+
+struct Fixture {
+    TempDir dir;
+    SqliteStore store{dir.path};
+    Time now = at("2026-11-22T10:00:00Z");
+    Executor executor{store, [this] { return now; }};
+    WorkspaceId ws = 0;
+
+    Fixture() {
+        store.write([&](WriteTx& tx) { ws = tx.create_workspace("demo", "Demo", now).id; });
+        auto campaign = voucher_campaign_from_json(
+            json{{"id", "apology"}, {"name", "A"}, {"value", 20}, {"currency", "EUR"}, {"valid_for", "P2M"}});
+        REQUIRE(campaign.ok());
+        store.save_voucher_campaign(ws, *campaign, now);
+        REQUIRE(store.create_scenario(ws, detail::parse_json(recovery).value(), now) == ScenarioSave::saved);
+        REQUIRE(store.set_scenario_status(ws, "rec", "active", now));
+    }
+
+    void drain() {
+        for (int i = 0; i < 10 && executor.run_once(); ++i) {
+        }
+    }
+    std::vector<RunRecord> runs() { return store.runs(ws, RunQuery{}); }
+    std::vector<RunRecord> runs_of(const std::string& contact) {
+        RunQuery q;
+        q.contact = contact;
+        return store.runs(ws, q);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the executor starts runs, applies effects and resumes waits when they come due") {
+    Fixture f;
+    f.store.insert_events(f.ws, std::vector<Event>{nps("n1", "c1", 3), nps("n2", "c2", 9)}, f.now);
+    f.drain();
+
+    const auto runs = f.runs();
+    REQUIRE(runs.size() == 1);  // the 9 does not enter
+    const RunRecord& run = runs[0];
+    CHECK(run.contact == "c1");
+    CHECK(run.status == "waiting");
+    CHECK(run.wake_at == add(f.now, hours(1)));
+    CHECK(run.state["path"] == json::array({"segment", "give_voucher", "mail_voucher", "wait"}));
+    CHECK(f.store.unprocessed_events(10).empty());  // voucher_assigned included
+
+    const auto vouchers = f.store.vouchers(f.ws, std::string("c1"), 10);
+    REQUIRE(vouchers.size() == 1);
+    CHECK(vouchers[0].key == run.id + "/give_voucher");
+    CHECK(run.state["voucher"]["code"] == vouchers[0].code);
+    auto outbox = f.store.outbox(f.ws, OutboxQuery{});
+    REQUIRE(outbox.size() == 1);
+    CHECK(outbox[0].key == run.id + "/mail_voucher");
+    CHECK(outbox[0].params["to"] == "c1@example.cz");
+    CHECK(outbox[0].status == "pending");
+
+    SUBCASE("not before its time") {
+        f.now = add(f.now, minutes(59));
+        f.drain();
+        CHECK(f.runs()[0].status == "waiting");
+    }
+    SUBCASE("after its wake time: the rest of the path, a task and a tag") {
+        f.now = add(f.now, minutes(61));
+        CHECK(f.store.due_runs(f.now, 10).size() == 1);
+        f.drain();
+        const auto after = f.runs();
+        REQUIRE(after.size() == 1);
+        CHECK(after[0].status == "done");
+        CHECK(!after[0].wake_at);
+        CHECK(after[0].effects.size() == 4);
+        CHECK(after[0].trace.size() == 6);
+        const auto tasks = f.store.tasks(f.ws, TaskQuery{.role = std::string("care"), .status = {}});
+        REQUIRE(tasks.size() == 1);
+        CHECK(tasks[0].message == "Call c1@example.cz: NPS 3");
+        CHECK(tasks[0].key == run.id + "/call");
+        const auto card = f.store.contact_card(f.ws, "c1", 0);
+        REQUIRE(card);
+        CHECK(card->contact.contact.tags == std::vector<std::string>{"recovered"});
+        CHECK(f.store.due_runs(f.now, 10).empty());
+    }
+    SUBCASE("re-entry: a second low answer within the cooldown starts nothing") {
+        f.store.insert_events(f.ws, std::vector<Event>{nps("n3", "c1", 2)}, f.now);
+        f.drain();
+        CHECK(f.runs().size() == 1);
+    }
+    SUBCASE("a new version does not change a live run; deleting the scenario ends it") {
+        auto doc = detail::parse_json(recovery).value();
+        doc["name"] = "Recovery 2";
+        StoredScenario saved;
+        REQUIRE(f.store.update_scenario(f.ws, "rec", doc, f.now, &saved) == ScenarioSave::saved);
+        CHECK(saved.version == 2);
+        CHECK(saved.status == "active");
+        CHECK(f.store.find_scenario_version(f.ws, "rec", 1));
+        f.store.insert_events(f.ws, std::vector<Event>{nps("n4", "c3", 1)}, f.now);
+        f.drain();
+        const auto runs2 = f.runs_of("c3");
+        REQUIRE(runs2.size() == 1);
+        CHECK(runs2[0].version == 2);
+        CHECK(f.runs_of("c1")[0].version == 1);
+
+        REQUIRE(f.store.delete_scenario(f.ws, "rec", f.now));
+        for (const auto& r : f.runs()) {
+            CHECK(r.status == "failed");
+            CHECK(r.error == "the scenario was deleted");
+            CHECK(r.state["status"] == "failed");
+        }
+        f.now = add(f.now, hours(2));
+        CHECK(f.store.due_runs(f.now, 10).empty());
+        CHECK(!f.store.next_wake_at());
+    }
+}
+
+TEST_CASE("an expression that fails at run time fails that run with its reason; the next events go on") {
+    Fixture f;
+    auto doc = detail::parse_json(recovery).value();
+    doc["id"] = "bad";
+    // `event.data.x` of a custom event is free data: a text where a number is compared fails
+    // at run time, not at validation.
+    doc["trigger"] = {{"event", "page_view"}};
+    doc["reentry"] = {{"policy", "always"}};
+    doc["start"] = "check";
+    doc["nodes"] = json::array({{{"id", "check"},
+                                 {"type", "condition"},
+                                 {"if", "event.data.x - 1 > 0"},
+                                 {"then", nullptr},
+                                 {"else", nullptr}}});
+    REQUIRE(f.store.create_scenario(f.ws, doc, f.now) == ScenarioSave::saved);
+    REQUIRE(f.store.set_scenario_status(f.ws, "bad", "active", f.now));
+    std::vector<Event> events;
+    for (const char* x : {R"("text")", "5"}) {
+        auto e = event_from_json(json{{"id", std::string("p") + x},
+                                      {"type", "page_view"},
+                                      {"contact", "c9"},
+                                      {"data", {{"x", json::parse(x)}}}});
+        REQUIRE(e.ok());
+        events.push_back(*e);
+    }
+    f.store.insert_events(f.ws, events, f.now);
+    f.drain();
+    const auto runs = f.runs();
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[1].status == "failed");  // newest first: the text came first
+    CHECK(runs[1].error.find("check") != std::string::npos);
+    CHECK(runs[0].status == "done");
+    CHECK(f.store.unprocessed_events(10).empty());
+}

@@ -27,6 +27,8 @@ void add_contact_routes(Router& router, Api& api);  // api_contacts.cpp
 void add_voucher_routes(Router& router, Api& api);  // api_vouchers.cpp
 void add_task_routes(Router& router, Api& api);     // api_tasks.cpp: tasks and the outbox
 void add_rfm_routes(Router& router, Api& api);      // api_rfm.cpp
+// api_scenarios.cpp: scenarios (validate, simulate, activate, pause), runs, templates
+void add_scenario_routes(Router& router, Api& api);
 void add_system_routes(Router& router, Api& api);   // api_system.cpp: /, /healthz, /metrics, /api/openapi.json
 
 // All of the above.

@@ -49,6 +49,7 @@ void add_api_routes(Router& router, Api& api) {
     add_voucher_routes(router, api);
     add_task_routes(router, api);
     add_rfm_routes(router, api);
+    add_scenario_routes(router, api);
 }
 
 }  // namespace closeloop::server

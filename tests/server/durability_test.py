@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Durability of acknowledged events. Streams 20,000 events in batches of 100 from 4 clients,
-kills the server with SIGKILL at a random moment, restarts it on the same data and checks that
-every event answered 202 is stored exactly once, that each batch is all or nothing, and that
-re-sending the unanswered batches completes the set with no duplicates. Then the same with
-SIGTERM: requests in flight are answered, the server exits 0, and nothing answered is lost.
-Usage: durability_test.py PATH/TO/closeloop [seed]"""
-import http.client, json, os, random, shutil, signal, subprocess, sys, tempfile, threading, time
+"""Durability of acknowledged events and of scenario runs. Streams 20,000 events in batches of
+100 from 4 clients while a scenario with a real 2-second wait is active, kills the server with
+SIGKILL at a random moment, keeps it down past the wake times, restarts it on the same data and
+checks that every event answered 202 is stored exactly once, that each batch is all or nothing,
+and that re-sending the unanswered batches completes the set with no duplicates; then that
+every entering event has exactly one run, every timer due while the server was down fired after
+the restart, no effect happened twice and no run is left waiting past its wake time. Then the
+same stream with SIGTERM: requests in flight are answered, the server exits 0, and nothing
+answered is lost. Usage: durability_test.py PATH/TO/closeloop [seed]"""
+import http.client, json, os, random, shutil, signal, sqlite3, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import KEY, Checks, Server
@@ -68,6 +71,34 @@ def stored_ids(server):
     return ids
 
 
+# Entered by the answers of score 0 (one in eleven): a webhook, a real wait, a second webhook
+# and a task. Each effect is keyed by run and node, so a repeat would show as a second row.
+SCENARIO = {
+    "id": "wait-and-hook", "name": "Durability", "trigger": {"event": "nps_response", "when": "event.score == 0"},
+    "start": "hook1",
+    "nodes": [
+        {"id": "hook1", "type": "action", "action": "webhook",
+         "params": {"channel": "generic", "url": "https://hooks.example/in", "message": "NPS {{event.score}}"}, "next": "pause"},
+        {"id": "pause", "type": "wait", "for": "PT2S", "next": "hook2"},
+        {"id": "hook2", "type": "action", "action": "webhook",
+         "params": {"channel": "generic", "url": "https://hooks.example/in", "message": "again"}, "next": "task"},
+        {"id": "task", "type": "action", "action": "notify", "params": {"role": "care", "message": "Call {{contact.id}}"}, "next": None},
+    ]}
+
+
+def query(db, sql, *args):
+    """Reads the database directly (standard library sqlite3; WAL lets it read beside the server)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
 def sqlite_counts(db):
     if not shutil.which("sqlite3"):
         return None
@@ -81,6 +112,10 @@ with tempfile.TemporaryDirectory() as tmp:
     data = os.path.join(tmp, "data")
     s = Server(closeloop, data)
     t.check("server starts", s.start())
+    st, _, body = s.request("POST", "/api/v1/scenarios", SCENARIO)
+    t.check("a scenario with a 2 s wait is created", st == 201 and body["errors"] == [], body)
+    st, _, body = s.request("POST", f"/api/v1/scenarios/{SCENARIO['id']}/activate")
+    t.check("and activated", st == 200, body)
     nbatches = EVENTS // BATCH
     acked, answers, stop_flag = {}, [], threading.Event()
     started = time.monotonic()
@@ -98,6 +133,16 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("the kill landed mid-stream", 0 < len(acked) < nbatches, len(acked))
     t.check("every answer before the kill was a 202", all(st == 202 for _, st in answers), set(st for _, st in answers))
 
+    db = os.path.join(data, "closeloop.db")
+    waiting_at_kill = query(db, "SELECT id, wake_at FROM runs WHERE status = 'waiting'")
+    print(f"  {len(waiting_at_kill)} runs waiting at the kill, "
+          f"{query(db, 'SELECT count(*) FROM events WHERE processed_at IS NULL')[0][0]} events unprocessed")
+    t.check("the kill left runs waiting", len(waiting_at_kill) > 0)
+    # Down past every wake time.
+    latest_wake = max([w for _, w in waiting_at_kill] + [now_ms()])
+    time.sleep(max(0, latest_wake - now_ms()) / 1000 + 0.5)
+
+    restarted_at = now_ms()
     t.check("the server comes back on the same data", s.start())
     ids = stored_ids(s)
     t.check("GET events pages through everything", ids is not None)
@@ -131,6 +176,34 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("now all 20,000 events, each once", len(ids) == EVENTS and len(set(ids)) == EVENTS, len(ids))
     st, _, body = s.request("GET", "/healthz", key=None)
     t.check("healthy after recovery", st == 200 and body["status"] == "ok")
+
+    # Scenario runs: every event processed, every timer fired (within a short grace).
+    def settled():
+        left = query(db, "SELECT count(*) FROM events WHERE processed_at IS NULL")[0][0]
+        late = query(db, "SELECT count(*) FROM runs WHERE status = 'waiting' AND wake_at < ?", now_ms() - 1000)[0][0]
+        return left == 0 and late == 0
+    deadline = time.time() + 30
+    while time.time() < deadline and not settled():
+        time.sleep(0.1)
+    time.sleep(2.5)  # the runs started by the re-sent batches wake too
+    t.check("every event is processed", query(db, "SELECT count(*) FROM events WHERE processed_at IS NULL")[0][0] == 0)
+    late = query(db, "SELECT count(*) FROM runs WHERE status = 'waiting' AND wake_at < ?", now_ms() - 1000)[0][0]
+    t.check("no run waits past its wake time", late == 0, late)
+    entering = query(db, "SELECT count(*) FROM events WHERE type = 'nps_response' AND json_extract(data, '$.score') = 0")[0][0]
+    runs = query(db, "SELECT count(*), count(DISTINCT event_id) FROM runs")[0]
+    t.check(f"every entering event has exactly one run ({entering})", runs == (entering, entering) and entering > 0, (entering, runs))
+    fired = dict(query(db, "SELECT id, updated_at FROM runs WHERE status = 'done'"))
+    t.check(f"every timer due while down fired after the restart ({len(waiting_at_kill)})",
+            all(i in fired and fired[i] >= restarted_at for i, _ in waiting_at_kill),
+            [i for i, _ in waiting_at_kill if fired.get(i, 0) < restarted_at][:5])
+    t.check("every run is done", query(db, "SELECT status, count(*) FROM runs GROUP BY status") == [("done", entering)],
+            query(db, "SELECT status, count(*) FROM runs GROUP BY status"))
+    dup = query(db, "SELECT key FROM outbox GROUP BY workspace_id, key HAVING count(*) > 1 LIMIT 5")
+    t.check("no effect key twice in the outbox", dup == [], dup)
+    per_run = query(db, "SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM outbox o WHERE o.run_id = r.id "
+                        "AND o.key IN (r.id || '/hook1', r.id || '/hook2')) != 2 OR "
+                        "(SELECT count(*) FROM tasks k WHERE k.run_id = r.id) != 1")[0][0]
+    t.check("each run has its two webhooks and one task, once each", per_run == 0, per_run)
     t.check("SIGTERM after recovery: exit 0", s.stop() == 0, s.err)
 
     # ---- SIGTERM: in-flight requests are answered, then the server exits -----------------------

@@ -4,7 +4,7 @@ missing fields, out-of-range values, oversized bodies, unknown ids, missing or w
 another workspace's ids, malformed HTTP). Each must get the documented error JSON
 { "error": { "code", "message", "field" } } with the expected 4xx (and field, where one is at
 fault), never a 5xx; afterwards the server still answers. Usage: bad_input_test.py PATH/TO/closeloop"""
-import json, os, re, socket, subprocess, sys, tempfile
+import json, os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Server, is_error_json, raw_exchange
@@ -40,6 +40,31 @@ with tempfile.TemporaryDirectory() as tmp:
     # And of this one.
     s.request("POST", "/api/v1/events", {"id": "mine", "type": "signup", "contact": "c1"})
     s.request("POST", "/api/v1/voucher-campaigns", {"id": "camp", "name": "C", "value": 5, "currency": "EUR", "valid_for": "P1Y"})
+
+    # Scenarios, templates and runs: theirs (with a run), and two drafts of ours that do not validate.
+    tpl = {"id": "tpl", "name": "T", "fallback_locale": "en",
+           "locales": {"en": {"subject": "Hi {{contact.first_name}}", "html": "<p>Hi</p>", "text": "Hi"}}}
+    s.request("POST", "/api/v1/templates", dict(tpl, id="their-tpl"), key=other_key)
+    theirs = {"id": "their-scen", "name": "T", "trigger": {"event": "signup"}, "start": "n",
+              "nodes": [{"id": "n", "type": "action", "action": "notify", "params": {"role": "r", "message": "m"}, "next": None}]}
+    s.request("POST", "/api/v1/scenarios", theirs, key=other_key)
+    s.request("POST", "/api/v1/scenarios/their-scen/activate", key=other_key)
+    s.request("POST", "/api/v1/events", {"id": "o2", "type": "signup", "contact": "theirs"}, key=other_key)
+    their_run = {}
+    for _ in range(200):
+        runs = s.request("GET", "/api/v1/runs", key=other_key)[2].get("runs")
+        if runs:
+            their_run = runs[0]
+            break
+        time.sleep(0.05)
+    mail = {"id": "mine-scen", "name": "M", "trigger": {"event": "nps_response"}, "start": "mail",
+            "nodes": [{"id": "mail", "type": "action", "action": "send_email", "params": {"template": "nope"}, "next": None}]}
+    s.request("POST", "/api/v1/scenarios", mail)
+    broken = {"id": "mine-broken", "name": "B", "trigger": {"event": "nps_response"}, "start": "check",
+              "nodes": [{"id": "check", "type": "condition", "if": "event.score <", "then": None, "else": None}]}
+    s.request("POST", "/api/v1/scenarios", broken)
+    SC = "/api/v1/scenarios"
+    sim_event = {"type": "nps_response", "contact": "c1", "data": {"score": 3}}
 
     big = '{"events":[' + ",".join(['{"type":"signup","contact":"' + "x" * 100 + '"}'] * 9000) + "]}"
     E = "/api/v1/events"
@@ -140,6 +165,39 @@ with tempfile.TemporaryDirectory() as tmp:
         ("RFM with window_days 0", "POST", "/api/v1/rfm/recompute", {"window_days": 0}, {}, 422, "window_days"),
         ("RFM with as_of not a time", "POST", "/api/v1/rfm/recompute", {"as_of": "now"}, {}, 422, "as_of"),
         ("RFM with a string body", "POST", "/api/v1/rfm/recompute", '"go"', {}, 422, ANY),
+        # -- scenarios, runs and templates
+        ("a scenario without id", "POST", SC, {"name": "x", "nodes": []}, {}, 422, "id"),
+        ("a scenario id with a space", "POST", SC, dict(mail, id="a b"), {}, 422, "id"),
+        ("a scenario that is an array", "POST", SC, [mail], {}, 422, ANY),
+        ("a scenario that is not JSON", "POST", SC, "{nodes:", {}, 400, None),
+        ("creating a scenario id that exists", "POST", SC, mail, {}, 409, "id"),
+        ("saving with another id in the body", "PUT", SC + "/mine-scen", dict(mail, id="other"), {}, 422, "id"),
+        ("activating with an unknown template", "POST", SC + "/mine-scen/activate", None, {}, 422, "nodes[mail].params.template"),
+        ("activating with a broken expression", "POST", SC + "/mine-broken/activate", None, {}, 422, "nodes[check].if"),
+        ("validating JSON that is broken", "POST", SC + "/validate", "[", {}, 400, None),
+        ("an unknown scenario", "GET", SC + "/nope", None, {}, 404, "id"),
+        ("saving an unknown scenario", "PUT", SC + "/nope", dict(mail, id="nope"), {}, 404, "id"),
+        ("deleting an unknown scenario", "DELETE", SC + "/nope", None, {}, 404, "id"),
+        ("activating an unknown scenario", "POST", SC + "/nope/activate", None, {}, 404, "id"),
+        ("pausing an unknown scenario", "POST", SC + "/nope/pause", None, {}, 404, "id"),
+        ("simulating an unknown scenario", "POST", SC + "/nope/simulate", {"event": sim_event}, {}, 404, "id"),
+        ("simulating without event", "POST", SC + "/mine-broken/simulate", {"contact": {"id": "c1"}}, {}, 422, "event"),
+        ("simulating an event with score 11", "POST", SC + "/mine-broken/simulate", {"event": nps(11)}, {}, 422, "event.data.score"),
+        ("simulating with history not a list", "POST", SC + "/mine-broken/simulate", {"event": sim_event, "history": {}}, {}, 422, "history"),
+        ("simulating with an unknown key", "POST", SC + "/mine-broken/simulate", {"event": sim_event, "extra": 1}, {}, 422, "extra"),
+        ("simulating with another contact", "POST", SC + "/mine-broken/simulate", {"event": sim_event, "contact": {"id": "c2"}}, {}, 422, "contact.id"),
+        ("simulating a scenario that does not validate", "POST", SC + "/mine-broken/simulate", {"event": sim_event}, {}, 422, "nodes[check].if"),
+        ("runs?status=maybe", "GET", "/api/v1/runs?status=maybe", None, {}, 400, "status"),
+        ("runs?limit=0", "GET", "/api/v1/runs?limit=0", None, {}, 400, "limit"),
+        ("an unknown run", "GET", "/api/v1/runs/nope", None, {}, 404, "id"),
+        ("a template without id", "POST", "/api/v1/templates", {k: v for k, v in tpl.items() if k != "id"}, {}, 422, "id"),
+        ("a template without locales", "POST", "/api/v1/templates", {k: v for k, v in tpl.items() if k != "locales"}, {}, 422, "locales"),
+        ("a template naming an unknown path", "POST", "/api/v1/templates",
+         dict(tpl, locales={"en": {"subject": "Hi", "html": "<p>{{contact.shoe_size}}</p>", "text": "Hi"}}), {}, 422, "locales.en.html"),
+        ("a template with an unclosed {{#if}}", "POST", "/api/v1/templates",
+         dict(tpl, locales={"en": {"subject": "{{#if contact.vip}}Hi", "html": "<p>Hi</p>", "text": "Hi"}}), {}, 422, "locales.en.subject"),
+        ("a template that is a string", "POST", "/api/v1/templates", '"tpl"', {}, 422, ANY),
+        ("an unknown template", "GET", "/api/v1/templates/nope", None, {}, 404, "id"),
         # -- routes
         ("an unknown route", "GET", "/api/v1/nothing", None, {}, 404, None),
         ("an unknown route without a key", "GET", "/nothing", None, {"key": None}, 404, None),
@@ -151,8 +209,16 @@ with tempfile.TemporaryDirectory() as tmp:
         ("another workspace's campaign", "GET", "/api/v1/voucher-campaigns/their-camp", None, {}, 404, "id"),
         ("redeeming another workspace's voucher", "POST", f"/api/v1/vouchers/{their_voucher.get('code')}/redeem", None, {}, 404, "code"),
         ("completing another workspace's task", "POST", f"/api/v1/tasks/{their_task.get('id')}/done", None, {}, 404, "id"),
+        ("another workspace's scenario", "GET", SC + "/their-scen", None, {}, 404, "id"),
+        ("saving another workspace's scenario", "PUT", SC + "/their-scen", theirs, {}, 404, "id"),
+        ("deleting another workspace's scenario", "DELETE", SC + "/their-scen", None, {}, 404, "id"),
+        ("pausing another workspace's scenario", "POST", SC + "/their-scen/pause", None, {}, 404, "id"),
+        ("simulating another workspace's scenario", "POST", SC + "/their-scen/simulate", {"event": sim_event}, {}, 404, "id"),
+        ("another workspace's run", "GET", f"/api/v1/runs/{their_run.get('id', 'none')}", None, {}, 404, "id"),
+        ("another workspace's template", "GET", "/api/v1/templates/their-tpl", None, {}, 404, "id"),
     ]
 
+    t.check("the other workspace's scenario ran (its run is asked for below)", bool(their_run.get("id")), their_run)
     t.check(f"the table has at least 40 cases ({len(cases)})", len(cases) >= 40)
     five_hundreds = 0
     for name, method, path, body, opts, status, field in cases:
@@ -215,6 +281,11 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("/metrics shows no 5xx", st == 200 and not re.search(r'status="5\d\d"', text))
     st, _, body = s.request("GET", "/api/v1/events?limit=1000")
     t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "mine"], body)
+    st, _, body = s.request("GET", "/api/v1/scenarios/their-scen", key=other_key)
+    t.check("their scenario is untouched by our requests", st == 200 and body["status"] == "active" and body["version"] == 1, body)
+    st, _, body = s.request("GET", "/api/v1/scenarios")
+    t.check("none of the bad scenarios was stored", st == 200 and [x["id"] for x in body["scenarios"]] == ["mine-broken", "mine-scen"]
+            and all(x["status"] == "draft" for x in body["scenarios"]), body)
     t.check("SIGTERM: exit 0", s.stop() == 0, s.err)
     t.check("nothing logged as an internal error", "internal error" not in s.err, s.err)
 

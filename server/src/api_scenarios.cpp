@@ -51,8 +51,8 @@ std::string error_field(const ScenarioError& e) {
 // 422 with the first error in the error JSON (node and field named) and all of them listed.
 void send_invalid(httplib::Response& res, const std::vector<ScenarioError>& errors) {
     const ScenarioError& first = errors.front();
-    std::string message = (first.node.empty() ? "" : first.node + ": ") +
-                          (first.field.empty() ? "" : first.field + ": ") + first.message;
+    std::string message =
+        (first.node.empty() ? "" : first.node + ": ") + (first.field.empty() ? "" : first.field + ": ") + first.message;
     if (errors.size() > 1) message += " (and " + std::to_string(errors.size() - 1) + " more)";
     json err = {{"code", "invalid_scenario"},
                 {"message", message},

@@ -368,7 +368,8 @@ bool Executor::process_events() {
                           << ") set aside by the scenario executor: " << error.what() << std::endl;
                 const Time now = clock_();
                 const std::int64_t seq = e.seq;
-                store_.write([&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
+                store_.write(
+                    [&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
                 std::lock_guard lock(mutex_);
                 ++stats_.set_aside;
             }

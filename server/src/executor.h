@@ -33,8 +33,8 @@
 namespace closeloop::server {
 
 struct ExecutorOptions {
-    std::size_t events_per_unit = 1000;  // events handled in one unit of work
-    std::size_t runs_per_unit = 200;     // due runs resumed in one unit of work
+    std::size_t events_per_unit = 1000;         // events handled in one unit of work
+    std::size_t runs_per_unit = 200;            // due runs resumed in one unit of work
     std::chrono::milliseconds idle_poll{5000};  // longest sleep without a signal
 };
 
@@ -42,8 +42,8 @@ struct ExecutorStats {
     std::uint64_t events = 0;        // processed
     std::uint64_t runs_started = 0;  // entries
     std::uint64_t runs_resumed = 0;
-    std::uint64_t runs_failed = 0;   // ended failed (expression errors and the like)
-    std::uint64_t set_aside = 0;     // events or runs whose unit threw even alone
+    std::uint64_t runs_failed = 0;  // ended failed (expression errors and the like)
+    std::uint64_t set_aside = 0;    // events or runs whose unit threw even alone
 };
 
 class Executor {

@@ -475,7 +475,7 @@ OutboxEntry read_outbox(const Stmt& st) {
     return o;
 }
 
-#define CL_RUN_COLUMNS                                                                                       \
+#define CL_RUN_COLUMNS                                                                                              \
     "workspace_id, id, scenario_id, version, contact_id, event_id, status, wake_at, error, state, trace, effects, " \
     "created_at, updated_at"
 
@@ -500,7 +500,7 @@ RunRecord read_run(const Stmt& st) {
 
 // The current version of scenarios: s = scenarios, v = scenario_versions.
 #define CL_SCENARIO_COLUMNS "s.workspace_id, s.id, s.version, s.status, v.doc, s.created_at, s.updated_at"
-#define CL_SCENARIO_CURRENT                                                                       \
+#define CL_SCENARIO_CURRENT                                                                                   \
     " FROM scenarios s JOIN scenario_versions v ON v.workspace_id = s.workspace_id AND v.scenario_id = s.id " \
     "AND v.version = s.version "
 
@@ -841,9 +841,7 @@ public:
         return h;
     }
 
-    std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) override {
-        return select_run(db_, ws, id);
-    }
+    std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) override { return select_run(db_, ws, id); }
 
     void save_run(const RunRecord& r) override {
         auto st = db_.prepare(
@@ -891,8 +889,8 @@ public:
         const bool activated = st.int64(1) != 0;
         if (!activated) {
             db_.prepare(
-                   "UPDATE scenario_versions SET doc = ?4, created_at = ?5 WHERE workspace_id = ?1 AND scenario_id = ?2 "
-                   "AND version = ?3")
+                   "UPDATE scenario_versions SET doc = ?4, created_at = ?5 "
+                   "WHERE workspace_id = ?1 AND scenario_id = ?2 AND version = ?3")
                 .bind(1, ws)
                 .bind(2, id)
                 .bind(3, version)
@@ -955,7 +953,6 @@ public:
             .run();
         return false;
     }
-
 
     std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) {
         auto gone = db_.prepare("DELETE FROM contacts WHERE workspace_id = ?1 AND id = ?2");
@@ -1996,8 +1993,7 @@ bool SqliteStore::delete_scenario(WorkspaceId ws, std::string_view id, Time now)
 
 std::vector<StoredTemplate> SqliteStore::templates(WorkspaceId ws) {
     Impl::Reader r(*impl_);
-    auto st =
-        r->prepare("SELECT id, doc, created_at, updated_at FROM templates WHERE workspace_id = ?1 ORDER BY id");
+    auto st = r->prepare("SELECT id, doc, created_at, updated_at FROM templates WHERE workspace_id = ?1 ORDER BY id");
     st.bind(1, ws);
     std::vector<StoredTemplate> out;
     while (st.step())
@@ -2029,8 +2025,7 @@ namespace {
 // Bit 0 = contact, bit 1 = scenario (when no contact), bit 2 = status (when neither): the most
 // selective filter given picks the index, the others filter its rows; each walks seq backwards.
 constexpr std::array<const char*, 4> list_runs_sql = {
-    "SELECT " CL_RUN_COLUMNS
-    " FROM runs INDEXED BY runs_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_RUN_COLUMNS " FROM runs INDEXED BY runs_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_RUN_COLUMNS
     " FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?3 "
     "AND (?2 IS NULL OR scenario_id = ?2) AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",

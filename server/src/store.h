@@ -371,8 +371,8 @@ public:
     virtual ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) = 0;
     // Replaces a draft's document; a scenario that was ever activated gets a new version (its
     // status stays). `out` is what was stored.
-    virtual ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document,
-                                         Time now, StoredScenario* out) = 0;
+    virtual ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
+                                         StoredScenario* out) = 0;
     virtual std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id,
                                                               std::string_view status, Time now) = 0;
     // Deletes the scenario with its versions; its waiting runs end as failed ("the scenario was

@@ -172,10 +172,8 @@ TEST_CASE("an expression that fails at run time fails that run with its reason; 
     REQUIRE(f.store.set_scenario_status(f.ws, "bad", "active", f.now));
     std::vector<Event> events;
     for (const char* x : {R"("text")", "5"}) {
-        auto e = event_from_json(json{{"id", std::string("p") + x},
-                                      {"type", "page_view"},
-                                      {"contact", "c9"},
-                                      {"data", {{"x", json::parse(x)}}}});
+        auto e = event_from_json(json{
+            {"id", std::string("p") + x}, {"type", "page_view"}, {"contact", "c9"}, {"data", {{"x", json::parse(x)}}}});
         REQUIRE(e.ok());
         events.push_back(*e);
     }

@@ -2,6 +2,10 @@
 // the test moves: entry, effects, waits, re-entry, versions, and a deleted scenario's runs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 #include "closeloop/detail/json_read.h"
 #include "executor.h"
 #include "sqlite_store.h"
@@ -43,6 +47,15 @@ Event nps(const std::string& id, const std::string& contact, int score) {
     return *e;
 }
 
+json asset(const std::string& name) {
+    std::ifstream in(std::string(CLOSELOOP_ASSETS_DIR) + "/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto j = detail::parse_json(text.str());
+    REQUIRE(j.ok());
+    return *j;
+}
+
 struct Fixture {
     TempDir dir;
     SqliteStore store{dir.path};
@@ -50,14 +63,15 @@ struct Fixture {
     Executor executor{store, [this] { return now; }};
     WorkspaceId ws = 0;
 
-    Fixture() {
+    explicit Fixture(const json& scenario = detail::parse_json(recovery).value(),
+                     const json& campaign_doc = json{
+                         {"id", "apology"}, {"name", "A"}, {"value", 20}, {"currency", "EUR"}, {"valid_for", "P2M"}}) {
         store.write([&](WriteTx& tx) { ws = tx.create_workspace("demo", "Demo", now).id; });
-        auto campaign = voucher_campaign_from_json(
-            json{{"id", "apology"}, {"name", "A"}, {"value", 20}, {"currency", "EUR"}, {"valid_for", "P2M"}});
+        auto campaign = voucher_campaign_from_json(campaign_doc);
         REQUIRE(campaign.ok());
         store.save_voucher_campaign(ws, *campaign, now);
-        REQUIRE(store.create_scenario(ws, detail::parse_json(recovery).value(), now) == ScenarioSave::saved);
-        REQUIRE(store.set_scenario_status(ws, "rec", "active", now));
+        REQUIRE(store.create_scenario(ws, scenario, now) == ScenarioSave::saved);
+        REQUIRE(store.set_scenario_status(ws, scenario["id"].get<std::string>(), "active", now));
     }
 
     void drain() {
@@ -185,4 +199,37 @@ TEST_CASE("an expression that fails at run time fails that run with its reason; 
     CHECK(runs[1].error.find("check") != std::string::npos);
     CHECK(runs[0].status == "done");
     CHECK(f.store.unprocessed_events(10).empty());
+}
+
+TEST_CASE("the shipped recovery scenario: a reminder 10 days before expiry unless the voucher was redeemed") {
+    Fixture f(asset("scenarios/nps-recovery.json"), asset("campaigns.json")[0]);
+    f.store.insert_events(f.ws, std::vector<Event>{nps("n1", "c1", 3), nps("n2", "c2", 4)}, f.now);
+    f.drain();
+    const auto waiting = f.runs();
+    REQUIRE(waiting.size() == 2);
+    const auto v1 = f.store.vouchers(f.ws, std::string("c1"), 10);
+    REQUIRE(v1.size() == 1);
+    REQUIRE(v1[0].expires_at);
+    const Time wake = subtract(*v1[0].expires_at, days(10));
+    for (const auto& r : waiting) {
+        CHECK(r.status == "waiting");
+        CHECK(r.wake_at == wake);
+    }
+    CHECK(f.store.redeem_voucher(f.ws, v1[0].code, add(f.now, days(3))).outcome == RedeemOutcome::redeemed);
+
+    f.now = add(wake, minutes(1));
+    f.drain();
+    const auto c1 = f.runs_of("c1");
+    const auto c2 = f.runs_of("c2");
+    REQUIRE(c1.size() == 1);
+    REQUIRE(c2.size() == 1);
+    CHECK(c1[0].status == "done");
+    CHECK(c1[0].state["path"].back() == "still_unused");
+    CHECK(c2[0].status == "done");
+    CHECK(c2[0].state["path"].back() == "mail_reminder");
+    std::vector<std::string> mails;
+    for (const auto& o : f.store.outbox(f.ws, OutboxQuery{}))
+        mails.push_back(o.contact + " " + o.params.value("template", ""));
+    std::sort(mails.begin(), mails.end());
+    CHECK(mails == std::vector<std::string>{"c1 nps-apology-voucher", "c2 nps-apology-voucher", "c2 voucher-reminder"});
 }

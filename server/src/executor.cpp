@@ -241,7 +241,7 @@ void Executor::refresh_catalog() {
         }
         auto scenario = std::make_shared<const Scenario>(std::move(loaded.scenario));
         versions_[{stored.workspace, stored.id, stored.version}] = scenario;
-        active_.push_back({stored.workspace, std::move(scenario)});
+        active_[{stored.workspace, scenario->trigger.event}].push_back(std::move(scenario));
     }
 }
 
@@ -267,9 +267,10 @@ std::shared_ptr<const Scenario> Executor::scenario_version(WorkspaceId ws, const
 
 void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now) {
     const Event& event = stored.event;
-    for (const ActiveScenario& active : active_) {
-        const Scenario& scenario = *active.scenario;
-        if (active.workspace != stored.workspace || scenario.trigger.event != event.type) continue;
+    const auto matching = active_.find({stored.workspace, event.type});
+    if (matching == active_.end()) return;
+    for (const auto& active : matching->second) {
+        const Scenario& scenario = *active;
         const auto contact = tx.find_contact(stored.workspace, event.contact.id);
         if (!contact) continue;  // erased since the event arrived
         TxHistory history(tx, stored.workspace);
@@ -332,12 +333,13 @@ void Executor::resume(WriteTx& tx, const RunRecord& due, Time now) {
 
 bool Executor::process_events() {
     std::vector<StoredEvent> events;
-    for (;;) {
+    // A scenario activated while the events were read: read again with it, so an event posted
+    // after an activation was answered is never handled without that scenario. (Bounded, so a
+    // stream of catalog changes cannot hold the executor; the last read is then used.)
+    for (int attempt = 0; attempt < 10; ++attempt) {
         refresh_catalog();
         const std::uint64_t seen = catalog_generation_;
         events = store_.unprocessed_events(options_.events_per_unit);
-        // A scenario activated while the events were read: read again with it, so an event
-        // posted after an activation was answered is never handled without that scenario.
         if (store_.catalog_generation() == seen) break;
     }
     if (events.empty()) return false;

@@ -65,10 +65,6 @@ public:
     bool run_once();
 
 private:
-    struct ActiveScenario {
-        WorkspaceId workspace = 0;
-        std::shared_ptr<const Scenario> scenario;
-    };
     using VersionKey = std::tuple<WorkspaceId, std::string, int>;
 
     void loop();
@@ -87,7 +83,8 @@ private:
 
     // The catalog as of catalog_generation_ (only the executor's thread touches it).
     std::uint64_t catalog_generation_ = ~std::uint64_t{0};
-    std::vector<ActiveScenario> active_;
+    // Active scenarios by workspace and trigger event type: most events match none.
+    std::map<std::pair<WorkspaceId, std::string>, std::vector<std::shared_ptr<const Scenario>>> active_;
     std::map<WorkspaceId, std::map<std::string, VoucherCampaign>> campaigns_;
     std::map<VersionKey, std::shared_ptr<const Scenario>> versions_;  // nullptr: gone or unreadable
 

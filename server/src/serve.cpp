@@ -107,6 +107,7 @@ int serve(const ServeOptions& options) {
     // and every timer that came due while the server was down.
     Executor executor(*store, now_utc);
     store->set_commit_listener([&executor] { executor.wake(); });
+    metrics.set_executor_stats([&executor] { return executor.stats(); });
     executor.start();
 
     rfm.start_schedule(std::chrono::minutes(options.rfm_interval_minutes));
@@ -122,6 +123,7 @@ int serve(const ServeOptions& options) {
     rfm.stop();
     executor.stop();  // finishes its unit of work in progress
     store->set_commit_listener(nullptr);
+    metrics.set_executor_stats(nullptr);
     store.reset();  // the writer commits what is queued, then the database closes
     std::cout << "closeloop: stopped" << std::endl;
     return clean ? 0 : 1;

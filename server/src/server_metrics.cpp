@@ -102,7 +102,27 @@ std::string ServerMetrics::render(Store& store) const {
     out += "# HELP closeloop_db_failed_units_total Units of work rolled back.\n";
     out += "# TYPE closeloop_db_failed_units_total counter\n";
     out += "closeloop_db_failed_units_total " + std::to_string(stats.failed_units) + "\n";
+
+    if (executor_stats_) {
+        const ExecutorStats x = executor_stats_();
+        const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+                   std::to_string(value) + "\n";
+        };
+        counter("closeloop_executor_events_total", "Events handled by the scenario executor.", x.events);
+        counter("closeloop_executor_runs_started_total", "Scenario runs started.", x.runs_started);
+        counter("closeloop_executor_runs_resumed_total", "Waiting runs resumed at their wake time.", x.runs_resumed);
+        counter("closeloop_executor_runs_failed_total", "Runs that ended failed (their error says why).",
+                x.runs_failed);
+        counter("closeloop_executor_set_aside_total",
+                "Events or runs set aside because their unit of work failed even alone (logged).", x.set_aside);
+    }
     return out;
+}
+
+void ServerMetrics::set_executor_stats(std::function<ExecutorStats()> stats) {
+    std::lock_guard lock(mutex_);
+    executor_stats_ = std::move(stats);
 }
 
 }  // namespace closeloop::server

@@ -2,10 +2,11 @@
 //
 // Requests by route pattern (never the raw path: ids would make unbounded label sets),
 // method and status; a latency histogram per route; events accepted and duplicated; and the
-// store's size and commit counters. Not to be confused with closeloop/metrics.h (NPS, CSAT).
+// store's size and commit counters; the scenario executor's counters. Not to be confused with closeloop/metrics.h (NPS, CSAT).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -13,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "executor.h"
 #include "store.h"
 
 namespace closeloop::server {
@@ -24,6 +26,9 @@ public:
     void observe_request(std::string_view method, std::string_view route, int status, double seconds);
     void count_events(std::size_t accepted, std::size_t duplicates);
     std::uint64_t events_accepted() const;
+
+    // Where the executor's counters come from (nullptr: none shown).
+    void set_executor_stats(std::function<ExecutorStats()> stats);
 
     // The exposition text, with the store's figures read now.
     std::string render(Store& store) const;
@@ -40,6 +45,7 @@ private:
     std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
     std::map<std::pair<std::string, std::string>, Histogram> latency_;
     std::uint64_t events_accepted_ = 0, events_duplicates_ = 0;
+    std::function<ExecutorStats()> executor_stats_;
 };
 
 }  // namespace closeloop::server

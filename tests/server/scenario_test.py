@@ -7,7 +7,7 @@ plain apology; Champions/Loyal/Cannot Lose: a call-center task; the middle: vouc
 e-mail and a run waiting until expiry - 10 days; a voucher within 183 days: plain apology).
 Also: runs and their effects' delivery, re-entry cooldown, a new version while runs live,
 pause, simulate, templates. Usage: scenario_test.py PATH/TO/closeloop"""
-import datetime, glob, json, os, sys, tempfile, time
+import datetime, glob, json, os, re, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Server, is_error_json
@@ -243,6 +243,11 @@ with tempfile.TemporaryDirectory() as tmp:
     st, _, body = s.request("GET", f"/api/v1/runs/{r4.get('id')}")
     t.check("its runs stay readable, failed with the reason", st == 200 and body["status"] == "failed"
             and body["error"] == "the scenario was deleted", body)
+
+    st, _, text = s.request("GET", "/metrics", key=None)
+    m = re.search(r"^closeloop_executor_runs_started_total (\d+)$", text, re.M)
+    t.check("/metrics counts the runs started", st == 200 and m and int(m.group(1)) == 12
+            and "closeloop_executor_events_total" in text and "closeloop_executor_runs_failed_total 0" in text, m and m.group(0))
 
     t.check("SIGTERM: exit 0", s.stop() == 0, s.err)
     t.check("no internal error logged", "internal error" not in s.err, s.err)

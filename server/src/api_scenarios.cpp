@@ -258,20 +258,11 @@ json run_json(const RunRecord& r) {
 
 void list_runs(Api& api, Call& call) {
     RunQuery q;
-    auto scenario = query_text(call.req, "scenario", 64);
-    if (!scenario) return send_error(call.res, 400, scenario.error());
-    q.scenario = *scenario;
-    auto contact = query_text(call.req, "contact", 128);
-    if (!contact) return send_error(call.res, 400, contact.error());
-    q.contact = *contact;
-    auto status = query_text(call.req, "status", 16);
-    if (!status) return send_error(call.res, 400, status.error());
-    if (*status && **status != "waiting" && **status != "done" && **status != "failed")
-        return send_error(call.res, 400, "invalid_parameter", "must be waiting, done or failed", "status");
-    q.status = *status;
-    auto limit = query_limit(call.req, 100, 1000);
-    if (!limit) return send_error(call.res, 400, limit.error());
-    q.limit = *limit;
+    if (!take_param(call.res, query_text(call.req, "scenario", 64), q.scenario) ||
+        !take_param(call.res, query_text(call.req, "contact", 128), q.contact) ||
+        !take_param(call.res, query_choice(call.req, "status", {"waiting", "done", "failed"}), q.status) ||
+        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        return;
     json out = json::array();
     for (const auto& r : api.store.runs(call.caller.workspace, q)) out.push_back(run_json(r));
     send_json(call.res, 200, {{"runs", std::move(out)}});

@@ -13,17 +13,10 @@ namespace {
 
 void list_tasks(Api& api, Call& call) {
     TaskQuery q;
-    auto role = query_text(call.req, "role", 64);
-    if (!role) return send_error(call.res, 400, role.error());
-    q.role = *role;
-    auto status = query_text(call.req, "status", 16);
-    if (!status) return send_error(call.res, 400, status.error());
-    if (*status && **status != "open" && **status != "done")
-        return send_error(call.res, 400, "invalid_parameter", "must be open or done", "status");
-    q.status = *status;
-    auto limit = query_limit(call.req, 100, 1000);
-    if (!limit) return send_error(call.res, 400, limit.error());
-    q.limit = *limit;
+    if (!take_param(call.res, query_text(call.req, "role", 64), q.role) ||
+        !take_param(call.res, query_choice(call.req, "status", {"open", "done"}), q.status) ||
+        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        return;
     json out = json::array();
     for (const auto& t : api.store.tasks(call.caller.workspace, q)) out.push_back(task_json(t));
     send_json(call.res, 200, {{"tasks", std::move(out)}});
@@ -65,17 +58,10 @@ void done(Api& api, Call& call) {
 
 void list_outbox(Api& api, Call& call) {
     OutboxQuery q;
-    auto status = query_text(call.req, "status", 16);
-    if (!status) return send_error(call.res, 400, status.error());
-    if (*status && **status != "pending" && **status != "sent" && **status != "failed" && **status != "dead")
-        return send_error(call.res, 400, "invalid_parameter", "must be pending, sent, failed or dead", "status");
-    q.status = *status;
-    auto kind = query_text(call.req, "kind", 64);
-    if (!kind) return send_error(call.res, 400, kind.error());
-    q.kind = *kind;
-    auto limit = query_limit(call.req, 100, 1000);
-    if (!limit) return send_error(call.res, 400, limit.error());
-    q.limit = *limit;
+    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead"}), q.status) ||
+        !take_param(call.res, query_text(call.req, "kind", 64), q.kind) ||
+        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        return;
     json out = json::array();
     for (const auto& o : api.store.outbox(call.caller.workspace, q)) out.push_back(outbox_json(o));
     send_json(call.res, 200, {{"outbox", std::move(out)}});

@@ -137,6 +137,20 @@ Result<std::size_t> query_limit(const httplib::Request& req, std::size_t fallbac
     return n;
 }
 
+Result<std::optional<std::string>> query_choice(const httplib::Request& req, const char* name,
+                                                std::initializer_list<std::string_view> allowed) {
+    auto text = query_text(req, name, 64);
+    if (!text || !*text) return text;
+    std::string choices;
+    std::size_t i = 0;
+    for (const auto a : allowed) {
+        if (**text == a) return text;
+        choices += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + std::string(a);
+        ++i;
+    }
+    return Error{"invalid_parameter", "must be " + choices, name};
+}
+
 Router::Router(httplib::Server& http, Store& store, std::size_t max_body)
     : http_(http), store_(store), max_body_(max_body) {}
 

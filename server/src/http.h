@@ -40,6 +40,21 @@ Result<nlohmann::json> parse_body(const std::string& body);
 Result<std::optional<std::string>> query_text(const httplib::Request& req, const char* name, std::size_t max_len);
 Result<std::optional<Time>> query_time(const httplib::Request& req, const char* name);
 Result<std::size_t> query_limit(const httplib::Request& req, std::size_t fallback, std::size_t max);
+// One of `allowed` ("must be open or done" otherwise).
+Result<std::optional<std::string>> query_choice(const httplib::Request& req, const char* name,
+                                                std::initializer_list<std::string_view> allowed);
+
+// Stores a query parameter's reading in `to`, or answers 400 with its error and returns false:
+//   if (!take_param(call.res, query_text(call.req, "role", 64), q.role)) return;
+template <class T, class U>
+bool take_param(httplib::Response& res, Result<T> reading, U& to) {
+    if (!reading) {
+        send_error(res, 400, reading.error());
+        return false;
+    }
+    to = std::move(*reading);
+    return true;
+}
 
 // ---- routes --------------------------------------------------------------------------------
 

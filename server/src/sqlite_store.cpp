@@ -939,19 +939,10 @@ public:
     }
 
     bool save_template(WorkspaceId ws, const std::string& id, const json& document, Time now) {
-        auto ins = db_.prepare(
+        return save_document(
             "INSERT INTO templates (workspace_id, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
-            "ON CONFLICT (workspace_id, id) DO NOTHING");
-        const std::string doc = document.dump();
-        ins.bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms);
-        if (ins.run() > 0) return true;
-        db_.prepare("UPDATE templates SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2")
-            .bind(1, ws)
-            .bind(2, id)
-            .bind(3, doc)
-            .bind(4, now.ms)
-            .run();
-        return false;
+            "ON CONFLICT (workspace_id, id) DO NOTHING",
+            "UPDATE templates SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2", ws, id, document, now);
     }
 
     std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) {
@@ -1001,19 +992,11 @@ public:
     }
 
     bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) {
-        auto ins = db_.prepare(
+        return save_document(
             "INSERT INTO voucher_campaigns (workspace_id, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
-            "ON CONFLICT (workspace_id, id) DO NOTHING");
-        const std::string doc = json(campaign).dump();
-        ins.bind(1, ws).bind(2, campaign.id).bind(3, doc).bind(4, now.ms);
-        if (ins.run() > 0) return true;
-        db_.prepare("UPDATE voucher_campaigns SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2")
-            .bind(1, ws)
-            .bind(2, campaign.id)
-            .bind(3, doc)
-            .bind(4, now.ms)
-            .run();
-        return false;
+            "ON CONFLICT (workspace_id, id) DO NOTHING",
+            "UPDATE voucher_campaigns SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2", ws,
+            campaign.id, json(campaign), now);
     }
 
     RedeemResult redeem_voucher(WorkspaceId ws, std::string_view code, Time now) {
@@ -1085,6 +1068,18 @@ public:
     }
 
 private:
+    // Creates or replaces a document row (workspace_id, id, doc, created_at, updated_at) of a
+    // table named in the two statements; true when created.
+    bool save_document(const char* insert_sql, const char* update_sql, WorkspaceId ws, const std::string& id,
+                       const json& document, Time now) {
+        const std::string doc = document.dump();
+        auto ins = db_.prepare(insert_sql);
+        ins.bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms);
+        if (ins.run() > 0) return true;
+        db_.prepare(update_sql).bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms).run();
+        return false;
+    }
+
     void insert_scenario_version(WorkspaceId ws, const std::string& id, int version, const json& document, Time now) {
         db_.prepare(
                "INSERT INTO scenario_versions (workspace_id, scenario_id, version, doc, created_at) "

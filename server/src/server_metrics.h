@@ -1,8 +1,9 @@
 // closeloop server — operational metrics in the Prometheus text format (GET /metrics).
 //
 // Requests by route pattern (never the raw path: ids would make unbounded label sets),
-// method and status; a latency histogram per route; events accepted and duplicated; and the
-// store's size and commit counters; the scenario executor's counters. Not to be confused with closeloop/metrics.h (NPS, CSAT).
+// method and status; a latency histogram per route; events accepted and duplicated; the
+// store's size and commit counters; and the scenario executor's counters. Not to be confused
+// with closeloop/metrics.h (NPS, CSAT).
 #pragma once
 
 #include <cstdint>

@@ -942,7 +942,8 @@ public:
         return save_document(
             "INSERT INTO templates (workspace_id, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
             "ON CONFLICT (workspace_id, id) DO NOTHING",
-            "UPDATE templates SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2", ws, id, document, now);
+            "UPDATE templates SET doc = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2", ws, id, document,
+            now);
     }
 
     std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) {

@@ -82,6 +82,8 @@ Result<json> scenario_document(const std::string& body, const std::string* path_
     auto doc = parse_body(body);
     if (!doc) return doc.error();
     if (!doc->is_object()) return invalid_field("", "a scenario must be a JSON object");
+    // What GET adds is the server's: a document read and posted back saves as it was.
+    for (const char* read_only : {"created_at", "updated_at", "errors"}) doc->erase(read_only);
     const auto id = doc->find("id");
     if (path_id) {
         if (id == doc->end() || id->is_null())
@@ -313,6 +315,7 @@ void save_template(Api& api, Call& call) {
     auto body = parse_body(call.body);
     if (!body) return send_error(call.res, body.error());
     if (!body->is_object()) return send_error(call.res, 422, "invalid_field", "a template must be a JSON object", "");
+    for (const char* read_only : {"created_at", "updated_at"}) body->erase(read_only);
     auto t = template_from_json(*body, "");
     if (!t) return send_error(call.res, t.error());
     if (!is_valid_resource_id(t->id))

@@ -202,11 +202,17 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("PUT an active scenario that does not validate: 422 naming the node", st == 422 and body["error"]["node"] == "had_voucher", body)
     st, _, body = s.request("GET", "/api/v1/scenarios/nps-recovery")
     t.check("... and nothing saved", st == 200 and body["version"] == 2, body)
+    st, _, again = s.request("PUT", "/api/v1/scenarios/nps-recovery", body)
+    t.check("a scenario read with GET saves back as it is (version 3)", st == 200 and again["version"] == 3
+            and again["errors"] == [] and again["nodes"] == body["nodes"], again)
+    st, _, tpl = s.request("GET", "/api/v1/templates/voucher-reminder")
+    st, _, body = s.request("POST", "/api/v1/templates", tpl)
+    t.check("a template read with GET saves back as it is", st == 200 and body["locales"] == tpl["locales"], body)
     s.request("POST", "/api/v1/events", {"id": "nps-v2", "type": "nps_response", "contact": {"id": "v2", "email": "v2@example.cz"},
                                          "data": {"score": 2}})
     r = wait_for(lambda: s.request("GET", "/api/v1/runs?contact=v2")[2]["runs"])
-    t.check("a new run starts on version 2; the live ones stay on version 1",
-            r and r[0]["version"] == 2 and s.request("GET", f"/api/v1/runs/{r4.get('id')}")[2]["version"] == 1, r)
+    t.check("a new run starts on the current version (3); the live ones stay on version 1",
+            r and r[0]["version"] == 3 and s.request("GET", f"/api/v1/runs/{r4.get('id')}")[2]["version"] == 1, r)
 
     # ---- simulate: the path and effects, nothing performed -------------------------------------
     before = len(s.request("GET", "/api/v1/outbox?limit=1000")[2]["outbox"])

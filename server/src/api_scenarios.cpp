@@ -225,8 +225,10 @@ void simulate_scenario(Api& api, Call& call) {
 
     auto loaded = load_scenario(stored->document);
     if (!loaded.errors.empty()) return send_invalid(call.res, loaded.errors);
+    // As `closeloop simulate`: templates are not needed to see the path (a draft may name
+    // templates not written yet); campaigns are, for the vouchers it would assign.
     const WorkspaceCatalog catalog = workspace_catalog(api, ws);
-    if (const auto errors = validate(loaded.scenario, catalog.catalog()); !errors.empty())
+    if (const auto errors = validate(loaded.scenario, Catalog{nullptr, &catalog.campaigns}); !errors.empty())
         return send_invalid(call.res, errors);
     in.scenario = &loaded.scenario;
     in.campaigns = catalog.campaigns;

@@ -60,6 +60,15 @@ with tempfile.TemporaryDirectory() as tmp:
             st == 422 and is_error_json(body, st) and body["error"]["node"] in ("mail_plain", "mail_voucher", "mail_reminder", "give_voucher")
             and body["error"]["field"].startswith("nodes[") and len(body["error"]["errors"]) >= 4, body)
 
+    draft = {"id": "draft-mail", "name": "D", "trigger": {"event": "nps_response"}, "start": "mail",
+             "nodes": [{"id": "mail", "type": "action", "action": "send_email", "params": {"template": "not-yet"}, "next": None}]}
+    s.request("POST", "/api/v1/scenarios", draft)
+    st, _, sim = s.request("POST", "/api/v1/scenarios/draft-mail/simulate",
+                           {"contact": {"id": "d1", "email": "d1@example.cz"}, "event": {"type": "nps_response", "contact": "d1", "data": {"score": 5}}})
+    t.check("simulate a draft whose template is not written yet", st == 200 and sim.get("path") == ["mail"]
+            and sim["effects"][0]["params"]["template"] == "not-yet", sim)
+    s.request("DELETE", "/api/v1/scenarios/draft-mail")
+
     for path in sorted(glob.glob(os.path.join(ASSETS, "templates", "*.json"))):
         doc = load(path)
         st, _, body = s.request("POST", "/api/v1/templates", doc)

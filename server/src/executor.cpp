@@ -265,7 +265,16 @@ std::shared_ptr<const Scenario> Executor::scenario_version(WorkspaceId ws, const
     return scenario;
 }
 
-void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now) {
+void Executor::count(const ExecutorStats& done) {
+    std::lock_guard lock(mutex_);
+    stats_.events += done.events;
+    stats_.runs_started += done.runs_started;
+    stats_.runs_resumed += done.runs_resumed;
+    stats_.runs_failed += done.runs_failed;
+    stats_.set_aside += done.set_aside;
+}
+
+void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now, ExecutorStats& done) {
     const Event& event = stored.event;
     const auto matching = active_.find({stored.workspace, event.type});
     if (matching == active_.end()) return;
@@ -294,13 +303,12 @@ void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now) {
         json effects = apply_effects(tx, stored.workspace, rec.id, step.effects, step.contact, catalog, now);
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
-        std::lock_guard lock(mutex_);
-        ++stats_.runs_started;
-        if (rec.status == "failed") ++stats_.runs_failed;
+        ++done.runs_started;
+        if (rec.status == "failed") ++done.runs_failed;
     }
 }
 
-void Executor::resume(WriteTx& tx, const RunRecord& due, Time now) {
+void Executor::resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
     if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
     const auto scenario = scenario_version(rec->workspace, rec->scenario, rec->version);
@@ -326,9 +334,8 @@ void Executor::resume(WriteTx& tx, const RunRecord& due, Time now) {
         record_step(*rec, step, std::move(effects), now);
         tx.save_run(*rec);
     }
-    std::lock_guard lock(mutex_);
-    ++stats_.runs_resumed;
-    if (rec->status == "failed") ++stats_.runs_failed;
+    ++done.runs_resumed;
+    if (rec->status == "failed") ++done.runs_failed;
 }
 
 bool Executor::process_events() {
@@ -350,13 +357,16 @@ bool Executor::process_events() {
         const Time now = clock_();
         std::vector<std::int64_t> seqs;
         seqs.reserve(part.size());
+        ExecutorStats done;
         store_.write([&](WriteTx& tx) {
             for (const StoredEvent& e : part) {
-                handle_event(tx, e, now);
+                handle_event(tx, e, now, done);
                 seqs.push_back(e.seq);
             }
             tx.mark_events_processed(seqs, now);
         });
+        done.events = part.size();
+        count(done);
     };
     try {
         handle(events);
@@ -372,13 +382,10 @@ bool Executor::process_events() {
                 const std::int64_t seq = e.seq;
                 store_.write(
                     [&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
-                std::lock_guard lock(mutex_);
-                ++stats_.set_aside;
+                count(ExecutorStats{.events = 1, .set_aside = 1});
             }
         }
     }
-    std::lock_guard lock(mutex_);
-    stats_.events += events.size();
     return true;
 }
 
@@ -392,9 +399,11 @@ bool Executor::resume_due_runs() {
     }
     const auto handle = [&](std::span<const RunRecord> part) {
         const Time now = clock_();
+        ExecutorStats done;
         store_.write([&](WriteTx& tx) {
-            for (const RunRecord& r : part) resume(tx, r, now);
+            for (const RunRecord& r : part) resume(tx, r, now, done);
         });
+        count(done);
     };
     try {
         handle(due);
@@ -412,8 +421,7 @@ bool Executor::resume_due_runs() {
                     if (auto current = tx.find_run(r.workspace, r.id); current && current->status == "waiting")
                         tx.save_run(failed);
                 });
-                std::lock_guard lock(mutex_);
-                ++stats_.set_aside;
+                count(ExecutorStats{.runs_failed = 1, .set_aside = 1});
             }
         }
     }

@@ -74,8 +74,10 @@ private:
 
     bool process_events();
     bool resume_due_runs();
-    void handle_event(WriteTx& tx, const StoredEvent& e, Time now);
-    void resume(WriteTx& tx, const RunRecord& due, Time now);
+    // Each adds what it did to `done`, counted once the unit has committed.
+    void handle_event(WriteTx& tx, const StoredEvent& e, Time now, ExecutorStats& done);
+    void resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats& done);
+    void count(const ExecutorStats& done);
 
     Store& store_;
     std::function<Time()> clock_;

@@ -270,6 +270,9 @@ constexpr std::array<const char*, 3> migrations = {
     CREATE INDEX runs_contact ON runs (workspace_id, contact_id, seq);
     CREATE INDEX runs_status ON runs (workspace_id, status, seq);
     CREATE INDEX outbox_run ON outbox (workspace_id, run_id, seq);
+    -- No scenario could exist before this version, so nothing is left to react to the events
+    -- stored until now: the executor starts with an empty backlog rather than a history.
+    UPDATE events SET processed_at = received_at WHERE processed_at IS NULL;
     )sql",
 };
 

@@ -62,6 +62,26 @@ TEST_CASE("the database is created, migrated, and reopened with its data") {
     CHECK(again.size_bytes() > 0);
 }
 
+TEST_CASE("schema 3: events stored before scenarios existed are not a backlog for the executor") {
+    TempDir dir;
+    {
+        SqliteStore store(dir.path);
+        const auto ws = make_workspace(store, "demo");
+        ingest(store, ws, {event(R"({"id":"e1","type":"nps_response","contact":"c1","data":{"score":2}})")});
+    }
+    // Back to schema 2, as a database of the release before the executor.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
+                         "DROP INDEX outbox_run; UPDATE events SET processed_at = NULL; PRAGMA user_version = 2",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    SqliteStore store(dir.path);
+    CHECK(store.schema_version() == 3);
+    CHECK(store.unprocessed_events(10).empty());
+}
+
 TEST_CASE("a database from a newer closeloop is refused with a clear message") {
     TempDir dir;
     { SqliteStore store(dir.path); }

@@ -122,7 +122,11 @@ with tempfile.TemporaryDirectory() as tmp:
     threads = stream(s.port, "k", range(nbatches), acked, answers, stop_flag)
     # Kill after a random share of the batches has been answered (10 % to 90 %).
     target = rng.randint(nbatches // 10, nbatches * 9 // 10)
+    db = os.path.join(data, "closeloop.db")
     while len(acked) < target and any(th.is_alive() for th in threads):
+        time.sleep(0.001)
+    # ... and once some runs wait (a loaded machine may start the executor late).
+    while not query(db, "SELECT 1 FROM runs WHERE status = 'waiting' LIMIT 1") and any(th.is_alive() for th in threads):
         time.sleep(0.001)
     s.proc.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
@@ -133,7 +137,6 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("the kill landed mid-stream", 0 < len(acked) < nbatches, len(acked))
     t.check("every answer before the kill was a 202", all(st == 202 for _, st in answers), set(st for _, st in answers))
 
-    db = os.path.join(data, "closeloop.db")
     waiting_at_kill = query(db, "SELECT id, wake_at FROM runs WHERE status = 'waiting'")
     print(f"  {len(waiting_at_kill)} runs waiting at the kill, "
           f"{query(db, 'SELECT count(*) FROM events WHERE processed_at IS NULL')[0][0]} events unprocessed")

@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
     const Time now = parse_time("2026-11-20T10:00:00Z").value();
     BenchHistory history;
     std::vector<Contact> contacts(n);
-    std::vector<Event> events(n);
+    // As the server holds an event it runs through every scenario: shared, not copied per run.
+    std::vector<std::shared_ptr<const Event>> events(n);
     for (std::size_t i = 0; i < n; ++i) {
         Contact& c = contacts[i];
         c.id = "c-" + std::to_string(i);
@@ -108,13 +109,15 @@ int main(int argc, char** argv) {
             c.rfm = rfm;
         }
         if (i % 7 == 0) history.voucher_at[c.id] = subtract(now, days(100));
-        Event& e = events[i];
+        auto event = std::make_shared<Event>();
+        Event& e = *event;
         e.id = "evt-" + std::to_string(i);
         e.type = "nps_response";
         e.kind = EventType::nps_response;
         e.time = now;
         e.contact.id = c.id;
         e.data = {{"score", static_cast<int>(i % 11)}};
+        events[i] = std::move(event);
     }
 
     CounterCodes codes;
@@ -128,10 +131,10 @@ int main(int argc, char** argv) {
         paths.clear();
         const auto t0 = std::chrono::steady_clock::now();
         for (std::size_t i = 0; i < n; ++i) {
-            const EntryDecision d = decide_entry(loaded.scenario, events[i], contacts[i], {}, history, now);
+            const EntryDecision d = decide_entry(loaded.scenario, *events[i], contacts[i], {}, history, now);
             if (!d.enter) continue;
             ++entered;
-            StepResult r = start_run(ctx, "run-" + events[i].id, events[i], contacts[i]);
+            StepResult r = start_run(ctx, "run-" + events[i]->id, events[i], contacts[i]);
             effects += r.effects.size();
             waiting += r.state.status == RunStatus::waiting;
             failed += r.state.status == RunStatus::failed;

@@ -59,7 +59,7 @@ public:
     Stepper(const StepContext& ctx, RunState state, const Contact& contact)
         : ctx_(ctx), state_(std::move(state)), base_contact_(contact) {
         run_view_ = {state_.id, state_.started_at};
-        trace_.reserve(6);
+        trace_.reserve(3);
         effects_.reserve(2);
         state_.path.reserve(state_.path.size() + 8);
     }
@@ -119,18 +119,19 @@ private:
         return e;
     }
 
-    // Evaluates for a decision; records the value in the trace. nullopt on error (failure_ set).
+    // Evaluates for a decision and records the value in the trace; returns the recorded
+    // value, or nullptr on error (failure_ set).
     template <class Field>
-    std::optional<Value> decide(const Expression& e, Field&& field, TraceStep& step) {
+    const Value* decide(const Expression& e, Field&& field, TraceStep& step) {
         auto v = e.evaluate(eval_context(e.reads_voucher()));
         if (!v) {
             failure_ = std::string(field()) + ": " + v.error().message;
-            return std::nullopt;
+            return nullptr;
         }
-        step.values.push_back({e, {}, *v});
-        return std::move(*v);
+        step.values.push_back({e, {}, std::move(*v)});
+        return &step.values[step.values.size() - 1].value;
     }
-    std::optional<Value> decide(const Expression& e, const char* field, TraceStep& step) {
+    const Value* decide(const Expression& e, const char* field, TraceStep& step) {
         return decide(e, [field] { return field; }, step);
     }
 
@@ -227,7 +228,6 @@ private:
             effects_.pop_back();
             return made;
         }
-        step.values.push_back({{}, "effect", Value::text(e.key)});
         return true;
     }
 

@@ -36,7 +36,7 @@ enum class RunStatus { waiting, done, failed };
 std::string_view to_string(RunStatus s);
 
 // A value that decided a step: the expression (or a fixed label such as "percent", "for",
-// "reason", "effect", "error") and what it gave. The expression is held by a shared handle,
+// "reason", "error") and what it gave. The expression is held by a shared handle,
 // so recording it copies no text.
 struct TraceValue {
     Expression source;       // when it came from an expression

@@ -14,6 +14,8 @@ namespace {
 // wait, and this guard keeps a scenario that skipped validation from spinning.
 constexpr int max_nodes_per_step = 1000;
 
+const NodeRef end_of_run;
+
 std::uint64_t fnv1a(std::string_view a, std::string_view b) {
     std::uint64_t h = 1469598103934665603ULL;
     const auto mix = [&](std::string_view s) {
@@ -38,46 +40,48 @@ json voucher_json(const VoucherView& v) {
             {"redeemed", v.redeemed}};
 }
 
-std::string param(const Node& n, const char* key) {
-    const auto it = n.params.find(key);
-    return it != n.params.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // Resolves "contact" / "owner" / an address to an e-mail address ("" when unknown).
-std::string address(const std::string& who, const Contact& c) {
+const std::string& address(const std::string& who, const Contact& c) {
     if (who.empty() || who == "contact") return c.email;
     if (who == "owner") return c.owner;
     return who;
 }
 
+// Where a node's params come from: the string as written, "" when absent.
+const std::string& param_ref(const Node& n, std::string_view key) {
+    static const std::string none;
+    const auto it = n.params.find(key);
+    return it != n.params.end() && it->is_string() ? it->get_ref<const std::string&>() : none;
+}
+
 class Stepper {
 public:
-    Stepper(const StepContext& ctx, RunState state, Contact contact)
-        : ctx_(ctx), state_(std::move(state)), contact_(std::move(contact)) {
+    Stepper(const StepContext& ctx, RunState state, const Contact& contact)
+        : ctx_(ctx), state_(std::move(state)), base_contact_(contact) {
         run_view_ = {state_.id, state_.started_at};
-        if (!state_.voucher) fallback_voucher_ = ctx_.vouchers.latest(contact_.id, ctx_.scenario.campaigns(), ctx_.now);
+        trace_.reserve(3);
+        effects_.reserve(2);
+        state_.path.reserve(state_.path.size() + 8);
     }
 
-    StepResult run(NodeRef current) {
+    StepResult run(const NodeRef& start) {
         int budget = max_nodes_per_step;
-        while (current) {
-            if (--budget < 0) return fail(*current, "", "visited more than 1000 nodes in one step (a loop with no wait?)");
-            const Node* node = ctx_.scenario.find(*current);
-            if (!node) return fail(*current, "", "the scenario has no node " + *current);
+        const NodeRef* current = &start;
+        while (*current) {
+            const std::string& id = **current;
+            if (--budget < 0) return fail(id, "", "visited more than 1000 nodes in one step (a loop with no wait?)");
+            const Node* node = ctx_.scenario.find(id);
+            if (!node) return fail(id, "", "the scenario has no node " + id);
+            const int visit = 1 + static_cast<int>(std::count(state_.path.begin(), state_.path.end(), node->id));
             state_.path.push_back(node->id);
-            const int visit = ++state_.visits[node->id];
-            TraceStep step;
+            TraceStep& step = trace_.emplace_back();
             step.node = node->id;
             step.at = ctx_.now;
-            std::optional<NodeRef> next = visit_node(*node, visit, step);
-            if (!next) return finish_failed(std::move(step));
+            const NodeRef* next = visit_node(*node, visit, step);
+            if (!next) return finish_failed();
             step.next = *next;
-            if (state_.status == RunStatus::waiting) {
-                trace_.push_back(std::move(step));
-                return result();
-            }
-            trace_.push_back(std::move(step));
-            current = *next;
+            if (state_.status == RunStatus::waiting) return result();
+            current = next;
         }
         state_.status = RunStatus::done;
         state_.wake_at.reset();
@@ -86,11 +90,28 @@ public:
     }
 
 private:
-    EvalContext eval_context() const {
+    const Contact& contact() const { return changed_contact_ ? *changed_contact_ : base_contact_; }
+    Contact& contact_to_change() {
+        if (!changed_contact_) changed_contact_ = base_contact_;
+        return *changed_contact_;
+    }
+
+    // `voucher.*`: the run's own voucher, else the contact's latest of the scenario's
+    // campaigns, looked up only when something reads it (the server asks its database).
+    const VoucherView* voucher(bool needed) {
+        if (state_.voucher) return &*state_.voucher;
+        if (needed && !fallback_looked_up_) {
+            fallback_looked_up_ = true;
+            fallback_voucher_ = ctx_.vouchers.latest(base_contact_.id, ctx_.scenario.campaigns(), ctx_.now);
+        }
+        return fallback_voucher_ ? &*fallback_voucher_ : nullptr;
+    }
+
+    EvalContext eval_context(bool reads_voucher) {
         EvalContext e;
-        e.event = &state_.event;
-        e.contact = &contact_;
-        e.voucher = state_.voucher ? &*state_.voucher : (fallback_voucher_ ? &*fallback_voucher_ : nullptr);
+        e.event = state_.event.get();
+        e.contact = &contact();
+        e.voucher = voucher(reads_voucher);
         e.run = &run_view_;
         e.links = ctx_.links;
         e.history = &ctx_.history;
@@ -98,245 +119,275 @@ private:
         return e;
     }
 
-    // Evaluates for a decision; records the value in the trace. nullopt on error (failed_ set).
-    std::optional<Value> decide(const Expression& e, const std::string& field, TraceStep& step) {
-        auto v = e.evaluate(eval_context());
+    // Evaluates for a decision and records the value in the trace; returns the recorded
+    // value, or nullptr on error (failure_ set).
+    template <class Field>
+    const Value* decide(const Expression& e, Field&& field, TraceStep& step) {
+        auto v = e.evaluate(eval_context(e.reads_voucher()));
         if (!v) {
-            failure_ = field + ": " + v.error().message;
-            return std::nullopt;
+            failure_ = std::string(field()) + ": " + v.error().message;
+            return nullptr;
         }
-        step.values[e.text()] = *v;
-        return *v;
+        step.values.push_back({e, {}, std::move(*v)});
+        return &step.values[step.values.size() - 1].value;
+    }
+    const Value* decide(const Expression& e, const char* field, TraceStep& step) {
+        return decide(e, [field] { return field; }, step);
     }
 
-    std::optional<std::string> render(const Node& n, const std::string& key) {
-        const auto it = n.text_params.find(key);
+    // Renders a text param; "" when the node has none; nullopt on error (failure_ set).
+    std::optional<std::string> render(const Node& n, const char* key) {
+        const auto it = n.text_params.find(std::string_view(key));
         if (it == n.text_params.end()) return std::string();
-        auto text = it->second.render(eval_context(), Escape::none, contact_.locale.empty() ? "en" : contact_.locale);
+        const std::string& locale = contact().locale;
+        auto text = it->second.render(eval_context(it->second.reads_voucher()), Escape::none,
+                                      locale.empty() ? "en" : locale);
         if (!text) {
-            failure_ = "params." + key + ": " + text.error().message;
+            failure_ = std::string("params.") + key + ": " + text.error().message;
             return std::nullopt;
         }
-        return *text;
+        return std::move(*text);
     }
 
-    // Runs one node. Returns where to go next, or nullopt when the run fails.
-    std::optional<NodeRef> visit_node(const Node& n, int visit, TraceStep& step) {
+    // Runs one node. Returns where to go next (a field of the node), or nullptr when the run fails.
+    const NodeRef* visit_node(const Node& n, int visit, TraceStep& step) {
         switch (n.kind) {
             case NodeKind::condition: {
                 const auto v = decide(n.if_expr, "if", step);
-                if (!v) return std::nullopt;
+                if (!v) return nullptr;
                 step.outcome = v->truthy() ? "then" : "else";
-                return v->truthy() ? n.then_next : n.else_next;
+                return v->truthy() ? &n.then_next : &n.else_next;
             }
             case NodeKind::switch_: {
                 for (std::size_t i = 0; i < n.cases.size(); ++i) {
-                    const auto v = decide(n.cases[i].when, "cases[" + std::to_string(i) + "].when", step);
-                    if (!v) return std::nullopt;
+                    const auto v = decide(
+                        n.cases[i].when, [i] { return "cases[" + std::to_string(i) + "].when"; }, step);
+                    if (!v) return nullptr;
                     if (v->truthy()) {
                         step.outcome = "case " + std::to_string(i + 1);
-                        return n.cases[i].next;
+                        return &n.cases[i].next;
                     }
                 }
                 step.outcome = "default";
-                return n.default_next;
+                return &n.default_next;
             }
             case NodeKind::split: {
                 const auto b = split_branch(n, state_.id);
                 step.outcome = "branch " + std::to_string(b + 1);
-                step.values["percent"] = n.branches[b].percent;
-                return n.branches[b].next;
+                step.values.push_back({{}, "percent", Value::number(n.branches[b].percent)});
+                return &n.branches[b].next;
             }
             case NodeKind::wait: return wait(n, step);
             case NodeKind::action: {
-                if (!act(n, visit, step)) return std::nullopt;
-                return n.next;
+                if (!act(n, visit, step)) return nullptr;
+                return &n.next;
             }
         }
-        return NodeRef{};
+        return &end_of_run;
     }
 
-    std::optional<NodeRef> wait(const Node& n, TraceStep& step) {
+    const NodeRef* wait(const Node& n, TraceStep& step) {
         Time wake = ctx_.now;
         if (n.wait_for) {
             wake = add(ctx_.now, *n.wait_for);
-            step.values["for"] = format_duration(*n.wait_for);
+            step.values.push_back({{}, "for", Value::duration(*n.wait_for)});
         } else if (n.wait_until) {
             const auto v = decide(*n.wait_until, "until", step);
-            if (!v) return std::nullopt;
+            if (!v) return nullptr;
             if (v->type() != ValueType::time) {
                 failure_ = "until: " + n.wait_until->text() + " gives " + std::string(value_type_name(v->type())) +
                            ", not a time";
-                return std::nullopt;
+                return nullptr;
             }
             wake = std::get<Time>(v->v);
         }
         if (wake <= ctx_.now || !n.next) {
             // A time in the past continues at once; a wait with nothing after it ends the run.
             step.outcome = "continued";
-            return n.next;
+            return &n.next;
         }
         step.outcome = "waiting";
         state_.status = RunStatus::waiting;
         state_.wake_at = wake;
         state_.resume_at = *n.next;
-        return n.next;
+        return &n.next;
     }
 
+    // Nothing to send to: the run goes on, and the trace says why nothing was sent.
+    static bool skip(TraceStep& step, const char* reason) {
+        step.outcome = "skipped";
+        step.values.push_back({{}, "reason", Value::text(reason)});
+        return true;
+    }
+
+    // Builds the node's effect in place; a skipped or failed action takes it back.
     bool act(const Node& n, int visit, TraceStep& step) {
-        Effect e;
-        e.key = state_.id + "/" + n.id + (visit > 1 ? "#" + std::to_string(visit) : "");
+        Effect& e = effects_.emplace_back();
+        const bool made = build_effect(n, visit, step, e);
+        if (!made || step.outcome == "skipped") {
+            effects_.pop_back();
+            return made;
+        }
+        return true;
+    }
+
+    bool build_effect(const Node& n, int visit, TraceStep& step, Effect& e) {
+        e.key.reserve(state_.id.size() + n.id.size() + 4);
+        e.key.append(state_.id).append("/").append(n.id);
+        if (visit > 1) e.key.append("#").append(std::to_string(visit));
         e.kind = n.action;
-        e.contact = contact_.id;
+        e.contact = base_contact_.id;
         e.node = n.id;
-        json& p = e.params;
         step.outcome = "effect";
+        const Contact& c = contact();
         switch (n.action) {
             case ActionKind::send_email: {
-                p["template"] = param(n, "template");
-                const std::string to = address(param(n, "to"), contact_);
-                if (to.empty()) {
-                    // Nothing to send to: the run goes on, and the trace says why nothing was sent.
-                    step.outcome = "skipped";
-                    step.values["reason"] = param(n, "to") == "owner" ? "the contact has no owner"
-                                                                      : "the contact has no e-mail address";
-                    return true;
-                }
-                p["to"] = to;
-                if (const std::string cc = address(param(n, "cc"), contact_); !param(n, "cc").empty() && !cc.empty())
-                    p["cc"] = cc;
-                if (const std::string from = param(n, "from"); !from.empty())
-                    p["from"] = from == "owner" ? address("owner", contact_) : from;
-                p["locale"] = contact_.locale;
+                auto& p = e.params.emplace<SendEmail>();
+                p.template_id = param_ref(n, "template");
+                const std::string& to = param_ref(n, "to");
+                p.to = address(to, c);
+                if (p.to.empty())
+                    return skip(step, to == "owner" ? "the contact has no owner" : "the contact has no e-mail address");
+                if (const std::string& cc = param_ref(n, "cc"); !cc.empty()) p.cc = address(cc, c);
+                if (const std::string& from = param_ref(n, "from"); !from.empty())
+                    p.from = from == "owner" ? c.owner : from;
+                p.locale = c.locale;
                 break;
             }
             case ActionKind::assign_voucher: {
-                const std::string id = param(n, "campaign");
+                const std::string& id = param_ref(n, "campaign");
                 const auto it = ctx_.campaigns.find(id);
                 if (it == ctx_.campaigns.end()) {
                     failure_ = "params.campaign: there is no voucher campaign " + id;
                     return false;
                 }
-                const VoucherCampaign& c = it->second;
+                const VoucherCampaign& campaign = it->second;
                 VoucherView v;
-                v.code = ctx_.codes.voucher_code(c, e.key);
-                v.campaign = c.id;
-                v.currency = c.currency;
-                v.value = c.value;
+                v.code = ctx_.codes.voucher_code(campaign, e.key);
+                v.campaign = campaign.id;
+                v.currency = campaign.currency;
+                v.value = campaign.value;
                 v.assigned_at = ctx_.now;
-                v.expires_at = voucher_expiry(c, ctx_.now);
+                v.expires_at = voucher_expiry(campaign, ctx_.now);
                 state_.voucher = v;
-                p = voucher_json(v);
-                p.erase("redeemed");
+                e.params.emplace<AssignVoucher>().voucher = std::move(v);
                 break;
             }
             case ActionKind::notify: {
-                p["role"] = param(n, "role");
-                const auto message = render(n, "message");
+                auto& p = e.params.emplace<Notify>();
+                p.role = param_ref(n, "role");
+                auto message = render(n, "message");
                 if (!message) return false;
-                p["message"] = *message;
+                p.message = std::move(*message);
                 break;
             }
             case ActionKind::webhook: {
-                p["channel"] = param(n, "channel");
-                if (const auto url = param(n, "url"); !url.empty()) p["url"] = url;
-                if (const auto secret = param(n, "url_secret"); !secret.empty()) p["url_secret"] = secret;
-                const auto message = render(n, "message");
+                auto& p = e.params.emplace<Webhook>();
+                p.channel = param_ref(n, "channel");
+                p.url = param_ref(n, "url");
+                p.url_secret = param_ref(n, "url_secret");
+                auto message = render(n, "message");
                 if (!message) return false;
-                p["message"] = *message;
+                p.message = std::move(*message);
                 break;
             }
             case ActionKind::add_tag:
             case ActionKind::remove_tag: {
-                const auto tag = render(n, "tag");
+                auto tag = render(n, "tag");
                 if (!tag) return false;
-                p["tag"] = *tag;
-                auto& tags = contact_.tags;
-                const auto it = std::find(tags.begin(), tags.end(), *tag);
-                if (n.action == ActionKind::add_tag && it == tags.end()) tags.push_back(*tag);
-                if (n.action == ActionKind::remove_tag && it != tags.end()) tags.erase(it);
+                auto& p = e.params.emplace<TagChange>();
+                p.tag = std::move(*tag);
+                const auto& tags = c.tags;
+                const bool has = std::find(tags.begin(), tags.end(), p.tag) != tags.end();
+                if (n.action == ActionKind::add_tag && !has) contact_to_change().tags.push_back(p.tag);
+                if (n.action == ActionKind::remove_tag && has) {
+                    auto& changed = contact_to_change().tags;
+                    changed.erase(std::find(changed.begin(), changed.end(), p.tag));
+                }
                 break;
             }
             case ActionKind::set_attribute: {
-                const std::string name = param(n, "name");
+                auto& p = e.params.emplace<SetAttribute>();
+                p.name = param_ref(n, "name");
                 if (!n.value_expr) {
                     failure_ = "params.value: missing";
                     return false;
                 }
-                auto v = n.value_expr->evaluate(eval_context());
+                auto v = n.value_expr->evaluate(eval_context(n.value_expr->reads_voucher()));
                 if (!v) {
                     failure_ = "params.value: " + v.error().message;
                     return false;
                 }
-                p["name"] = name;
-                p["value"] = *v;
-                if (!contact_.attributes.is_object()) contact_.attributes = json::object();
-                if (v->is_null())
-                    contact_.attributes.erase(name);
+                p.value = std::move(*v);
+                Contact& changed = contact_to_change();
+                if (!changed.attributes.is_object()) changed.attributes = json::object();
+                if (p.value.is_null())
+                    changed.attributes.erase(p.name);
                 else
-                    contact_.attributes[name] = p["value"];
+                    changed.attributes[p.name] = p.value;
                 break;
             }
             case ActionKind::create_task: {
-                const std::string who = param(n, "assignee");
-                p["assignee"] = who == "owner" && !contact_.owner.empty() ? contact_.owner : who;
-                const auto title = render(n, "title");
+                const std::string& who = param_ref(n, "assignee");
+                auto& p = e.params.emplace<CreateTask>();
+                p.assignee = who == "owner" && !c.owner.empty() ? c.owner : who;
+                auto title = render(n, "title");
                 if (!title) return false;
-                p["title"] = *title;
+                p.title = std::move(*title);
                 if (n.text_params.count("description")) {
-                    const auto description = render(n, "description");
+                    auto description = render(n, "description");
                     if (!description) return false;
-                    p["description"] = *description;
+                    p.description = std::move(*description);
                 }
-                if (const auto due = param(n, "due"); !due.empty()) {
-                    if (auto d = parse_duration(due)) p["due"] = format_time(add(ctx_.now, *d));
+                if (const std::string& due = param_ref(n, "due"); !due.empty()) {
+                    if (auto d = parse_duration(due)) p.due = add(ctx_.now, *d);
                 }
                 break;
             }
             case ActionKind::send_survey: {
-                p["survey"] = param(n, "survey");
-                p["channel"] = param(n, "channel").empty() ? "email" : param(n, "channel");
-                const std::string to = address(param(n, "to"), contact_);
-                if (to.empty()) {
-                    step.outcome = "skipped";
-                    step.values["reason"] = "the contact has no e-mail address";
-                    return true;
-                }
-                p["to"] = to;
-                p["locale"] = contact_.locale;
+                auto& p = e.params.emplace<SendSurvey>();
+                p.survey = param_ref(n, "survey");
+                const std::string& channel = param_ref(n, "channel");
+                p.channel = channel.empty() ? "email" : channel;
+                p.to = address(param_ref(n, "to"), c);
+                if (p.to.empty()) return skip(step, "the contact has no e-mail address");
+                p.locale = c.locale;
                 break;
             }
         }
-        step.values["effect"] = e.key;
-        effects_.push_back(std::move(e));
         return true;
     }
 
     StepResult fail(const std::string& node, const std::string& field, const std::string& why) {
-        TraceStep step;
+        TraceStep& step = trace_.emplace_back();
         step.node = node;
         step.at = ctx_.now;
         failure_ = field.empty() ? why : field + ": " + why;
-        return finish_failed(std::move(step));
+        return finish_failed();
     }
 
-    StepResult finish_failed(TraceStep step) {
+    // The last trace step failed with failure_.
+    StepResult finish_failed() {
+        TraceStep& step = trace_.back();
         step.outcome = "failed";
-        step.values["error"] = failure_;
-        trace_.push_back(std::move(step));
+        step.values.push_back({{}, "error", Value::text(failure_)});
         state_.status = RunStatus::failed;
-        state_.error = trace_.back().node + ": " + failure_;
+        state_.error = step.node + ": " + failure_;
         state_.wake_at.reset();
         state_.resume_at.clear();
         return result();
     }
 
-    StepResult result() { return {std::move(state_), std::move(effects_), std::move(trace_), std::move(contact_)}; }
+    StepResult result() {
+        return {std::move(state_), std::move(effects_), std::move(trace_), std::move(changed_contact_)};
+    }
 
     const StepContext& ctx_;
     RunState state_;
-    Contact contact_;
+    const Contact& base_contact_;
+    std::optional<Contact> changed_contact_;  // made on the first tag or attribute change
     RunView run_view_;
+    bool fallback_looked_up_ = false;
     std::optional<VoucherView> fallback_voucher_;
     std::vector<Effect> effects_;
     std::vector<TraceStep> trace_;
@@ -383,7 +434,7 @@ EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact&
             d.reason = "trigger.when failed: " + v.error().message;
             return d;
         }
-        d.values[s.trigger.when->text()] = *v;
+        d.values.push_back({*s.trigger.when, {}, *v});
         if (!v->truthy()) {
             d.reason = "trigger.when is false: " + s.trigger.when->text();
             return d;
@@ -416,24 +467,32 @@ EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact&
     return d;
 }
 
-StepResult start_run(const StepContext& ctx, const std::string& run_id, const Event& event, const Contact& contact) {
+StepResult start_run(const StepContext& ctx, const std::string& run_id, std::shared_ptr<const Event> event,
+                     const Contact& contact) {
     RunState state;
     state.id = run_id;
     state.scenario_id = ctx.scenario.id;
     state.scenario_version = ctx.scenario.version;
     state.contact_id = contact.id;
-    state.event = event;
-    if (!state.event.time) state.event.time = ctx.now;
+    if (event && !event->time) {
+        auto stamped = std::make_shared<Event>(*event);
+        stamped->time = ctx.now;
+        event = std::move(stamped);
+    }
+    state.event = event ? std::move(event) : std::make_shared<const Event>();
     state.started_at = ctx.now;
     Stepper stepper(ctx, std::move(state), contact);
     return stepper.run(ctx.scenario.start);
+}
+
+StepResult start_run(const StepContext& ctx, const std::string& run_id, const Event& event, const Contact& contact) {
+    return start_run(ctx, run_id, std::make_shared<const Event>(event), contact);
 }
 
 StepResult resume_run(const StepContext& ctx, RunState state, const Contact& contact) {
     if (state.status != RunStatus::waiting) {
         StepResult r;
         r.state = std::move(state);
-        r.contact = contact;
         return r;
     }
     if (state.voucher) state.voucher->redeemed = ctx.vouchers.redeemed(contact.id, state.voucher->code, ctx.now);
@@ -447,13 +506,92 @@ StepResult resume_run(const StepContext& ctx, RunState state, const Contact& con
 
 // ---- JSON ----------------------------------------------------------------------------------
 
+TraceValues::TraceValues(const TraceValues& other) {
+    for (const auto& v : other) push_back(v);
+}
+
+TraceValues& TraceValues::operator=(const TraceValues& other) {
+    if (this != &other) {
+        TraceValues copy(other);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
+void TraceValues::push_back(TraceValue v) {
+    if (spilled_.empty() && count_ < inline_.size()) {
+        inline_[count_++] = std::move(v);
+        return;
+    }
+    if (spilled_.empty()) {
+        spilled_.reserve(inline_.size() * 2);
+        for (std::size_t i = 0; i < count_; ++i) spilled_.push_back(std::move(inline_[i]));
+        count_ = 0;
+    }
+    spilled_.push_back(std::move(v));
+}
+
+json trace_values_json(const TraceValues& values) {
+    json j = json::object();
+    for (const auto& v : values) j[std::string(v.name())] = v.value;
+    return j;
+}
+
+const Value* find_value(const TraceValues& values, std::string_view name) {
+    for (const auto& v : values)
+        if (v.name() == name) return &v.value;
+    return nullptr;
+}
+
 void to_json(json& j, const TraceStep& s) {
-    j = {{"node", s.node}, {"at", format_time(s.at)}, {"outcome", s.outcome}, {"values", s.values}};
+    j = {{"node", s.node}, {"at", format_time(s.at)}, {"outcome", s.outcome}, {"values", trace_values_json(s.values)}};
     j["next"] = s.next ? json(*s.next) : json(nullptr);
 }
 
+json params_json(const Effect& e) {
+    json j = json::object();
+    const auto optional = [&j](const char* key, const std::string& value) {
+        if (!value.empty()) j[key] = value;
+    };
+    struct Writer {
+        json& j;
+        decltype(optional)& opt;
+        void operator()(const SendEmail& p) {
+            j["template"] = p.template_id;
+            j["to"] = p.to;
+            opt("cc", p.cc);
+            opt("from", p.from);
+            j["locale"] = p.locale;
+        }
+        void operator()(const AssignVoucher& p) {
+            j = voucher_json(p.voucher);
+            j.erase("redeemed");
+        }
+        void operator()(const Notify& p) { j = {{"role", p.role}, {"message", p.message}}; }
+        void operator()(const Webhook& p) {
+            j["channel"] = p.channel;
+            opt("url", p.url);
+            opt("url_secret", p.url_secret);
+            j["message"] = p.message;
+        }
+        void operator()(const TagChange& p) { j["tag"] = p.tag; }
+        void operator()(const SetAttribute& p) { j = {{"name", p.name}, {"value", p.value}}; }
+        void operator()(const CreateTask& p) {
+            j["assignee"] = p.assignee;
+            j["title"] = p.title;
+            opt("description", p.description);
+            if (p.due) j["due"] = format_time(*p.due);
+        }
+        void operator()(const SendSurvey& p) {
+            j = {{"survey", p.survey}, {"channel", p.channel}, {"to", p.to}, {"locale", p.locale}};
+        }
+    };
+    std::visit(Writer{j, optional}, e.params);
+    return j;
+}
+
 void to_json(json& j, const Effect& e) {
-    j = {{"key", e.key}, {"kind", to_string(e.kind)}, {"contact", e.contact}, {"node", e.node}, {"params", e.params}};
+    j = {{"key", e.key}, {"kind", to_string(e.kind)}, {"contact", e.contact}, {"node", e.node}, {"params", params_json(e)}};
 }
 
 void to_json(json& j, const RunState& r) {
@@ -461,11 +599,10 @@ void to_json(json& j, const RunState& r) {
          {"scenario", r.scenario_id},
          {"scenario_version", r.scenario_version},
          {"contact", r.contact_id},
-         {"event", r.event},
+         {"event", r.event ? json(*r.event) : json(nullptr)},
          {"started_at", format_time(r.started_at)},
          {"status", to_string(r.status)},
-         {"path", r.path},
-         {"visits", r.visits}};
+         {"path", r.path}};
     if (!r.resume_at.empty()) j["resume_at"] = r.resume_at;
     j["wake_at"] = r.wake_at ? json(format_time(*r.wake_at)) : json(nullptr);
     if (!r.error.empty()) j["error"] = r.error;
@@ -493,13 +630,10 @@ Result<RunState> run_state_from_json(const json& j) {
     r.wake_at = f.time("wake_at", false);
     r.error = f.string("error", false, 4096).value_or("");
     r.path = f.strings("path", false, 100000, 64).value_or(std::vector<std::string>{});
-    if (const json* visits = f.object("visits", false))
-        for (const auto& [k, v] : visits->items())
-            if (v.is_number_integer()) r.visits[k] = v.get<int>();
     if (const json* ev = f.find("event")) {
         auto e = event_from_json(*ev, "event");
         if (e)
-            r.event = std::move(*e);
+            r.event = std::make_shared<const Event>(std::move(*e));
         else
             f.fail(e.error());
     }

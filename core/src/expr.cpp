@@ -1982,7 +1982,36 @@ std::size_t char_count(std::string_view s) {
 
 // ---- Expression ----------------------------------------------------------------------------
 
+struct Expression::Parsed {
+    std::string text;
+    Node root;
+    bool reads_voucher = false;
+};
+
+namespace {
+
+bool reads_voucher_path(const Expression::Node& n) {
+    if (n.op == expr_impl::Op::path && n.path >= expr_impl::PathId::voucher_code &&
+        n.path <= expr_impl::PathId::voucher_redeemed)
+        return true;
+    for (const auto& k : n.kids)
+        if (reads_voucher_path(k)) return true;
+    return false;
+}
+
+const std::string empty_text;
+
+}  // namespace
+
 Expression::Expression() = default;
+
+const std::string& Expression::text() const {
+    return parsed_ ? parsed_->text : empty_text;
+}
+
+bool Expression::reads_voucher() const {
+    return parsed_ && parsed_->reads_voucher;
+}
 
 Result<Expression> Expression::parse(std::string_view text) {
     if (char_count(text) > max_length)
@@ -1994,31 +2023,31 @@ Result<Expression> Expression::parse(std::string_view text) {
     Parser parser(std::move(*tokens));
     Node root = parser.parse_all();
     if (parser.error) return std::move(*parser.error);
+    const bool voucher = reads_voucher_path(root);
     Expression e;
-    e.text_ = std::string(text);
-    e.root_ = std::make_shared<const Node>(std::move(root));
+    e.parsed_ = std::make_shared<const Parsed>(Parsed{std::string(text), std::move(root), voucher});
     return e;
 }
 
 Result<ValueType> Expression::check(const TypeEnv& env) const {
-    if (!root_) return ValueType::null;
+    if (!parsed_) return ValueType::null;
     Checker checker(env);
-    const SType t = checker.check(*root_);
+    const SType t = checker.check(parsed_->root);
     if (checker.error) return std::move(*checker.error);
     return t.t;
 }
 
 Result<Value> Expression::evaluate(const EvalContext& ctx) const {
-    if (!root_) return Value{};
+    if (!parsed_) return Value{};
     Evaluator evaluator(ctx);
-    const Val v = evaluator.eval(*root_);
+    const Val v = evaluator.eval(parsed_->root);
     if (evaluator.error) return std::move(*evaluator.error);
     return to_value(v);
 }
 
 std::vector<std::string> Expression::paths() const {
     std::vector<std::string> out;
-    if (root_) collect_paths(*root_, out);
+    if (parsed_) collect_paths(parsed_->root, out);
     return out;
 }
 

@@ -417,12 +417,23 @@ constexpr std::size_t max_body = 1'000'000;
 
 TemplateText::TemplateText() = default;
 
+namespace {
+
+bool any_reads_voucher(const std::vector<Part>& parts) {
+    for (const Part& p : parts)
+        if (p.expr.reads_voucher() || any_reads_voucher(p.then_parts) || any_reads_voucher(p.else_parts)) return true;
+    return false;
+}
+
+}  // namespace
+
 Result<TemplateText> TemplateText::parse(std::string_view text) {
     TemplateParser parser(text);
     std::vector<Part> parts = parser.run();
     if (parser.error) return std::move(*parser.error);
     TemplateText t;
     t.source_ = std::string(text);
+    t.reads_voucher_ = any_reads_voucher(parts);
     t.parts_ = std::make_shared<const std::vector<Part>>(std::move(parts));
     return t;
 }

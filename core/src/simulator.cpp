@@ -151,19 +151,17 @@ private:
 
     // Performs the internal effects the server would perform, so later events see them.
     void absorb(StepResult& r, SimulatedRun& line) {
-        contacts_[r.contact.id] = r.contact;
+        if (r.contact) contacts_[r.contact->id] = *r.contact;
         for (const auto& eff : r.effects) {
-            if (eff.kind == ActionKind::assign_voucher) {
+            if (const auto* assign = std::get_if<AssignVoucher>(&eff.params)) {
                 Event assigned;
                 assigned.id = eff.key;
                 assigned.type = "voucher_assigned";
                 assigned.kind = EventType::voucher_assigned;
                 assigned.contact.id = eff.contact;
-                assigned.data = eff.params;
-                assigned.time = parse_time(eff.params.value("assigned_at", "")).ok()
-                                    ? std::optional<Time>(parse_time(eff.params.value("assigned_at", "")).value())
-                                    : std::nullopt;
-                if (assigned.time) history_.add(assigned);
+                assigned.data = params_json(eff);
+                assigned.time = assign->voucher.assigned_at;
+                history_.add(assigned);
             }
         }
         line.path.insert(line.path.end(), r.state.path.begin() + static_cast<std::ptrdiff_t>(line.path.size()),
@@ -196,7 +194,7 @@ private:
             live_.erase(due);
             const Time now = *run.state.wake_at;
             SimulatedRun line;
-            line.event = run.state.event.id;
+            line.event = run.state.event ? run.state.event->id : std::string();
             line.scenario = run.state.scenario_id;
             line.contact = run.state.contact_id;
             line.entered = true;

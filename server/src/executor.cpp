@@ -300,7 +300,9 @@ void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now, Ex
         rec.event_id = event.id;
         rec.created_at = now;
         const StepResult step = start_run(ctx, rec.id, event, contact->contact);
-        json effects = apply_effects(tx, stored.workspace, rec.id, step.effects, step.contact, catalog, now);
+        // A step that changed no tag or attribute leaves the contact as it was.
+        const Contact& after = step.contact ? *step.contact : contact->contact;
+        json effects = apply_effects(tx, stored.workspace, rec.id, step.effects, after, catalog, now);
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
         ++done.runs_started;
@@ -330,7 +332,8 @@ void Executor::resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats
         const auto& catalog = campaigns_.at(rec->workspace);
         const StepContext ctx{*scenario, history, history, codes, catalog, nullptr, now};
         const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
-        json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, step.contact, catalog, now);
+        const Contact& after = step.contact ? *step.contact : contact->contact;
+        json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, after, catalog, now);
         record_step(*rec, step, std::move(effects), now);
         tx.save_run(*rec);
     }

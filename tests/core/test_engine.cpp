@@ -42,8 +42,8 @@ TEST_CASE("recovery scenario: the path of each RFM tier (DOMAIN.md, seed 000)") 
             CHECK(r.state.status == RunStatus::done);
             REQUIRE(r.effects.size() == 1);
             CHECK(r.effects[0].kind == ActionKind::send_email);
-            CHECK(r.effects[0].params["template"] == "nps-apology");
-            CHECK(r.effects[0].params["to"] == "c1@example.cz");
+            CHECK(params_json(r.effects[0])["template"] == "nps-apology");
+            CHECK(params_json(r.effects[0])["to"] == "c1@example.cz");
             CHECK(r.effects[0].key == "run-e1/mail_plain");
         }
     }
@@ -54,8 +54,8 @@ TEST_CASE("recovery scenario: the path of each RFM tier (DOMAIN.md, seed 000)") 
             CHECK(r.state.path == std::vector<std::string>{"had_voucher", "segment", "call"});
             REQUIRE(r.effects.size() == 1);
             CHECK(r.effects[0].kind == ActionKind::notify);
-            CHECK(r.effects[0].params["role"] == "call_center_agent");
-            CHECK(r.effects[0].params["message"] ==
+            CHECK(params_json(r.effects[0])["role"] == "call_center_agent");
+            CHECK(params_json(r.effects[0])["message"] ==
                   "Call Jana (c2@example.cz): NPS 2. Apologise, solve, then send voucher nps-apology-20.");
         }
     }
@@ -74,12 +74,12 @@ TEST_CASE("recovery scenario: the path of each RFM tier (DOMAIN.md, seed 000)") 
             CHECK(r.state.resume_at == "still_unused");
             REQUIRE(r.effects.size() == 2);
             CHECK(r.effects[0].kind == ActionKind::assign_voucher);
-            CHECK(r.effects[0].params["campaign"] == "nps-apology-20");
-            CHECK(r.effects[0].params["expires_at"] == "2027-01-20T10:00:00Z");
-            CHECK(r.effects[0].params["value"] == 20);
-            CHECK(r.effects[1].params["template"] == "nps-apology-voucher");
+            CHECK(params_json(r.effects[0])["campaign"] == "nps-apology-20");
+            CHECK(params_json(r.effects[0])["expires_at"] == "2027-01-20T10:00:00Z");
+            CHECK(params_json(r.effects[0])["value"] == 20);
+            CHECK(params_json(r.effects[1])["template"] == "nps-apology-voucher");
             REQUIRE(r.state.voucher.has_value());
-            CHECK(r.state.voucher->code == r.effects[0].params["code"]);
+            CHECK(r.state.voucher->code == params_json(r.effects[0])["code"]);
         }
     }
 }
@@ -96,12 +96,12 @@ TEST_CASE("recovery scenario: the reminder goes only when the voucher is unused"
         CHECK(r.state.status == RunStatus::done);
         CHECK(r.state.path.back() == "mail_reminder");
         REQUIRE(r.effects.size() == 1);
-        CHECK(r.effects[0].params["template"] == "voucher-reminder");
+        CHECK(params_json(r.effects[0])["template"] == "voucher-reminder");
         CHECK(r.effects[0].key == "run-e4/mail_reminder");
         REQUIRE(r.trace.size() == 2);
         CHECK(r.trace[0].node == "still_unused");
         CHECK(r.trace[0].outcome == "then");
-        CHECK(r.trace[0].values["not voucher.redeemed"] == true);
+        CHECK(trace_values_json(r.trace[0].values)["not voucher.redeemed"] == true);
     }
     SUBCASE("redeemed before the wake time: no reminder") {
         h.history.add(fixtures::voucher_redeemed("c4", "2026-12-01T09:00:00Z", {{"code", code}}));
@@ -132,7 +132,7 @@ TEST_CASE("recovery scenario: the 183-day anti-abuse rule") {
         h.history.add(fixtures::voucher_assigned("c5", "2026-05-22T10:00:00Z", "2026-07-22T10:00:00Z"));
         auto r = h.start(fixtures::contact("c5", "At Risk"), fixtures::nps("e5", "c5", 3, "2026-11-20T10:00:00Z"));
         CHECK(r.state.path == std::vector<std::string>{"had_voucher", "mail_plain"});
-        CHECK(r.trace[0].values["voucher_assigned_within('nps-apology-20', days(183))"] == true);
+        CHECK(trace_values_json(r.trace[0].values)["voucher_assigned_within('nps-apology-20', days(183))"] == true);
     }
     SUBCASE("voucher exactly 183 days ago still counts (the window is inclusive)") {
         Harness h;
@@ -251,8 +251,9 @@ TEST_CASE("waits: `for` sets the wake time, a time in the past continues at once
     auto done = resume_run(later, r.state, c);
     CHECK(done.state.status == RunStatus::done);
     REQUIRE(done.effects.size() == 1);
-    CHECK(done.effects[0].params["tag"] == "bought o-77");
-    CHECK(done.contact.has_tag("bought o-77"));
+    CHECK(params_json(done.effects[0])["tag"] == "bought o-77");
+    REQUIRE(done.contact);  // the step changed the contact
+    CHECK(done.contact->has_tag("bought o-77"));
 }
 
 TEST_CASE("a run-time expression error fails the run with a reason, never throws") {
@@ -279,4 +280,39 @@ TEST_CASE("a run-time expression error fails the run with a reason, never throws
     CHECK(r.state.error.find("c: if:") == 0);
     CHECK(r.effects.empty());
     CHECK(r.trace.back().outcome == "failed");
+}
+
+TEST_CASE("trace values: the first two inline, more spill, order and copies kept") {
+    TraceValues values;
+    const auto cond = Expression::parse("event.score < 7").value();
+    values.push_back({cond, {}, Value::boolean(true)});
+    values.push_back({{}, "percent", Value::number(50)});
+    CHECK(values.size() == 2);
+    for (int i = 0; i < 3; ++i) values.push_back({{}, i == 0 ? "a" : i == 1 ? "b" : "c", Value::number(i)});
+    REQUIRE(values.size() == 5);
+    CHECK(values[0].name() == "event.score < 7");
+    CHECK(values[1].name() == "percent");
+    CHECK(values[4].name() == "c");
+    const TraceValues copy = values;
+    CHECK(copy.size() == 5);
+    CHECK(trace_values_json(copy) == trace_values_json(values));
+    REQUIRE(find_value(copy, "b"));
+    CHECK(*find_value(copy, "b") == Value::number(1));
+    CHECK(find_value(copy, "missing") == nullptr);
+}
+
+TEST_CASE("effect params: each action's JSON has the contract's names, optional fields only when set") {
+    Effect mail;
+    mail.kind = ActionKind::send_email;
+    mail.params = SendEmail{"nps-apology", "jana@example.cz", "", "", "cs"};
+    CHECK(params_json(mail) == nlohmann::json{{"template", "nps-apology"}, {"to", "jana@example.cz"}, {"locale", "cs"}});
+    Effect task;
+    task.kind = ActionKind::create_task;
+    task.params = CreateTask{"petr@brand.cz", "Call back", "", Time{0}};
+    CHECK(params_json(task) ==
+          nlohmann::json{{"assignee", "petr@brand.cz"}, {"title", "Call back"}, {"due", "1970-01-01T00:00:00Z"}});
+    Effect attr;
+    attr.kind = ActionKind::set_attribute;
+    attr.params = SetAttribute{"plan", Value::null()};
+    CHECK(params_json(attr) == nlohmann::json{{"name", "plan"}, {"value", nullptr}});
 }

@@ -61,7 +61,7 @@ std::vector<SimulatedRun> run(const std::string& scenario, SimulationInput in) {
 std::vector<std::string> templates_sent(const SimulatedRun& r) {
     std::vector<std::string> out;
     for (const auto& e : r.effects)
-        if (e.kind == ActionKind::send_email) out.push_back(e.params["template"]);
+        if (e.kind == ActionKind::send_email) out.push_back(params_json(e)["template"]);
     return out;
 }
 
@@ -201,7 +201,7 @@ TEST_CASE("seed 004, score bands: every score, VIP or not") {
             if (score <= 6) {
                 const auto mail = std::find_if(r.effects.begin(), r.effects.end(),
                                                [](const Effect& x) { return x.kind == ActionKind::send_email; });
-                CHECK(mail->params["cc"] == "petr@brand.cz");  // the owner in copy
+                CHECK(params_json(*mail)["cc"] == "petr@brand.cz");  // the owner in copy
             }
         }
     }
@@ -235,7 +235,7 @@ TEST_CASE("seed 001, testimonials: survey after a resolved ticket; promoters tag
             const auto tag = std::find_if(out[0].effects.begin(), out[0].effects.end(),
                                           [](const Effect& x) { return x.kind == ActionKind::add_tag; });
             REQUIRE(tag != out[0].effects.end());
-            CHECK(tag->params["tag"] == "NPS " + std::to_string(score));
+            CHECK(params_json(*tag)["tag"] == "NPS " + std::to_string(score));
         }
     }
 }
@@ -253,7 +253,7 @@ TEST_CASE("seed 002, CRM follow-through: detractor care, churn risk of a key cus
     const auto task_titles = [](const SimulatedRun& r) {
         std::string all;
         for (const auto& e : r.effects)
-            if (e.kind == ActionKind::create_task) all += e.params["title"].get<std::string>() + "|";
+            if (e.kind == ActionKind::create_task) all += params_json(e)["title"].get<std::string>() + "|";
         return all;
     };
     SUBCASE("every detractor: a verify task and suppress_promotions") {
@@ -261,7 +261,7 @@ TEST_CASE("seed 002, CRM follow-through: detractor care, churn risk of a key cus
             const auto r = answer(score, -1, false, {});
             CHECK(task_titles(r).find("Verify") != std::string::npos);
             CHECK(std::any_of(r.effects.begin(), r.effects.end(), [](const Effect& e) {
-                return e.kind == ActionKind::add_tag && e.params["tag"] == "suppress_promotions";
+                return e.kind == ActionKind::add_tag && params_json(e)["tag"] == "suppress_promotions";
             }));
         }
     }

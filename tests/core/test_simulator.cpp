@@ -38,7 +38,7 @@ TEST_CASE("simulate: each tier with fast-forward") {
                                                 "wait_expiry", "still_unused", "mail_reminder"});
     CHECK(risk.state == RunStatus::done);
     REQUIRE(risk.effects.size() == 3);
-    CHECK(risk.effects[2].params["template"] == "voucher-reminder");
+    CHECK(params_json(risk.effects[2])["template"] == "voucher-reminder");
     const auto& champ = (*out)[2];
     CHECK(champ.path.back() == "call");
     const auto& used = (*out)[3];  // the apology voucher 3 months ago: plain apology

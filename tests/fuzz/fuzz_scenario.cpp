@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto r = start_run(ctx, "run-1", e, c);
     for (int i = 0; i < 3 && r.state.status == RunStatus::waiting; ++i) {
         const StepContext later{loaded.scenario, history, history, codes, campaigns, nullptr, *r.state.wake_at};
-        r = resume_run(later, std::move(r.state), r.contact);
+        if (r.contact) c = *r.contact;
+        r = resume_run(later, std::move(r.state), c);
     }
     return 0;
 }

@@ -11,9 +11,13 @@
 // Sections: run state and trace, effects, inputs (vouchers and codes), entry, stepping.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -31,12 +35,50 @@ namespace closeloop {
 enum class RunStatus { waiting, done, failed };
 std::string_view to_string(RunStatus s);
 
+// A value that decided a step: the expression (or a fixed label such as "percent", "for",
+// "reason", "error") and what it gave. The expression is held by a shared handle,
+// so recording it copies no text.
+struct TraceValue {
+    Expression source;       // when it came from an expression
+    std::string_view label;  // otherwise: a label with static storage
+    Value value;
+
+    std::string_view name() const { return label.empty() ? std::string_view(source.text()) : label; }
+};
+
+// The values of one step, in the order evaluated. Most steps record one or two, kept inline
+// (a run makes no allocation for them); more spill to the heap.
+class TraceValues {
+public:
+    TraceValues() = default;
+    TraceValues(const TraceValues& other);
+    TraceValues& operator=(const TraceValues& other);
+    TraceValues(TraceValues&&) noexcept = default;
+    TraceValues& operator=(TraceValues&&) noexcept = default;
+
+    void push_back(TraceValue v);
+    std::size_t size() const { return spilled_.empty() ? count_ : spilled_.size(); }
+    bool empty() const { return size() == 0; }
+    const TraceValue* begin() const { return spilled_.empty() ? inline_.data() : spilled_.data(); }
+    const TraceValue* end() const { return begin() + size(); }
+    const TraceValue& operator[](std::size_t i) const { return begin()[i]; }
+
+private:
+    std::array<TraceValue, 2> inline_;
+    std::uint8_t count_ = 0;             // used in inline_ (while nothing spilled)
+    std::vector<TraceValue> spilled_;  // all of them, once there are more than fit inline
+};
+// As JSON: an object, name -> value.
+nlohmann::json trace_values_json(const TraceValues& values);
+// The value recorded under `name`, or nullptr.
+const Value* find_value(const TraceValues& values, std::string_view name);
+
 // One node visited: what it was, what decided it and where the run went.
 struct TraceStep {
     std::string node;
     Time at;
     std::string outcome;  // "then", "else", "case 1", "default", "branch 2", "waiting", "continued", "effect", "failed"
-    nlohmann::json values = nlohmann::json::object();  // expression text -> value that decided
+    TraceValues values;   // what decided, in the order evaluated
     std::optional<std::string> next;
 };
 void to_json(nlohmann::json& j, const TraceStep& s);
@@ -46,20 +88,53 @@ struct RunState {
     std::string scenario_id;
     int scenario_version = 1;
     std::string contact_id;
-    Event event;  // the event that started the run (its time is set)
+    // The event that started the run (its time is set); shared, so that one event starting
+    // runs of several scenarios is not copied for each.
+    std::shared_ptr<const Event> event;
     Time started_at;
     RunStatus status = RunStatus::done;
     std::string resume_at;  // waiting: the node to run when it wakes ("" = the run ends then)
     std::optional<Time> wake_at;
     std::string error;  // failed: why
     std::optional<VoucherView> voucher;  // the voucher assigned in this run
-    std::vector<std::string> path;       // node ids visited, in order
-    std::map<std::string, int> visits;   // node id -> times visited (effect keys of repeat visits)
+    std::vector<std::string> path;       // node ids visited, in order (repeat visits counted from it)
 };
 void to_json(nlohmann::json& j, const RunState& r);
 Result<RunState> run_state_from_json(const nlohmann::json& j);
 
 // ---- effects -------------------------------------------------------------------------------
+
+// The resolved parameters of an effect, one type per action: templates rendered, addresses
+// picked. Typed, so a step builds no JSON; params_json gives the contract's object (what the
+// outbox stores and the API shows), with optional fields only when set.
+struct SendEmail {  // send_email
+    std::string template_id, to, cc, from, locale;
+};
+struct AssignVoucher {  // assign_voucher: the voucher assigned (redeemed is false)
+    VoucherView voucher;
+};
+struct Notify {  // notify: a task in the role's inbox
+    std::string role, message;
+};
+struct Webhook {  // webhook
+    std::string channel, url, url_secret, message;
+};
+struct TagChange {  // add_tag, remove_tag
+    std::string tag;
+};
+struct SetAttribute {  // set_attribute: a null value removes the attribute
+    std::string name;
+    Value value;
+};
+struct CreateTask {  // create_task
+    std::string assignee, title, description;
+    std::optional<Time> due;
+};
+struct SendSurvey {  // send_survey
+    std::string survey, channel, to, locale;
+};
+using EffectParams =
+    std::variant<SendEmail, AssignVoucher, Notify, Webhook, TagChange, SetAttribute, CreateTask, SendSurvey>;
 
 // What the engine asks the caller to do. `key` is unique: `<run id>/<node id>`, with `#n`
 // for the n-th visit of the same node (n >= 2).
@@ -68,9 +143,11 @@ struct Effect {
     ActionKind kind = ActionKind::send_email;
     std::string contact;
     std::string node;
-    nlohmann::json params = nlohmann::json::object();  // resolved: templates rendered, addresses picked
+    EffectParams params;
 };
 void to_json(nlohmann::json& j, const Effect& e);
+// The params alone, as the contract's JSON object (what the outbox stores).
+nlohmann::json params_json(const Effect& e);
 
 // ---- inputs --------------------------------------------------------------------------------
 
@@ -114,7 +191,7 @@ struct EntryFacts {
 struct EntryDecision {
     bool enter = false;
     std::string reason;  // why not: "event type", "trigger.when is false", "cooldown until ...", ...
-    nlohmann::json values = nlohmann::json::object();  // trigger.when's value
+    TraceValues values;  // trigger.when's value
 };
 
 // Does `event` start a run? Checks the trigger's type and condition, then re-entry.
@@ -127,10 +204,15 @@ struct StepResult {
     RunState state;
     std::vector<Effect> effects;
     std::vector<TraceStep> trace;  // the steps of this call
-    Contact contact;               // the contact view after this step's tag/attribute effects
+    // The contact after this step's tag and attribute effects; unset when the step changed
+    // nothing (the caller's contact is still current).
+    std::optional<Contact> contact;
 };
 
 // Starts a run at the scenario's start node and goes until it ends, waits or fails.
+StepResult start_run(const StepContext& ctx, const std::string& run_id, std::shared_ptr<const Event> event,
+                     const Contact& contact);
+// The same with a copy of `event`.
 StepResult start_run(const StepContext& ctx, const std::string& run_id, const Event& event, const Contact& contact);
 
 // Continues a waiting run whose wake time has come (ctx.now >= wake_at).

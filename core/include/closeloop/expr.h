@@ -150,15 +150,17 @@ public:
     // Never throws; a run-time type problem is an Error with the column.
     Result<Value> evaluate(const EvalContext& ctx) const;
 
-    const std::string& text() const { return text_; }
+    const std::string& text() const;
     // The paths it reads, as written ("contact.rfm.segment"), for previews and traces.
     std::vector<std::string> paths() const;
+    // Whether it reads `voucher.*` (the engine looks the contact's voucher up only then).
+    bool reads_voucher() const;
 
-    struct Node;  // the AST, defined in expr.cpp
+    struct Node;    // the AST, defined in expr.cpp
+    struct Parsed;  // the text with its AST
 
 private:
-    std::string text_;
-    std::shared_ptr<const Node> root_;  // immutable, so copies share it
+    std::shared_ptr<const Parsed> parsed_;  // immutable, so copies share it (and are cheap)
 };
 
 }  // namespace closeloop

@@ -43,11 +43,14 @@ public:
     Result<std::string> render(const EvalContext& ctx, Escape escape, std::string_view locale = "en") const;
 
     const std::string& source() const { return source_; }
+    // Whether any of its expressions reads `voucher.*`.
+    bool reads_voucher() const { return reads_voucher_; }
     struct Part;  // defined in render.cpp
 
 private:
     std::string source_;
     std::shared_ptr<const std::vector<Part>> parts_;
+    bool reads_voucher_ = false;
 };
 
 struct LocalizedMessage {

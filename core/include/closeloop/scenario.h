@@ -79,7 +79,7 @@ struct Node {
 
     ActionKind action = ActionKind::send_email;  // action
     nlohmann::json params = nlohmann::json::object();  // as written
-    std::map<std::string, TemplateText> text_params;   // params that are templates, compiled
+    std::map<std::string, TemplateText, std::less<>> text_params;  // params that are templates, compiled
     std::optional<Expression> value_expr;              // set_attribute's value
     NodeRef next;
 

@@ -269,7 +269,6 @@ constexpr std::array<const char*, 3> migrations = {
     CREATE INDEX runs_scenario ON runs (workspace_id, scenario_id, seq);
     CREATE INDEX runs_contact ON runs (workspace_id, contact_id, seq);
     CREATE INDEX runs_status ON runs (workspace_id, status, seq);
-    CREATE INDEX outbox_run ON outbox (workspace_id, run_id, seq);
     -- No scenario could exist before this version, so nothing is left to react to the events
     -- stored until now: the executor starts with an empty backlog rather than a history.
     UPDATE events SET processed_at = received_at WHERE processed_at IS NULL;
@@ -2075,9 +2074,13 @@ std::vector<OutboxEntry> SqliteStore::run_outbox(WorkspaceId ws, std::string_vie
     sqlite::ReadTx snapshot(*r);
     std::vector<OutboxEntry> out;
     {
+        // Effect keys are `<run id>/<node id>`: a run's entries are one range of the key index,
+        // so the outbox (the most indexed table, written by every run) needs no index of its own.
         auto st = r->prepare("SELECT " CL_OUTBOX_COLUMNS
-                             " FROM outbox INDEXED BY outbox_run WHERE workspace_id = ?1 AND run_id = ?2 ORDER BY seq");
-        st.bind(1, ws).bind(2, run_id);
+                             " FROM outbox INDEXED BY outbox_key WHERE workspace_id = ?1 AND key >= ?2 AND key < ?3 "
+                             "AND run_id = ?4");
+        const std::string run(run_id);
+        st.bind(1, ws).bind(2, run + "/").bind(3, run + "0").bind(4, run);  // '0' follows '/'
         while (st.step()) out.push_back(read_outbox(st));
     }
     for (auto& o : out) load_attempts(*r, o);

@@ -74,7 +74,7 @@ TEST_CASE("schema 3: events stored before scenarios existed are not a backlog fo
     REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db,
                          "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
-                         "DROP INDEX outbox_run; UPDATE events SET processed_at = NULL; PRAGMA user_version = 2",
+                         "UPDATE events SET processed_at = NULL; PRAGMA user_version = 2",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
     SqliteStore store(dir.path);

@@ -356,37 +356,48 @@ bool Executor::process_events() {
     // Campaigns are read here: units must not call the store.
     for (const auto& e : events) campaigns(e.workspace);
 
+    // One unit takes events until it has started runs_per_unit runs (a run writes a dozen rows;
+    // events that start none cost little), so ingestion waiting behind it is not held long.
+    // Returns how many of `part` it handled.
     const auto handle = [&](std::span<const StoredEvent> part) {
         const Time now = clock_();
         std::vector<std::int64_t> seqs;
         seqs.reserve(part.size());
         ExecutorStats done;
         store_.write([&](WriteTx& tx) {
+            seqs.clear();
+            done = {};
             for (const StoredEvent& e : part) {
                 handle_event(tx, e, now, done);
                 seqs.push_back(e.seq);
+                if (done.runs_started >= options_.runs_per_unit) break;
             }
             tx.mark_events_processed(seqs, now);
         });
-        done.events = part.size();
+        done.events = seqs.size();
         count(done);
+        return seqs.size();
     };
-    try {
-        handle(events);
-    } catch (const std::exception& batch_error) {
-        // One event may be the cause: each alone, and one that still fails is set aside.
-        for (const StoredEvent& e : events) {
-            try {
-                handle(std::span<const StoredEvent>(&e, 1));
-            } catch (const std::exception& error) {
-                std::cerr << "closeloop: event " << e.event.id << " (seq " << e.seq
-                          << ") set aside by the scenario executor: " << error.what() << std::endl;
-                const Time now = clock_();
-                const std::int64_t seq = e.seq;
-                store_.write(
-                    [&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
-                count(ExecutorStats{.events = 1, .set_aside = 1});
+    std::span<const StoredEvent> rest(events);
+    while (!rest.empty()) {
+        try {
+            rest = rest.subspan(handle(rest));
+        } catch (const std::exception&) {
+            // One event may be the cause: each alone, and one that still fails is set aside.
+            for (const StoredEvent& e : rest) {
+                try {
+                    handle(std::span<const StoredEvent>(&e, 1));
+                } catch (const std::exception& error) {
+                    std::cerr << "closeloop: event " << e.event.id << " (seq " << e.seq
+                              << ") set aside by the scenario executor: " << error.what() << std::endl;
+                    const Time now = clock_();
+                    const std::int64_t seq = e.seq;
+                    store_.write(
+                        [&](WriteTx& tx) { tx.mark_events_processed(std::span<const std::int64_t>(&seq, 1), now); });
+                    count(ExecutorStats{.events = 1, .set_aside = 1});
+                }
             }
+            break;
         }
     }
     return true;

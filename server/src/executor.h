@@ -34,7 +34,7 @@ namespace closeloop::server {
 
 struct ExecutorOptions {
     std::size_t events_per_unit = 1000;         // events handled in one unit of work
-    std::size_t runs_per_unit = 200;            // due runs resumed in one unit of work
+    std::size_t runs_per_unit = 200;            // runs started or resumed in one unit of work at most
     std::chrono::milliseconds idle_poll{5000};  // longest sleep without a signal
 };
 

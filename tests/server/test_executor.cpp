@@ -233,3 +233,20 @@ TEST_CASE("the shipped recovery scenario: a reminder 10 days before expiry unles
     std::sort(mails.begin(), mails.end());
     CHECK(mails == std::vector<std::string>{"c1 nps-apology-voucher", "c2 nps-apology-voucher", "c2 voucher-reminder"});
 }
+
+TEST_CASE("a unit starts a bounded number of runs; the events after them wait for the next unit, none is lost") {
+    Fixture f;
+    std::vector<Event> events;
+    for (int i = 0; i < 7; ++i) events.push_back(nps("b" + std::to_string(i), "b" + std::to_string(i), i % 2 ? 9 : 1));
+    f.store.insert_events(f.ws, events, f.now);
+    Executor small(
+        f.store, [&f] { return f.now; }, ExecutorOptions{.runs_per_unit = 2});
+    const auto commits = f.store.stats().commits;
+    while (small.run_once()) {
+    }
+    CHECK(f.runs().size() == 4);  // the scores of 1
+    CHECK(small.stats().runs_started == 4);
+    CHECK(small.stats().events >= 7);
+    CHECK(f.store.unprocessed_events(10).empty());
+    CHECK(f.store.stats().commits - commits >= 3);  // 2 + 2 runs, then the rest and the vouchers' events
+}

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "clock.h"
+
 namespace closeloop::server {
 
 namespace {
@@ -56,6 +58,7 @@ std::uint64_t ServerMetrics::events_accepted() const {
 std::string ServerMetrics::render(Store& store) const {
     const auto size = store.size_bytes();
     const auto stats = store.stats();
+    const auto backlog = store.executor_backlog(now_utc());
     std::string out;
     std::lock_guard lock(mutex_);
 
@@ -105,9 +108,12 @@ std::string ServerMetrics::render(Store& store) const {
 
     if (executor_stats_) {
         const ExecutorStats x = executor_stats_();
-        const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
-            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+        const auto metric = [&out](const char* type, const char* name, const char* help, std::uint64_t value) {
+            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
                    std::to_string(value) + "\n";
+        };
+        const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+            metric("counter", name, help, value);
         };
         counter("closeloop_executor_events_total", "Events handled by the scenario executor.", x.events);
         counter("closeloop_executor_runs_started_total", "Scenario runs started.", x.runs_started);
@@ -116,6 +122,11 @@ std::string ServerMetrics::render(Store& store) const {
                 x.runs_failed);
         counter("closeloop_executor_set_aside_total",
                 "Events or runs set aside because their unit of work failed even alone (logged).", x.set_aside);
+        metric("gauge", "closeloop_executor_unprocessed_events", "Events stored and not yet handled by the executor.",
+               backlog.unprocessed_events);
+        metric("gauge", "closeloop_runs_waiting", "Scenario runs waiting for their wake time.", backlog.waiting_runs);
+        metric("gauge", "closeloop_runs_due", "Waiting runs whose wake time has passed (the executor is behind).",
+               backlog.due_runs);
     }
     return out;
 }

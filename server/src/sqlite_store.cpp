@@ -2069,6 +2069,26 @@ std::optional<Time> SqliteStore::next_wake_at() {
     return opt_time(st, 0);
 }
 
+ExecutorBacklog SqliteStore::executor_backlog(Time now) {
+    Impl::Reader r(*impl_);
+    sqlite::ReadTx snapshot(*r);
+    ExecutorBacklog out;
+    {
+        auto st = r->prepare("SELECT count(*) FROM events INDEXED BY events_unprocessed WHERE processed_at IS NULL");
+        if (st.step()) out.unprocessed_events = static_cast<std::uint64_t>(st.int64(0));
+    }
+    {
+        auto st = r->prepare(
+            "SELECT count(*), coalesce(sum(wake_at <= ?1), 0) FROM runs INDEXED BY runs_due WHERE status = 'waiting'");
+        st.bind(1, now.ms);
+        if (st.step()) {
+            out.waiting_runs = static_cast<std::uint64_t>(st.int64(0));
+            out.due_runs = static_cast<std::uint64_t>(st.int64(1));
+        }
+    }
+    return out;
+}
+
 std::vector<OutboxEntry> SqliteStore::run_outbox(WorkspaceId ws, std::string_view run_id) {
     Impl::Reader r(*impl_);
     sqlite::ReadTx snapshot(*r);

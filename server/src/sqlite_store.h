@@ -101,6 +101,7 @@ public:
     std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) override;
     std::vector<RunRecord> due_runs(Time now, std::size_t limit) override;
     std::optional<Time> next_wake_at() override;
+    ExecutorBacklog executor_backlog(Time now) override;
     std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) override;
 
     PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;

@@ -228,6 +228,10 @@ struct RunQuery {
     std::size_t limit = 100;
 };
 
+struct ExecutorBacklog {
+    std::uint64_t unprocessed_events = 0, waiting_runs = 0, due_runs = 0;
+};
+
 // What re-entry rules need about a contact's earlier runs of one scenario.
 struct RunHistory {
     bool live_run = false;                // one is waiting
@@ -394,6 +398,9 @@ public:
     virtual std::optional<RunRecord> find_run(WorkspaceId ws, std::string_view id) = 0;
     virtual std::vector<RunRecord> due_runs(Time now, std::size_t limit) = 0;
     virtual std::optional<Time> next_wake_at() = 0;
+    // How far behind the executor is (for /metrics): events not processed yet, runs waiting,
+    // and of those the ones already due at `now`.
+    virtual ExecutorBacklog executor_backlog(Time now) = 0;
     // The outbox entries a run enqueued (delivery status of its effects).
     virtual std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) = 0;
 

@@ -262,7 +262,8 @@ with tempfile.TemporaryDirectory() as tmp:
     st, _, text = s.request("GET", "/metrics", key=None)
     m = re.search(r"^closeloop_executor_runs_started_total (\d+)$", text, re.M)
     t.check("/metrics counts the runs started", st == 200 and m and int(m.group(1)) == 12
-            and "closeloop_executor_events_total" in text and "closeloop_executor_runs_failed_total 0" in text, m and m.group(0))
+            and "closeloop_executor_events_total" in text and "closeloop_executor_runs_failed_total 0" in text
+            and "closeloop_executor_unprocessed_events 0" in text and "closeloop_runs_due 0" in text, m and m.group(0))
 
     t.check("SIGTERM: exit 0", s.stop() == 0, s.err)
     t.check("no internal error logged", "internal error" not in s.err, s.err)

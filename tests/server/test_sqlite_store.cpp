@@ -676,6 +676,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
     store.due_runs(Time{20}, 10);
     store.next_wake_at();
     store.run_outbox(ws, "run1");
+    CHECK(store.executor_backlog(Time{20}).due_runs == 1);
     store.delete_scenario(ws, "s", Time{4});
     store.erase_contact(ws, "c1");
 

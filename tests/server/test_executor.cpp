@@ -250,3 +250,27 @@ TEST_CASE("a unit starts a bounded number of runs; the events after them wait fo
     CHECK(f.store.unprocessed_events(10).empty());
     CHECK(f.store.stats().commits - commits >= 3);  // 2 + 2 runs, then the rest and the vouchers' events
 }
+
+TEST_CASE("the executor sees catalog changes at once: a campaign's new value, a paused scenario") {
+    Fixture f;
+    f.store.insert_events(f.ws, std::vector<Event>{nps("k1", "k1", 1)}, f.now);
+    f.drain();
+    auto campaign = voucher_campaign_from_json(
+        json{{"id", "apology"}, {"name", "A"}, {"value", 35}, {"currency", "EUR"}, {"valid_for", "P2M"}});
+    REQUIRE(campaign.ok());
+    f.store.save_voucher_campaign(f.ws, *campaign, f.now);
+    f.store.insert_events(f.ws, std::vector<Event>{nps("k2", "k2", 1)}, f.now);
+    f.drain();
+    CHECK(f.store.vouchers(f.ws, std::string("k1"), 1).at(0).value == 20);
+    CHECK(f.store.vouchers(f.ws, std::string("k2"), 1).at(0).value == 35);
+
+    REQUIRE(f.store.set_scenario_status(f.ws, "rec", "paused", f.now));
+    f.store.insert_events(f.ws, std::vector<Event>{nps("k3", "k3", 1)}, f.now);
+    f.drain();
+    CHECK(f.runs_of("k3").empty());
+    CHECK(f.store.unprocessed_events(10).empty());
+    // A paused scenario's live runs still finish.
+    f.now = add(f.now, hours(2));
+    f.drain();
+    CHECK(f.runs_of("k1").at(0).status == "done");
+}

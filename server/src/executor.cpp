@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <iostream>
-#include <set>
 
 #include "closeloop/engine.h"
 #include "keys.h"

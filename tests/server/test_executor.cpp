@@ -274,3 +274,27 @@ TEST_CASE("the executor sees catalog changes at once: a campaign's new value, a 
     f.drain();
     CHECK(f.runs_of("k1").at(0).status == "done");
 }
+
+TEST_CASE("live runs finish on the version they started on, across a save and a restart of the executor") {
+    Fixture f;
+    f.store.insert_events(f.ws, std::vector<Event>{nps("v1", "old", 2)}, f.now);
+    f.drain();
+    auto doc = detail::parse_json(recovery).value();
+    for (auto& node : doc["nodes"])
+        if (node["id"] == "call") node["params"]["message"] = "v2: call {{contact.email}}";
+    REQUIRE(f.store.update_scenario(f.ws, "rec", doc, f.now, nullptr) == ScenarioSave::saved);
+    f.store.insert_events(f.ws, std::vector<Event>{nps("v2", "new", 2)}, f.now);
+    f.drain();
+
+    f.now = add(f.now, hours(2));
+    Executor restarted(f.store, [&f] { return f.now; });  // nothing cached
+    while (restarted.run_once()) {
+    }
+    std::map<std::string, std::string> messages;
+    for (const auto& t : f.store.tasks(f.ws, TaskQuery{.role = std::string("care"), .status = {}}))
+        messages[t.contact] = t.message;
+    CHECK(messages["old"] == "Call old@example.cz: NPS 2");
+    CHECK(messages["new"] == "v2: call new@example.cz");
+    CHECK(f.runs_of("old").at(0).version == 1);
+    CHECK(f.runs_of("new").at(0).version == 2);
+}

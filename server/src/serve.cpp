@@ -51,7 +51,6 @@ int serve(const ServeOptions& options) {
                   << (lock_fd < 0 ? " cannot be written" : " is in use by another closeloop serve") << "\n";
         return 1;
     }
-
     std::unique_ptr<SqliteStore> store;
     try {
         store = std::make_unique<SqliteStore>(options.data, SqliteOptions{.synchronous = options.synchronous});
@@ -75,9 +74,11 @@ int serve(const ServeOptions& options) {
     httplib::Server http;
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
     // closeloop share the port silently.
-    http.set_socket_options([](socket_t sock) {
+    socket_t listening = INVALID_SOCKET;
+    http.set_socket_options([&listening](socket_t sock) {
         int yes = 1;
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listening = sock;
     });
     const auto threads = static_cast<std::size_t>(options.threads);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -95,6 +96,11 @@ int serve(const ServeOptions& options) {
                   << " (in use, or not an address of this machine)\n";
         return 1;
     }
+    // Debian's httplib (a shared library) listens with a backlog of 5: a burst of clients
+    // connecting at once overflows it and some connections are dropped. Linux lets a second
+    // listen() on the same socket raise the backlog.
+    if (listening != INVALID_SOCKET) ::listen(listening, SOMAXCONN);
+
 
     std::thread stopper([&] {
         int sig = 0;

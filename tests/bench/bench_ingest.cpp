@@ -61,6 +61,7 @@ struct Options {
     std::size_t batches = 2000;
     std::size_t batch_size = 100;
     std::size_t clients = 4;
+    std::size_t server_threads = 64;  // closeloop serve --threads
     std::string synchronous = "FULL";
     std::string assets = CLOSELOOP_ASSETS_DIR;  // templates, campaigns and the scenario to activate
     bool scenario = true;
@@ -114,9 +115,10 @@ pid_t start_server(const Options& o, const std::filesystem::path& data, int port
         setenv("CLOSELOOP_BOOTSTRAP_KEY", key, 1);
         const std::string port_text = std::to_string(port);
         const std::string data_text = data.string();
+        const std::string threads_text = std::to_string(o.server_threads);
         if (!freopen("/dev/null", "w", stdout)) _exit(127);
         execl(o.closeloop.c_str(), o.closeloop.c_str(), "serve", "--data", data_text.c_str(), "--port",
-              port_text.c_str(), "--rfm-interval", "0", "--synchronous", o.synchronous.c_str(),
+              port_text.c_str(), "--rfm-interval", "0", "--threads", threads_text.c_str(), "--synchronous", o.synchronous.c_str(),
               static_cast<char*>(nullptr));
         _exit(127);
     }
@@ -151,7 +153,12 @@ Summary run_http(const Options& o, int port, std::size_t total, std::size_t even
                 const auto t0 = Clock::now();
                 auto r = cli.Post("/api/v1/events", headers, bodies[i], "application/json");
                 const auto t1 = Clock::now();
-                if (!r || r->status != 202) ++failures;
+                if (!r || r->status != 202) {
+                    if (failures++ < 3)
+                        std::fprintf(stderr, "bench_ingest: request failed: %s\n",
+                                     r ? (std::to_string(r->status) + " " + r->body.substr(0, 300)).c_str()
+                                       : httplib::to_string(r.error()).c_str());
+                }
                 lat[c].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
             }
         });
@@ -286,6 +293,8 @@ int main(int argc, char** argv) {
             o.batches = std::stoul(value());
         } else if (a == "--clients") {
             o.clients = std::max<std::size_t>(1, std::stoul(value()));
+        } else if (a == "--server-threads") {
+            o.server_threads = std::max<std::size_t>(2, std::stoul(value()));
         } else if (a == "--no-scenario") {
             o.scenario = false;
         } else if (a == "--synchronous") {

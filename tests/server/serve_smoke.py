@@ -2,7 +2,7 @@
 """`closeloop serve` as a newcomer runs it: starts on a fresh data folder, creates the
 SQLite database, answers /healthz and the placeholder page, refuses a busy port with a
 clear message, and stops cleanly on SIGTERM. Usage: serve_smoke.py PATH/TO/closeloop"""
-import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 closeloop = sys.argv[1]
 passed = failed = 0
@@ -67,6 +67,50 @@ with tempfile.TemporaryDirectory() as tmp:
                            capture_output=True, text=True, timeout=10)
     check("a second server on the same data folder is refused",
           twice.returncode != 0 and "in use by another closeloop" in twice.stderr, twice.stderr)
+
+    # A burst of clients connecting at the same moment, each keeping its connection for a few
+    # requests: every one is answered (more clients than worker threads wait, not fail).
+    import threading
+    burst, results = 300, []
+    gate = threading.Barrier(burst)
+
+    def burst_client():
+        # Like a fleet of integrations: each keeps its connection and sends several requests.
+        sock = socket.socket()
+        sock.settimeout(10)
+        ok = True
+        try:
+            gate.wait()
+            sock.connect(("127.0.0.1", port))
+            for _ in range(5):
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                reply = b""
+                while b"\r\n\r\n" not in reply:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        raise OSError("closed")
+                    reply += chunk
+                head, _, rest = reply.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                while len(rest) < length:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        raise OSError("closed")
+                    rest += chunk
+                ok = ok and head.startswith(b"HTTP/1.1 200")
+        except OSError:
+            ok = False
+        finally:
+            sock.close()
+        results.append(ok)
+
+    threads = [threading.Thread(target=burst_client) for _ in range(burst)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(f"{burst} clients connecting at once are all answered", results.count(True) == burst,
+          f"{results.count(True)} of {burst}")
 
     bad = subprocess.run([closeloop, "serve", "--port", "0"], capture_output=True, text=True, timeout=10)
     check("a bad option is refused", bad.returncode != 0 and "--port" in bad.stderr, bad.stderr)

@@ -132,7 +132,8 @@ private:
         return &step.values[step.values.size() - 1].value;
     }
     const Value* decide(const Expression& e, const char* field, TraceStep& step) {
-        return decide(e, [field] { return field; }, step);
+        return decide(
+            e, [field] { return field; }, step);
     }
 
     // Renders a text param; "" when the node has none; nullopt on error (failure_ set).
@@ -140,8 +141,8 @@ private:
         const auto it = n.text_params.find(std::string_view(key));
         if (it == n.text_params.end()) return std::string();
         const std::string& locale = contact().locale;
-        auto text = it->second.render(eval_context(it->second.reads_voucher()), Escape::none,
-                                      locale.empty() ? "en" : locale);
+        auto text =
+            it->second.render(eval_context(it->second.reads_voucher()), Escape::none, locale.empty() ? "en" : locale);
         if (!text) {
             failure_ = std::string("params.") + key + ": " + text.error().message;
             return std::nullopt;
@@ -177,7 +178,8 @@ private:
                 step.values.push_back({{}, "percent", Value::number(n.branches[b].percent)});
                 return &n.branches[b].next;
             }
-            case NodeKind::wait: return wait(n, step);
+            case NodeKind::wait:
+                return wait(n, step);
             case NodeKind::action: {
                 if (!act(n, visit, step)) return nullptr;
                 return &n.next;
@@ -398,9 +400,12 @@ private:
 
 std::string_view to_string(RunStatus s) {
     switch (s) {
-        case RunStatus::waiting: return "waiting";
-        case RunStatus::done: return "done";
-        case RunStatus::failed: return "failed";
+        case RunStatus::waiting:
+            return "waiting";
+        case RunStatus::done:
+            return "done";
+        case RunStatus::failed:
+            return "failed";
     }
     return "done";
 }
@@ -441,7 +446,8 @@ EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact&
         }
     }
     switch (s.reentry.policy) {
-        case ReentryPolicy::always: break;
+        case ReentryPolicy::always:
+            break;
         case ReentryPolicy::once:
             if (facts.last_started_at) {
                 d.reason = "re-entry once: the contact entered on " + format_time(*facts.last_started_at);
@@ -591,7 +597,11 @@ json params_json(const Effect& e) {
 }
 
 void to_json(json& j, const Effect& e) {
-    j = {{"key", e.key}, {"kind", to_string(e.kind)}, {"contact", e.contact}, {"node", e.node}, {"params", params_json(e)}};
+    j = {{"key", e.key},
+         {"kind", to_string(e.kind)},
+         {"contact", e.contact},
+         {"node", e.node},
+         {"params", params_json(e)}};
 }
 
 void to_json(json& j, const RunState& r) {

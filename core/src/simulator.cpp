@@ -57,8 +57,8 @@ std::optional<int> MemoryHistory::previous_nps(const std::string& contact_id, Ti
     return std::nullopt;
 }
 
-std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id, const std::vector<std::string>& campaigns,
-                                                 Time now) const {
+std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id,
+                                                 const std::vector<std::string>& campaigns, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
     for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
@@ -69,7 +69,8 @@ std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id, 
         v.code = data_text(*e, "code");
         v.campaign = campaign;
         v.currency = data_text(*e, "currency");
-        if (const auto val = e->data.find("value"); val != e->data.end() && val->is_number()) v.value = val->get<double>();
+        if (const auto val = e->data.find("value"); val != e->data.end() && val->is_number())
+            v.value = val->get<double>();
         v.assigned_at = *e->time;
         if (auto exp = parse_time(data_text(*e, "expires_at"))) v.expires_at = *exp;
         v.redeemed = redeemed(contact_id, v.code, now);
@@ -108,8 +109,12 @@ std::string DeterministicCodes::voucher_code(const VoucherCampaign&, const std::
 // ---- simulate ------------------------------------------------------------------------------
 
 void to_json(json& j, const SimulatedRun& r) {
-    j = {{"event", r.event},   {"scenario", r.scenario},     {"contact", r.contact},
-         {"entered", r.entered}, {"path", r.path},           {"effects", r.effects},
+    j = {{"event", r.event},
+         {"scenario", r.scenario},
+         {"contact", r.contact},
+         {"entered", r.entered},
+         {"path", r.path},
+         {"effects", r.effects},
          {"state", r.entered ? json(to_string(r.state)) : json(nullptr)}};
     if (!r.entered) j["reason"] = r.reason;
     if (r.resumed) j["resumed"] = true;
@@ -136,7 +141,8 @@ public:
     }
 
     std::vector<SimulatedRun> run(std::vector<const Event*> events) {
-        std::stable_sort(events.begin(), events.end(), [](const Event* a, const Event* b) { return *a->time < *b->time; });
+        std::stable_sort(events.begin(), events.end(),
+                         [](const Event* a, const Event* b) { return *a->time < *b->time; });
         for (const Event* e : events) {
             wake_until(*e->time);
             process(*e);
@@ -220,9 +226,8 @@ private:
         line.contact = contact.id;
 
         EntryFacts facts;
-        facts.live_run = std::any_of(live_.begin(), live_.end(), [&](const LiveRun& r) {
-            return r.state.contact_id == contact.id;
-        });
+        facts.live_run =
+            std::any_of(live_.begin(), live_.end(), [&](const LiveRun& r) { return r.state.contact_id == contact.id; });
         if (const auto it = last_start_.find(contact.id); it != last_start_.end()) facts.last_started_at = it->second;
         const EntryDecision d = decide_entry(s, e, contact, facts, history_, *e.time);
         if (!d.enter) {

@@ -101,7 +101,6 @@ int serve(const ServeOptions& options) {
     // listen() on the same socket raise the backlog.
     if (listening != INVALID_SOCKET) ::listen(listening, SOMAXCONN);
 
-
     std::thread stopper([&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);

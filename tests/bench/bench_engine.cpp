@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "closeloop/detail/json_read.h"
@@ -49,7 +49,8 @@ public:
     static std::size_t number(const std::string& contact) {
         return static_cast<std::size_t>(std::strtoull(contact.c_str() + 2, nullptr, 10));
     }
-    bool voucher_assigned_between(const std::string& contact, const std::string&, Time since, Time until) const override {
+    bool voucher_assigned_between(const std::string& contact, const std::string&, Time since,
+                                  Time until) const override {
         const std::size_t i = number(contact);
         return i < voucher_at.size() && voucher_at[i] && *voucher_at[i] >= since && *voucher_at[i] <= until;
     }
@@ -71,9 +72,9 @@ private:
     std::uint64_t n_ = 0;
 };
 
-const char* segments[] = {"Champions",     "Loyal",          "Potential Loyalist", "New Customers",
-                          "Promising",     "Need Attention", "About to Sleep",     "At Risk",
-                          "Cannot Lose",   "Hibernating",    "Lost",               ""};
+const char* segments[] = {
+    "Champions",      "Loyal",   "Potential Loyalist", "New Customers", "Promising", "Need Attention",
+    "About to Sleep", "At Risk", "Cannot Lose",        "Hibernating",   "Lost",      ""};
 
 }  // namespace
 
@@ -82,13 +83,17 @@ int main(int argc, char** argv) {
     bool smoke = false;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--smoke")) smoke = true;
-        if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = static_cast<std::size_t>(std::strtoull(argv[++i], nullptr, 10));
+        if (!std::strcmp(argv[i], "--n") && i + 1 < argc)
+            n = static_cast<std::size_t>(std::strtoull(argv[++i], nullptr, 10));
     }
     if (smoke) n = 2000;
 
     auto loaded = load_scenario(detail::parse_json(scenario_json).value());
-    const auto campaign = voucher_campaign_from_json(detail::parse_json(R"json({"id":"nps-apology-20","name":"NPS apology",
-        "value":20,"currency":"EUR","valid_for":"P2M"})json").value()).value();
+    const auto campaign =
+        voucher_campaign_from_json(detail::parse_json(R"json({"id":"nps-apology-20","name":"NPS apology",
+        "value":20,"currency":"EUR","valid_for":"P2M"})json")
+                                       .value())
+            .value();
     const std::map<std::string, VoucherCampaign> campaigns = {{campaign.id, campaign}};
     if (!loaded.errors.empty() || !validate(loaded.scenario, {nullptr, &campaigns}).empty()) {
         std::fprintf(stderr, "the bench scenario does not validate\n");

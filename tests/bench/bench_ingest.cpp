@@ -118,8 +118,8 @@ pid_t start_server(const Options& o, const std::filesystem::path& data, int port
         const std::string threads_text = std::to_string(o.server_threads);
         if (!freopen("/dev/null", "w", stdout)) _exit(127);
         execl(o.closeloop.c_str(), o.closeloop.c_str(), "serve", "--data", data_text.c_str(), "--port",
-              port_text.c_str(), "--rfm-interval", "0", "--threads", threads_text.c_str(), "--synchronous", o.synchronous.c_str(),
-              static_cast<char*>(nullptr));
+              port_text.c_str(), "--rfm-interval", "0", "--threads", threads_text.c_str(), "--synchronous",
+              o.synchronous.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
     httplib::Client probe("127.0.0.1", port);

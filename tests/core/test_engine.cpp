@@ -27,8 +27,8 @@ struct Harness {
 
 const std::vector<std::string> low_value = {"Lost", "Hibernating"};
 const std::vector<std::string> high_value = {"Champions", "Loyal", "Cannot Lose"};
-const std::vector<std::string> middle = {"Promising",   "Need Attention",     "About to Sleep",
-                                         "At Risk",     "New Customers",      "Potential Loyalist"};
+const std::vector<std::string> middle = {"Promising", "Need Attention", "About to Sleep",
+                                         "At Risk",   "New Customers",  "Potential Loyalist"};
 
 }  // namespace
 
@@ -197,15 +197,17 @@ TEST_CASE("effects: keys are unique across runs and repeat visits") {
     std::set<std::string> keys;
     for (int i = 0; i < 50; ++i) {
         const std::string id = "e" + std::to_string(i);
-        auto r = h.start(fixtures::contact("c" + std::to_string(i), middle[static_cast<std::size_t>(i) % middle.size()]),
-                         fixtures::nps(id, "c" + std::to_string(i), 1, "2026-11-20T10:00:00Z"));
+        auto r =
+            h.start(fixtures::contact("c" + std::to_string(i), middle[static_cast<std::size_t>(i) % middle.size()]),
+                    fixtures::nps(id, "c" + std::to_string(i), 1, "2026-11-20T10:00:00Z"));
         for (const auto& e : r.effects) CHECK(keys.insert(e.key).second);
     }
     CHECK(keys.size() == 100);
 }
 
 TEST_CASE("split: a stable function of the run id, close to its percents") {
-    const auto loaded = load_scenario(fixtures::parse(R"json({ "id": "ab", "name": "A/B", "trigger": { "event": "purchase" },
+    const auto loaded =
+        load_scenario(fixtures::parse(R"json({ "id": "ab", "name": "A/B", "trigger": { "event": "purchase" },
         "start": "s", "nodes": [
           { "id": "s", "type": "split", "branches": [ { "percent": 30, "next": "a" }, { "percent": 70, "next": "b" } ] },
           { "id": "a", "type": "action", "action": "add_tag", "params": { "tag": "A" }, "next": null },
@@ -224,7 +226,8 @@ TEST_CASE("split: a stable function of the run id, close to its percents") {
 }
 
 TEST_CASE("waits: `for` sets the wake time, a time in the past continues at once") {
-    const auto loaded = load_scenario(fixtures::parse(R"json({ "id": "w", "name": "waits", "trigger": { "event": "purchase" },
+    const auto loaded =
+        load_scenario(fixtures::parse(R"json({ "id": "w", "name": "waits", "trigger": { "event": "purchase" },
         "start": "w1", "nodes": [
           { "id": "w1", "type": "wait", "until": "event.time - days(1)", "next": "w2" },
           { "id": "w2", "type": "wait", "for": "PT24H", "next": "t" },
@@ -257,7 +260,8 @@ TEST_CASE("waits: `for` sets the wake time, a time in the past continues at once
 }
 
 TEST_CASE("a run-time expression error fails the run with a reason, never throws") {
-    const auto loaded = load_scenario(fixtures::parse(R"json({ "id": "x", "name": "custom", "trigger": { "event": "form_sent" },
+    const auto loaded =
+        load_scenario(fixtures::parse(R"json({ "id": "x", "name": "custom", "trigger": { "event": "form_sent" },
         "start": "c", "nodes": [
           { "id": "c", "type": "condition", "if": "lower(event.data.name) == 'x'", "then": "t", "else": null },
           { "id": "t", "type": "action", "action": "add_tag", "params": { "tag": "x" }, "next": null } ] })json"));
@@ -305,7 +309,8 @@ TEST_CASE("effect params: each action's JSON has the contract's names, optional 
     Effect mail;
     mail.kind = ActionKind::send_email;
     mail.params = SendEmail{"nps-apology", "jana@example.cz", "", "", "cs"};
-    CHECK(params_json(mail) == nlohmann::json{{"template", "nps-apology"}, {"to", "jana@example.cz"}, {"locale", "cs"}});
+    CHECK(params_json(mail) ==
+          nlohmann::json{{"template", "nps-apology"}, {"to", "jana@example.cz"}, {"locale", "cs"}});
     Effect task;
     task.kind = ActionKind::create_task;
     task.params = CreateTask{"petr@brand.cz", "Call back", "", Time{0}};

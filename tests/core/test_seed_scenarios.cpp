@@ -46,8 +46,9 @@ const Shipped& shipped() {
     return s;
 }
 
-const char* all_segments[] = {"Champions", "Loyal", "Potential Loyalist", "New Customers", "Promising", "Need Attention",
-                              "About to Sleep", "At Risk", "Cannot Lose", "Hibernating", "Lost", ""};
+const char* all_segments[] = {
+    "Champions",      "Loyal",   "Potential Loyalist", "New Customers", "Promising", "Need Attention",
+    "About to Sleep", "At Risk", "Cannot Lose",        "Hibernating",   "Lost",      ""};
 
 std::vector<SimulatedRun> run(const std::string& scenario, SimulationInput in) {
     in.scenario = &shipped().scenarios.at(scenario);
@@ -119,7 +120,7 @@ TEST_CASE("every shipped template renders in every locale, English and Czech at 
             REQUIRE(m.ok());
             CHECK_FALSE(m->subject.empty());
             CHECK(m->html.find("https://x.example/u/1") != std::string::npos);  // unsubscribe link
-            CHECK(m->html.find("<a>") == std::string::npos);                  // the comment is escaped
+            CHECK(m->html.find("<a>") == std::string::npos);                    // the comment is escaped
         }
     }
     auto voucher_mail = render_message(shipped().templates.at("nps-apology-voucher"), "cs", ctx);

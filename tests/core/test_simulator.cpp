@@ -34,8 +34,8 @@ TEST_CASE("simulate: each tier with fast-forward") {
     const auto& lost = (*out)[0];
     CHECK(lost.path == std::vector<std::string>{"had_voucher", "segment", "mail_plain"});
     const auto& risk = (*out)[1];
-    CHECK(risk.path == std::vector<std::string>{"had_voucher", "segment", "give_voucher", "mail_voucher",
-                                                "wait_expiry", "still_unused", "mail_reminder"});
+    CHECK(risk.path == std::vector<std::string>{"had_voucher", "segment", "give_voucher", "mail_voucher", "wait_expiry",
+                                                "still_unused", "mail_reminder"});
     CHECK(risk.state == RunStatus::done);
     REQUIRE(risk.effects.size() == 3);
     CHECK(params_json(risk.effects[2])["template"] == "voucher-reminder");

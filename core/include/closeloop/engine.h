@@ -15,12 +15,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/contact.h"
 #include "closeloop/event.h"
@@ -65,7 +64,7 @@ public:
 
 private:
     std::array<TraceValue, 2> inline_;
-    std::uint8_t count_ = 0;             // used in inline_ (while nothing spilled)
+    std::uint8_t count_ = 0;           // used in inline_ (while nothing spilled)
     std::vector<TraceValue> spilled_;  // all of them, once there are more than fit inline
 };
 // As JSON: an object, name -> value.
@@ -95,7 +94,7 @@ struct RunState {
     RunStatus status = RunStatus::done;
     std::string resume_at;  // waiting: the node to run when it wakes ("" = the run ends then)
     std::optional<Time> wake_at;
-    std::string error;  // failed: why
+    std::string error;                   // failed: why
     std::optional<VoucherView> voucher;  // the voucher assigned in this run
     std::vector<std::string> path;       // node ids visited, in order (repeat visits counted from it)
 };
@@ -184,8 +183,8 @@ struct StepContext {
 
 // What the caller knows about earlier runs of this scenario for this contact.
 struct EntryFacts {
-    bool live_run = false;                 // a run that is still waiting
-    std::optional<Time> last_started_at;   // the latest run's start, if any
+    bool live_run = false;                // a run that is still waiting
+    std::optional<Time> last_started_at;  // the latest run's start, if any
 };
 
 struct EntryDecision {

@@ -8,12 +8,11 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "closeloop/expr.h"
 #include "closeloop/render.h"
@@ -74,13 +73,13 @@ struct Node {
 
     std::vector<SplitBranch> branches;  // split
 
-    std::optional<Duration> wait_for;  // wait: `for` ...
+    std::optional<Duration> wait_for;      // wait: `for` ...
     std::optional<Expression> wait_until;  // ... or `until`
 
-    ActionKind action = ActionKind::send_email;  // action
-    nlohmann::json params = nlohmann::json::object();  // as written
+    ActionKind action = ActionKind::send_email;                    // action
+    nlohmann::json params = nlohmann::json::object();              // as written
     std::map<std::string, TemplateText, std::less<>> text_params;  // params that are templates, compiled
-    std::optional<Expression> value_expr;              // set_attribute's value
+    std::optional<Expression> value_expr;                          // set_attribute's value
     NodeRef next;
 
     // Every node this one can continue to (for graph checks), in order.
@@ -96,7 +95,7 @@ struct Trigger {
 
 struct Reentry {
     ReentryPolicy policy = ReentryPolicy::always;  // when a scenario says nothing: react to every event
-    int days = 0;  // cooldown only
+    int days = 0;                                  // cooldown only
 };
 
 struct Scenario {

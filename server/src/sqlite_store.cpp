@@ -635,7 +635,7 @@ public:
             if (row.only_contact_id)
                 ensure_contact(ws, e.contact.id, time);
             else
-                upsert_contact(ws, e.contact, time);
+                upsert_event_contact(ws, e.contact, time);
             if (row.response) insert_response(ws, seq, *row.response);
             if (e.kind == EventType::purchase) insert_purchase(ws, seq, e, time);
             if (e.kind == EventType::voucher_redeemed) mark_redeemed(ws, e, time);
@@ -666,6 +666,35 @@ public:
         updated.updated_at = now;
         write_contact(ws, updated, false);
         return updated;
+    }
+
+    // The contact of an event. Most events repeat what is stored (a stream names the same
+    // contacts again and again): when the patch touches no tags or attributes, only the other
+    // fields are read and compared (core's apply decides what changes), without reading and
+    // parsing the stored JSON; anything else goes through upsert_contact.
+    void upsert_event_contact(WorkspaceId ws, const ContactPatch& patch, Time now) {
+        if (!patch.tags && !patch.attributes) {
+            auto st = db_.prepare(
+                "SELECT email, first_name, last_name, locale, owner, vip FROM contacts WHERE workspace_id = ?1 AND "
+                "id = ?2");
+            st.bind(1, ws).bind(2, patch.id);
+            if (st.step()) {
+                Contact stored;
+                stored.id = patch.id;
+                stored.email = st.text(0);
+                stored.first_name = st.text(1);
+                stored.last_name = st.text(2);
+                stored.locale = st.text(3);
+                stored.owner = st.text(4);
+                stored.vip = st.int64(5) != 0;
+                Contact updated = stored;
+                ContactPatch input = patch;
+                input.rfm.reset();
+                apply(updated, input);
+                if (updated == stored) return;
+            }
+        }
+        upsert_contact(ws, patch, now);
     }
 
     std::optional<StoredContact> find_contact(WorkspaceId ws, std::string_view id) override {

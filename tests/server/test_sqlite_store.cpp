@@ -134,6 +134,31 @@ TEST_CASE("events: ids are idempotent, contacts upserted, responses and purchase
         CHECK_FALSE(c.rfm.has_value());
     }
 
+    SUBCASE("an event repeating the stored fields changes nothing; one changing a field writes it") {
+        ingest(store, ws, {event(R"({"id":"1","type":"signup","contact":{"id":"c1","email":"jana@example.cz",
+                          "tags":["a"],"attributes":{"plan":"pro"}}})")},
+               at("2026-11-22T12:00:00Z"));
+        // The same email again, later: the contact is as it was (updated_at too).
+        ingest(store, ws, {event(R"({"id":"2","type":"signup","time":"2026-11-23T12:00:00Z",
+                          "contact":{"id":"c1","email":"jana@example.cz"}})")},
+               at("2026-11-23T12:00:00Z"));
+        auto card = store.contact_card(ws, "c1", 10);
+        REQUIRE(card);
+        CHECK(card->contact.updated_at == at("2026-11-22T12:00:00Z"));
+        // A new email and a vip flag: written, tags and attributes kept.
+        ingest(store, ws, {event(R"({"id":"3","type":"signup","time":"2026-11-24T12:00:00Z",
+                          "contact":{"id":"c1","email":"jana@firma.cz","vip":true}})")},
+               at("2026-11-24T12:00:00Z"));
+        card = store.contact_card(ws, "c1", 10);
+        REQUIRE(card);
+        const Contact& c = card->contact.contact;
+        CHECK(c.email == "jana@firma.cz");
+        CHECK(c.vip);
+        CHECK(c.tags == std::vector<std::string>{"a"});
+        CHECK(c.attributes == json{{"plan", "pro"}});
+        CHECK(card->contact.updated_at == at("2026-11-24T12:00:00Z"));
+    }
+
     SUBCASE("an rfm given with a contact is ignored: it is computed") {
         ingest(store, ws, {event(R"({"id":"1","type":"signup","contact":{"id":"c1","rfm":{"r":5,"f":5,"m":5,
                           "segment":"Champions"}}})")});

@@ -644,11 +644,19 @@ public:
     }
 
     void mark_events_processed(std::span<const std::int64_t> seqs, Time now) override {
-        for (const auto seq : seqs)
-            db_.prepare("UPDATE events SET processed_at = ?2 WHERE seq = ?1 AND processed_at IS NULL")
-                .bind(1, seq)
-                .bind(2, now.ms)
+        // The executor hands over runs of consecutive seqs (it takes events oldest first): one
+        // range UPDATE per run instead of one statement per event.
+        for (std::size_t i = 0; i < seqs.size();) {
+            std::size_t j = i + 1;
+            while (j < seqs.size() && seqs[j] == seqs[j - 1] + 1) ++j;
+            db_.prepare(
+                   "UPDATE events SET processed_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND processed_at IS NULL")
+                .bind(1, seqs[i])
+                .bind(2, seqs[j - 1])
+                .bind(3, now.ms)
                 .run();
+            i = j;
+        }
     }
 
     StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now) override {

@@ -649,8 +649,7 @@ public:
         for (std::size_t i = 0; i < seqs.size();) {
             std::size_t j = i + 1;
             while (j < seqs.size() && seqs[j] == seqs[j - 1] + 1) ++j;
-            db_.prepare(
-                   "UPDATE events SET processed_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND processed_at IS NULL")
+            db_.prepare("UPDATE events SET processed_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND processed_at IS NULL")
                 .bind(1, seqs[i])
                 .bind(2, seqs[j - 1])
                 .bind(3, now.ms)
@@ -1257,7 +1256,7 @@ struct SqliteStore::Impl {
     std::deque<Unit*> queue;
     bool stopping = false;
     std::function<void()> commit_listener;
-    StoreStats counters;  // under queue_mutex
+    StoreStats counters;                               // under queue_mutex
     std::atomic<std::uint64_t> catalog_generation{0};  // bumped after each committed catalog change
 
     // The syncer (synchronous FULL): commits are made without fsync, and this thread fsyncs the

@@ -293,7 +293,8 @@ TEST_CASE("workspaces are isolated: the same ids live side by side, unseen by th
     CHECK_FALSE(store.erase_contact(b, "only-a"));
     CHECK(store.contact_card(a, "only-a", 10));
 
-    store.save_voucher_campaign(a, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"), Time{0});
+    store.save_voucher_campaign(a, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"),
+                                Time{0});
     CHECK(store.voucher_campaigns(b).empty());
     CHECK_FALSE(store.find_voucher_campaign(b, "v"));
     const auto voucher = store.assign_voucher(a, store.find_voucher_campaign(a, "v")->campaign, "c1", "CODE-1", "",
@@ -592,6 +593,24 @@ TEST_CASE("units of work: one failing unit is undone alone; group commit shares 
         CHECK(todo[0].event.id == "b");
         store.set_commit_listener(nullptr);
     }
+
+    SUBCASE("marks with gaps (set-aside events, other units) mark exactly the seqs given") {
+        std::vector<Event> batch;
+        for (int i = 0; i < 8; ++i)
+            batch.push_back(
+                event((R"({"id":"m)" + std::to_string(i) + R"(","type":"signup","contact":"c1"})").c_str()));
+        ingest(store, ws, batch);
+        auto todo = store.unprocessed_events(20);
+        REQUIRE(todo.size() == 8);
+        // Runs 0-2 and 5-6, and 4 alone: 3 and 7 stay unprocessed.
+        const std::vector<std::int64_t> seqs{todo[0].seq, todo[1].seq, todo[2].seq,
+                                             todo[4].seq, todo[5].seq, todo[6].seq};
+        store.write([&](WriteTx& tx) { tx.mark_events_processed(seqs, at("2026-11-22T12:00:01Z")); });
+        const auto left = store.unprocessed_events(20);
+        REQUIRE(left.size() == 2);
+        CHECK(left[0].event.id == "m3");
+        CHECK(left[1].event.id == "m7");
+    }
 }
 
 TEST_CASE("every query the store has run uses an index (no full scans of growing tables)") {
@@ -626,7 +645,8 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         store.outbox(ws, o);
     }
     store.unprocessed_events(10);
-    store.save_voucher_campaign(ws, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"), Time{0});
+    store.save_voucher_campaign(ws, campaign(R"({"id":"v","name":"V","value":5,"currency":"EUR","valid_for":"P1Y"})"),
+                                Time{0});
     store.voucher_campaigns(ws);
     store.find_voucher_campaign(ws, "v");
     store.assign_voucher(ws, store.find_voucher_campaign(ws, "v")->campaign, "c1", "K1", "key", Time{0});

@@ -20,6 +20,9 @@ struct Api {
     ServerMetrics& metrics;
     RfmService& rfm;
     std::function<Time()> now;
+    // Stores posted events; the scenario executor's ingest (which also runs them through the
+    // active scenarios) when one is running, else the store's insert_events.
+    std::function<IngestResult(WorkspaceId, std::span<const Event>, Time)> ingest = nullptr;
 };
 
 void add_event_routes(Router& router, Api& api);    // api_events.cpp

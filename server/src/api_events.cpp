@@ -56,7 +56,8 @@ void post_events(Api& api, Call& call) {
     for (Event& e : events)
         if (e.id.empty()) e.id = new_id("ev_");
 
-    const auto result = api.store.insert_events(call.caller.workspace, events, api.now());
+    const auto result = api.ingest ? api.ingest(call.caller.workspace, events, api.now())
+                                   : api.store.insert_events(call.caller.workspace, events, api.now());
     api.metrics.count_events(result.accepted, result.duplicates);
     send_json(call.res, 202, {{"accepted", result.accepted}, {"duplicates", result.duplicates}});
 }

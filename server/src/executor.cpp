@@ -223,13 +223,18 @@ ExecutorStats Executor::stats() {
     return stats_;
 }
 
-void Executor::refresh_catalog() {
+const std::map<std::string, VoucherCampaign>& Executor::Catalog::campaigns_of(WorkspaceId ws) const {
+    static const std::map<std::string, VoucherCampaign> none;
+    const auto it = campaigns.find(ws);
+    return it != campaigns.end() ? it->second : none;
+}
+
+std::shared_ptr<const Executor::Catalog> Executor::catalog() {
+    std::lock_guard lock(catalog_mutex_);
     const std::uint64_t generation = store_.catalog_generation();
-    if (generation == catalog_generation_) return;
-    catalog_generation_ = generation;
-    active_.clear();
-    campaigns_.clear();
-    versions_.clear();
+    if (catalog_ && catalog_->generation == generation) return catalog_;
+    auto built = std::make_shared<Catalog>();
+    built->generation = generation;
     for (const StoredScenario& stored : store_.active_scenarios()) {
         auto loaded = load_scenario(stored.document);
         if (!loaded.errors.empty()) {
@@ -239,20 +244,25 @@ void Executor::refresh_catalog() {
             continue;
         }
         auto scenario = std::make_shared<const Scenario>(std::move(loaded.scenario));
-        versions_[{stored.workspace, stored.id, stored.version}] = scenario;
-        active_[{stored.workspace, scenario->trigger.event}].push_back(std::move(scenario));
+        const std::string trigger = scenario->trigger.event;
+        built->active[{stored.workspace, trigger}].push_back(std::move(scenario));
     }
+    for (const Workspace& ws : store_.workspaces()) {
+        auto& campaigns = built->campaigns[ws.id];
+        for (auto& c : store_.voucher_campaigns(ws.id)) campaigns.emplace(c.campaign.id, std::move(c.campaign));
+    }
+    catalog_ = std::move(built);
+    return catalog_;
 }
 
-const std::map<std::string, VoucherCampaign>& Executor::campaigns(WorkspaceId ws) {
-    auto it = campaigns_.find(ws);
-    if (it != campaigns_.end()) return it->second;
-    std::map<std::string, VoucherCampaign> loaded;
-    for (auto& c : store_.voucher_campaigns(ws)) loaded.emplace(c.campaign.id, std::move(c.campaign));
-    return campaigns_.emplace(ws, std::move(loaded)).first->second;
-}
-
-std::shared_ptr<const Scenario> Executor::scenario_version(WorkspaceId ws, const std::string& id, int version) {
+std::shared_ptr<const Scenario> Executor::scenario_version(const Catalog& catalog, WorkspaceId ws,
+                                                           const std::string& id, int version) {
+    if (versions_generation_ != catalog.generation) {
+        versions_generation_ = catalog.generation;
+        versions_.clear();
+        for (const auto& [key, scenarios] : catalog.active)
+            for (const auto& s : scenarios) versions_[{key.first, s->id, s->version}] = s;
+    }
     const VersionKey key{ws, id, version};
     if (auto it = versions_.find(key); it != versions_.end()) return it->second;
     std::shared_ptr<const Scenario> scenario;
@@ -273,10 +283,11 @@ void Executor::count(const ExecutorStats& done) {
     stats_.set_aside += done.set_aside;
 }
 
-void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now, ExecutorStats& done) {
+void Executor::handle_event(WriteTx& tx, const Catalog& cat, const StoredEvent& stored, Time now,
+                            ExecutorStats& done) {
     const Event& event = stored.event;
-    const auto matching = active_.find({stored.workspace, event.type});
-    if (matching == active_.end()) return;
+    const auto matching = cat.active.find({stored.workspace, event.type});
+    if (matching == cat.active.end()) return;
     for (const auto& active : matching->second) {
         const Scenario& scenario = *active;
         const auto contact = tx.find_contact(stored.workspace, event.contact.id);
@@ -288,7 +299,7 @@ void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now, Ex
         if (!entry.enter) continue;
 
         SecureCodes codes;
-        const auto& catalog = campaigns_.at(stored.workspace);
+        const auto& catalog = cat.campaigns_of(stored.workspace);
         const StepContext ctx{scenario, history, history, codes, catalog, nullptr, now};
         RunRecord rec;
         rec.workspace = stored.workspace;
@@ -309,10 +320,11 @@ void Executor::handle_event(WriteTx& tx, const StoredEvent& stored, Time now, Ex
     }
 }
 
-void Executor::resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats& done) {
+void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time now, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
     if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
-    const auto scenario = scenario_version(rec->workspace, rec->scenario, rec->version);
+    // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
+    const auto scenario = scenario_version(cat, rec->workspace, rec->scenario, rec->version);
     const auto contact = tx.find_contact(rec->workspace, rec->contact);
     auto state = run_state_from_json(rec->state);
     std::string why;
@@ -328,7 +340,7 @@ void Executor::resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats
     } else {
         TxHistory history(tx, rec->workspace);
         SecureCodes codes;
-        const auto& catalog = campaigns_.at(rec->workspace);
+        const auto& catalog = cat.campaigns_of(rec->workspace);
         const StepContext ctx{*scenario, history, history, codes, catalog, nullptr, now};
         const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
         const Contact& after = step.contact ? *step.contact : contact->contact;
@@ -340,20 +352,37 @@ void Executor::resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats
     if (rec->status == "failed") ++done.runs_failed;
 }
 
+IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Time received_at) {
+    // The catalog as of now: an event posted after an activation was answered sees the scenario
+    // (the generation changes before that answer). One concurrent with it may or may not.
+    const auto cat = catalog();
+    ExecutorStats done;
+    // Throws when the unit failed: nothing committed, nothing counted.
+    const IngestResult result =
+        store_.insert_events(ws, events, received_at, [&](WriteTx& tx, const StoredEvent& e) {
+            ExecutorStats one;
+            handle_event(tx, *cat, e, received_at, one);
+            // Counted only if the event's handling stays (a handler that throws is undone).
+            ++done.events;
+            done.runs_started += one.runs_started;
+            done.runs_failed += one.runs_failed;
+        });
+    count(done);
+    return result;
+}
+
 bool Executor::process_events() {
     std::vector<StoredEvent> events;
+    std::shared_ptr<const Catalog> cat;
     // A scenario activated while the events were read: read again with it, so an event posted
     // after an activation was answered is never handled without that scenario. (Bounded, so a
     // stream of catalog changes cannot hold the executor; the last read is then used.)
     for (int attempt = 0; attempt < 10; ++attempt) {
-        refresh_catalog();
-        const std::uint64_t seen = catalog_generation_;
+        cat = catalog();
         events = store_.unprocessed_events(options_.events_per_unit);
-        if (store_.catalog_generation() == seen) break;
+        if (store_.catalog_generation() == cat->generation) break;
     }
     if (events.empty()) return false;
-    // Campaigns are read here: units must not call the store.
-    for (const auto& e : events) campaigns(e.workspace);
 
     // One unit takes events until it has started runs_per_unit runs (a run writes a dozen rows;
     // events that start none cost little), so ingestion waiting behind it is not held long.
@@ -367,7 +396,7 @@ bool Executor::process_events() {
             seqs.clear();
             done = {};
             for (const StoredEvent& e : part) {
-                handle_event(tx, e, now, done);
+                handle_event(tx, *cat, e, now, done);
                 seqs.push_back(e.seq);
                 if (done.runs_started >= options_.runs_per_unit) break;
             }
@@ -403,18 +432,15 @@ bool Executor::process_events() {
 }
 
 bool Executor::resume_due_runs() {
-    refresh_catalog();
+    const auto cat = catalog();
     const auto due = store_.due_runs(clock_(), options_.runs_per_unit);
     if (due.empty()) return false;
-    for (const auto& r : due) {
-        campaigns(r.workspace);
-        scenario_version(r.workspace, r.scenario, r.version);
-    }
+    for (const auto& r : due) scenario_version(*cat, r.workspace, r.scenario, r.version);
     const auto handle = [&](std::span<const RunRecord> part) {
         const Time now = clock_();
         ExecutorStats done;
         store_.write([&](WriteTx& tx) {
-            for (const RunRecord& r : part) resume(tx, r, now, done);
+            for (const RunRecord& r : part) resume(tx, *cat, r, now, done);
         });
         count(done);
     };

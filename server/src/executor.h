@@ -1,7 +1,12 @@
 // closeloop server — the scenario executor: the imperative shell around core's engine.
 //
-// One thread. It wakes when new events commit (the store's commit listener), when a waiting
-// run comes due, or on its own every few seconds, and then:
+// Events posted to the API are handled as they are stored: ingest() stores them and, in the
+// same unit of work, runs each through the active scenarios (below, 1), so an event, the runs
+// it starts and their effects commit together, and an event is written once.
+//
+// One thread does the rest. It wakes when events commit unprocessed (the store's commit
+// listener: events written by effects such as voucher_assigned, events imported or stored
+// while a handler failed), when a waiting run comes due, or on its own every few seconds:
 //   1. takes unprocessed events oldest first; for each event and each active scenario of its
 //      workspace whose trigger type matches: decide_entry (re-entry facts from the runs table,
 //      history read inside the transaction), start_run, the run written with its state, trace
@@ -53,6 +58,10 @@ public:
     Executor(const Executor&) = delete;
     Executor& operator=(const Executor&) = delete;
 
+    // Stores the events (Store::insert_events) and handles each inside the same unit of work:
+    // durable, with the runs it started, on return. What POST /api/v1/events does.
+    IngestResult ingest(WorkspaceId ws, std::span<const Event> events, Time received_at);
+
     void start();
     // Finishes the unit in progress, then returns.
     void stop();
@@ -67,27 +76,36 @@ public:
 private:
     using VersionKey = std::tuple<WorkspaceId, std::string, int>;
 
+    // What the active scenarios need, as of one catalog generation; shared, never changed.
+    struct Catalog {
+        std::uint64_t generation = 0;
+        // Active scenarios by workspace and trigger event type: most events match none.
+        std::map<std::pair<WorkspaceId, std::string>, std::vector<std::shared_ptr<const Scenario>>> active;
+        std::map<WorkspaceId, std::map<std::string, VoucherCampaign>> campaigns;
+        const std::map<std::string, VoucherCampaign>& campaigns_of(WorkspaceId ws) const;
+    };
+
     void loop();
-    void refresh_catalog();
-    const std::map<std::string, VoucherCampaign>& campaigns(WorkspaceId ws);
-    std::shared_ptr<const Scenario> scenario_version(WorkspaceId ws, const std::string& id, int version);
+    // The catalog as of the store's current generation (built again when it changed); any thread.
+    std::shared_ptr<const Catalog> catalog();
+    std::shared_ptr<const Scenario> scenario_version(const Catalog& catalog, WorkspaceId ws, const std::string& id,
+                                                     int version);
 
     bool process_events();
     bool resume_due_runs();
     // Each adds what it did to `done`, counted once the unit has committed.
-    void handle_event(WriteTx& tx, const StoredEvent& e, Time now, ExecutorStats& done);
-    void resume(WriteTx& tx, const RunRecord& due, Time now, ExecutorStats& done);
+    void handle_event(WriteTx& tx, const Catalog& catalog, const StoredEvent& e, Time now, ExecutorStats& done);
+    void resume(WriteTx& tx, const Catalog& catalog, const RunRecord& due, Time now, ExecutorStats& done);
     void count(const ExecutorStats& done);
 
     Store& store_;
     std::function<Time()> clock_;
     ExecutorOptions options_;
 
-    // The catalog as of catalog_generation_ (only the executor's thread touches it).
-    std::uint64_t catalog_generation_ = ~std::uint64_t{0};
-    // Active scenarios by workspace and trigger event type: most events match none.
-    std::map<std::pair<WorkspaceId, std::string>, std::vector<std::shared_ptr<const Scenario>>> active_;
-    std::map<WorkspaceId, std::map<std::string, VoucherCampaign>> campaigns_;
+    std::mutex catalog_mutex_;
+    std::shared_ptr<const Catalog> catalog_;  // under catalog_mutex_
+    // Versions runs were started on (the executor's thread only), for the catalog's generation.
+    std::uint64_t versions_generation_ = ~std::uint64_t{0};
     std::map<VersionKey, std::shared_ptr<const Scenario>> versions_;  // nullptr: gone or unreadable
 
     std::mutex mutex_;

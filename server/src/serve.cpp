@@ -69,7 +69,14 @@ int serve(const ServeOptions& options) {
 
     ServerMetrics metrics;
     RfmService rfm(*store, now_utc);
-    Api api{*store, metrics, rfm, now_utc};
+    // Posted events go through the executor (stored and run through the scenarios at once);
+    // its thread takes events stored before this start too (processed_at is still NULL) and
+    // every timer that came due while the server was down.
+    Executor executor(*store, now_utc);
+    Api api{*store, metrics, rfm, now_utc,
+            [&executor](WorkspaceId ws, std::span<const Event> events, Time now) {
+                return executor.ingest(ws, events, now);
+            }};
 
     httplib::Server http;
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
@@ -108,9 +115,6 @@ int serve(const ServeOptions& options) {
         http.stop();
     });
 
-    // The executor takes events stored before this start too (processed_at is still NULL)
-    // and every timer that came due while the server was down.
-    Executor executor(*store, now_utc);
     store->set_commit_listener([&executor] { executor.wake(); });
     metrics.set_executor_stats([&executor] { return executor.stats(); });
     executor.start();

@@ -9,24 +9,30 @@ Stmt::~Stmt() {
     sqlite3_clear_bindings(st_);
 }
 
-Stmt& Stmt::bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
+// A bind that fails is a bug here (a wrong index, a statement still running): never ignored,
+// or the statement would run with the values of its last use.
+Stmt& Stmt::bound(int rc, int i) {
+    if (rc != SQLITE_OK)
+        throw DbError(std::string("sqlite: cannot bind parameter ") + std::to_string(i) + ": " + sqlite3_errstr(rc) +
+                          " in: " + sqlite3_sql(st_),
+                      rc);
     return *this;
+}
+
+Stmt& Stmt::bind(int i, std::int64_t v) {
+    return bound(sqlite3_bind_int64(st_, i, v), i);
 }
 
 Stmt& Stmt::bind(int i, double v) {
-    sqlite3_bind_double(st_, i, v);
-    return *this;
+    return bound(sqlite3_bind_double(st_, i, v), i);
 }
 
 Stmt& Stmt::bind(int i, std::string_view v) {
-    sqlite3_bind_text64(st_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-    return *this;
+    return bound(sqlite3_bind_text64(st_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8), i);
 }
 
 Stmt& Stmt::bind_null(int i) {
-    sqlite3_bind_null(st_, i);
-    return *this;
+    return bound(sqlite3_bind_null(st_, i), i);
 }
 
 Stmt& Stmt::bind_text_or_null(int i, std::string_view v) {
@@ -100,6 +106,10 @@ Stmt Db::prepare(const char* sql) {
         const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
         if (rc != SQLITE_OK) fail(std::string("cannot prepare: ") + sql, rc);
         it = cache_.emplace(sql, st).first;
+    } else {
+        // A statement finished but not yet released (its Stmt still in scope, e.g. the caller
+        // of a nested write using the same SQL) is reset before its new use.
+        sqlite3_reset(it->second);
     }
     return Stmt(db_, it->second);
 }

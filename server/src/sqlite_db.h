@@ -62,6 +62,8 @@ public:
     std::optional<std::int64_t> opt_int64(int col) const;
 
 private:
+    Stmt& bound(int rc, int i);  // throws DbError when a bind failed
+
     sqlite3* db_;
     sqlite3_stmt* st_;
 };

@@ -39,7 +39,7 @@ namespace {
 // Entry i takes the schema from version i to i + 1. Never edit a released entry; append.
 // Every table has workspace_id and every query filters on it; every history query has an
 // index (named after what it serves).
-constexpr std::array<const char*, 3> migrations = {
+constexpr std::array<const char*, 4> migrations = {
     R"sql(
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('created_by', 'closeloop');
@@ -85,8 +85,9 @@ constexpr std::array<const char*, 3> migrations = {
     ) WITHOUT ROWID;
     CREATE INDEX contacts_segment ON contacts (workspace_id, rfm_segment) WHERE rfm_segment IS NOT NULL;
 
-    -- seq is the order of arrival. processed_at stays NULL until the scenario executor has
-    -- handled the event (in its own transaction): ingestion never waits for scenarios.
+    -- seq is the order of arrival. processed_at is NULL until the scenario executor has
+    -- handled the event. (Since schema 4's executor, posted events are handled in the unit that
+    -- stores them and arrive processed; events written by effects are handled after.)
     CREATE TABLE events (
       seq INTEGER PRIMARY KEY,
       workspace_id INTEGER NOT NULL,
@@ -272,6 +273,14 @@ constexpr std::array<const char*, 3> migrations = {
     -- No scenario could exist before this version, so nothing is left to react to the events
     -- stored until now: the executor starts with an empty backlog rather than a history.
     UPDATE events SET processed_at = received_at WHERE processed_at IS NULL;
+    )sql",
+
+    // 4: the re-entry facts of every event a scenario's trigger matches (run_history) come
+    // from the index alone: without the status in it each lookup read the run's row, large
+    // with its state and trace, and mostly not in the cache.
+    R"sql(
+    DROP INDEX runs_scenario_contact;
+    CREATE INDEX runs_scenario_contact ON runs (workspace_id, scenario_id, contact_id, created_at, status);
     )sql",
 };
 
@@ -568,7 +577,8 @@ class SqliteWriteTx final : public WriteTx {
 public:
     explicit SqliteWriteTx(Db& db) : db_(db) {}
 
-    bool stored_events() const { return stored_events_; }
+    // Whether this transaction stored events the executor has yet to handle.
+    bool unprocessed_events() const { return unprocessed_events_; }
 
     Workspace create_workspace(const std::string& slug, const std::string& name, Time now) override {
         db_.prepare("INSERT INTO workspaces (slug, name, created_at) VALUES (?1, ?2, ?3)")
@@ -608,14 +618,16 @@ public:
         return insert_rows(ws, rows, received_at);
     }
 
-    IngestResult insert_rows(WorkspaceId ws, const std::vector<EventRow>& rows, Time received_at) {
+    // `handler`: see Store::insert_events. Without one, events are stored unprocessed.
+    IngestResult insert_rows(WorkspaceId ws, const std::vector<EventRow>& rows, Time received_at,
+                             const Store::EventHandler& handler = nullptr) {
         IngestResult result;
         for (const EventRow& row : rows) {
             const Event& e = *row.event;
             const Time time = row.time.value_or(received_at);
             auto ins = db_.prepare(
-                "INSERT INTO events (workspace_id, id, type, contact_id, time, received_at, contact, data) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (workspace_id, id) DO NOTHING");
+                "INSERT INTO events (workspace_id, id, type, contact_id, time, received_at, contact, data, "
+                "processed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (workspace_id, id) DO NOTHING");
             ins.bind(1, ws)
                 .bind(2, e.id)
                 .bind(3, e.type)
@@ -624,12 +636,15 @@ public:
                 .bind(6, received_at.ms)
                 .bind_text_or_null(7, row.contact_json)
                 .bind(8, row.data_json);
+            if (handler)
+                ins.bind(9, received_at.ms);
+            else
+                ins.bind_null(9);
             if (ins.run() == 0) {
                 ++result.duplicates;
                 continue;
             }
             ++result.accepted;
-            stored_events_ = true;
             const std::int64_t seq = db_.last_insert_rowid();
 
             if (row.only_contact_id)
@@ -639,6 +654,14 @@ public:
             if (row.response) insert_response(ws, seq, *row.response);
             if (e.kind == EventType::purchase) insert_purchase(ws, seq, e, time);
             if (e.kind == EventType::voucher_redeemed) mark_redeemed(ws, e, time);
+
+            if (!handler) {
+                unprocessed_events_ = true;
+                continue;
+            }
+            StoredEvent stored{seq, ws, e, received_at, received_at};
+            stored.event.time = time;
+            handler(*this, stored);
         }
         return result;
     }
@@ -1230,7 +1253,7 @@ private:
     }
 
     Db& db_;
-    bool stored_events_ = false;
+    bool unprocessed_events_ = false;
 };
 
 }  // namespace
@@ -1494,7 +1517,7 @@ struct SqliteStore::Impl {
             if (!sqlite3_get_autocommit(h)) sqlite3_exec(h, "ROLLBACK", nullptr, nullptr, nullptr);
             return false;
         }
-        return tx.stored_events();
+        return tx.unprocessed_events();
     }
 
     // A read connection for the time of one call.
@@ -1708,11 +1731,23 @@ std::optional<json> SqliteStore::setting(WorkspaceId ws, std::string_view name) 
     return j;
 }
 
-IngestResult SqliteStore::insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) {
+IngestResult SqliteStore::insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
+                                        const EventHandler& handler) {
     // Rows (JSON text, derived responses) are made here, on the caller's thread, so the
-    // writer only runs SQL.
+    // writer only runs SQL (and the handler).
     const auto rows = event_rows(events, received_at);
     IngestResult result;
+    if (handler) {
+        // No savepoint per event (each would copy every page the event touches): a handler
+        // that throws undoes the whole unit, and the events are then stored without it,
+        // unprocessed, for the executor to take up one at a time.
+        try {
+            write([&](WriteTx& tx) { result = sqlite_tx(tx).insert_rows(ws, rows, received_at, handler); });
+            return result;
+        } catch (const std::exception&) {
+            // A disk that fails fails again below, and the caller hears of it.
+        }
+    }
     write([&](WriteTx& tx) { result = sqlite_tx(tx).insert_rows(ws, rows, received_at); });
     return result;
 }

@@ -64,7 +64,9 @@ public:
     std::optional<KeyGrant> find_key(std::string_view key_hash) override;
     std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) override;
 
-    IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) override;
+    using Store::insert_events;
+    IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
+                               const EventHandler& handler) override;
     EventPage list_events(WorkspaceId ws, const EventQuery& query) override;
     std::vector<StoredEvent> unprocessed_events(std::size_t limit) override;
 

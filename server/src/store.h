@@ -319,7 +319,7 @@ public:
     // Runs `work` as one unit of work (see WriteTx) and returns when it is durable; rethrows
     // what `work` threw (its changes undone).
     virtual void write(const std::function<void(WriteTx&)>& work) = 0;
-    // Called on the writer after each commit that stored new events (wakes the executor).
+    // Called after each commit that stored events the executor has yet to handle (wakes it).
     virtual void set_commit_listener(std::function<void()> listener) = 0;
 
     // Workspaces and keys.
@@ -329,7 +329,16 @@ public:
     virtual std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) = 0;
 
     // Events. insert_events is WriteTx::insert_events as its own unit of work, durable on return.
-    virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) = 0;
+    // With a handler (the scenario executor), each event stored now (not a duplicate) is handed
+    // to it inside the same unit, in order, right after it is stored: what the handler writes
+    // commits with the event, and the event is stored as processed. If the handler throws, the
+    // events are stored without it, unprocessed (the executor takes them up again).
+    using EventHandler = std::function<void(WriteTx&, const StoredEvent&)>;
+    virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
+                                       const EventHandler& handler) = 0;
+    IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) {
+        return insert_events(ws, events, received_at, nullptr);
+    }
     virtual EventPage list_events(WorkspaceId ws, const EventQuery& query) = 0;
     // Events not yet processed by the executor, oldest first, across workspaces.
     virtual std::vector<StoredEvent> unprocessed_events(std::size_t limit) = 0;

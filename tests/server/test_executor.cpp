@@ -298,3 +298,46 @@ TEST_CASE("live runs finish on the version they started on, across a save and a 
     CHECK(f.runs_of("old").at(0).version == 1);
     CHECK(f.runs_of("new").at(0).version == 2);
 }
+
+TEST_CASE("ingest: an event, the run it starts and the run's effects commit in one unit of work") {
+    Fixture f;
+    const auto commits = f.store.stats().commits;
+    const auto r = f.executor.ingest(f.ws, std::vector<Event>{nps("i1", "c1", 3), nps("i2", "c2", 9)}, f.now);
+    CHECK(r.accepted == 2);
+    CHECK(f.store.stats().commits == commits + 1);
+    // No pass of the executor yet: the run, its voucher and its e-mail are there.
+    const auto runs = f.runs();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].contact == "c1");
+    CHECK(runs[0].event_id == "i1");
+    CHECK(runs[0].status == "waiting");
+    CHECK(f.store.vouchers(f.ws, std::string("c1"), 10).size() == 1);
+    CHECK(f.store.outbox(f.ws, OutboxQuery{}).size() == 1);
+    CHECK(f.executor.stats().events == 2);
+    CHECK(f.executor.stats().runs_started == 1);
+    // Only the voucher_assigned event the run wrote is left for the executor's own pass.
+    const auto todo = f.store.unprocessed_events(10);
+    REQUIRE(todo.size() == 1);
+    CHECK(todo[0].event.type == "voucher_assigned");
+    f.drain();
+    CHECK(f.store.unprocessed_events(10).empty());
+    CHECK(f.runs().size() == 1);
+
+    SUBCASE("the same events again are duplicates and start nothing") {
+        const auto again = f.executor.ingest(f.ws, std::vector<Event>{nps("i1", "c1", 3)}, f.now);
+        CHECK(again.duplicates == 1);
+        CHECK(f.runs().size() == 1);
+    }
+    SUBCASE("re-entry within a batch: the second low answer of c3 sees the first one's run") {
+        f.executor.ingest(f.ws, std::vector<Event>{nps("i3", "c3", 1), nps("i4", "c3", 2)}, f.now);
+        CHECK(f.runs_of("c3").size() == 1);
+    }
+    SUBCASE("a scenario activated before the post is used at once") {
+        auto doc = detail::parse_json(recovery).value();
+        doc["id"] = "rec2";
+        REQUIRE(f.store.create_scenario(f.ws, doc, f.now) == ScenarioSave::saved);
+        REQUIRE(f.store.set_scenario_status(f.ws, "rec2", "active", f.now));
+        f.executor.ingest(f.ws, std::vector<Event>{nps("i5", "c5", 1)}, f.now);
+        CHECK(f.runs_of("c5").size() == 2);
+    }
+}

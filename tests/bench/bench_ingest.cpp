@@ -39,12 +39,15 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "closeloop/detail/json_read.h"
 #include "closeloop/event.h"
+#include "clock.h"
+#include "executor.h"
 #include "sqlite_store.h"
 
 using namespace closeloop;
@@ -172,14 +175,14 @@ Summary run_http(const Options& o, int port, std::size_t total, std::size_t even
     return s;
 }
 
-// The same events straight into a SqliteStore: `total` units of `per_unit` events.
-Summary run_direct(const Options& o, const std::filesystem::path& data, const std::string& run, std::size_t total,
-                   std::size_t per_unit) {
+// The same events straight into a SqliteStore: `total` units of `per_unit` events, from
+// o.clients threads. With an executor, through Executor::ingest (what POST /events calls).
+Summary run_direct(const Options& o, server::Store& store, server::Executor* executor, const std::string& run,
+                   std::size_t total, std::size_t per_unit) {
     std::vector<Event> events;
     events.reserve(total * per_unit);
     for (std::size_t n = 0; n < total * per_unit; ++n)
         events.push_back(event_from_json(detail::parse_json(event_text(run, n)).value()).value());
-    server::SqliteStore store(data, server::SqliteOptions{.synchronous = o.synchronous});
     const auto ws = store.find_workspace("demo") ? store.find_workspace("demo")->id : 1;
     Summary s;
     std::vector<std::vector<double>> lat(o.clients);
@@ -190,7 +193,12 @@ Summary run_direct(const Options& o, const std::filesystem::path& data, const st
         threads.emplace_back([&, c] {
             for (std::size_t i; (i = next++) < total;) {
                 const auto t0 = Clock::now();
-                store.insert_events(ws, std::span<const Event>(events.data() + i * per_unit, per_unit), Time{0});
+                const std::span<const Event> part(events.data() + i * per_unit, per_unit);
+                const Time now = server::now_utc();
+                if (executor)
+                    executor->ingest(ws, part, now);
+                else
+                    store.insert_events(ws, part, now);
                 lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
             }
         });
@@ -201,6 +209,12 @@ Summary run_direct(const Options& o, const std::filesystem::path& data, const st
     s.events = total * per_unit;
     for (auto& l : lat) s.latencies_ms.insert(s.latencies_ms.end(), l.begin(), l.end());
     return s;
+}
+
+Summary run_direct(const Options& o, const std::filesystem::path& data, const std::string& run, std::size_t total,
+                   std::size_t per_unit) {
+    server::SqliteStore store(data, server::SqliteOptions{.synchronous = o.synchronous});
+    return run_direct(o, store, nullptr, run, total, per_unit);
 }
 
 void print(const char* what, Summary& s) {
@@ -236,6 +250,31 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 // Creates the templates and voucher campaigns of assets/ and the scenario, then activates it.
+// The singles, then the batches, on one store through the executor with the recovery
+// scenario active (as the server has it): what the server does per event without HTTP.
+std::pair<Summary, Summary> run_direct_executor(const Options& o, const std::filesystem::path& data) {
+    server::SqliteStore store(data, server::SqliteOptions{.synchronous = o.synchronous});
+    const Time now = server::now_utc();
+    server::WorkspaceId ws = 0;
+    store.write([&](server::WriteTx& tx) { ws = tx.create_workspace("demo", "Demo", now).id; });
+    const std::filesystem::path assets = o.assets;
+    for (const auto& campaign : json::parse(read_file(assets / "campaigns.json")))
+        store.save_voucher_campaign(ws, voucher_campaign_from_json(campaign).value(), now);
+    const json scenario = json::parse(read_file(assets / "scenarios" / "nps-recovery.json"));
+    const std::string id = scenario.at("id").get<std::string>();
+    if (store.create_scenario(ws, scenario, now) != server::ScenarioSave::saved ||
+        !store.set_scenario_status(ws, id, "active", now)) {
+        std::fprintf(stderr, "bench_ingest: cannot activate %s in the direct store\n", id.c_str());
+        std::exit(1);
+    }
+    server::Executor executor(store, server::now_utc);
+    executor.start();
+    auto single = run_direct(o, store, &executor, "s", o.singles, 1);
+    auto batch = run_direct(o, store, &executor, "b", o.batches, o.batch_size);
+    executor.stop();
+    return {single, batch};
+}
+
 void activate_scenario(const Options& o, int port) {
     httplib::Client cli("127.0.0.1", port);
     const httplib::Headers headers = {{"Authorization", std::string("Bearer ") + key}};
@@ -319,6 +358,11 @@ int main(int argc, char** argv) {
     if (o.direct_only) {
         auto d = run_direct(o, root / "direct-batch", "b", o.batches, o.batch_size);
         print("direct batches", d);
+        if (o.scenario) {
+            auto [single, batch] = run_direct_executor(o, root / "direct-executor");
+            print("executor singles", single);
+            print("executor batches", batch);
+        }
         std::filesystem::remove_all(root);
         return 0;
     }
@@ -347,6 +391,8 @@ int main(int argc, char** argv) {
     // Straight into the store.
     auto direct_single = run_direct(o, root / "direct-single", "s", o.singles, 1);
     auto direct_batch = run_direct(o, root / "direct-batch", "b", o.batches, o.batch_size);
+    std::optional<std::pair<Summary, Summary>> direct_executor;
+    if (o.scenario) direct_executor = run_direct_executor(o, root / "direct-executor");
 
     std::printf("\nover HTTP (POST /api/v1/events, keep-alive, 202 after commit), %s:\n",
                 o.scenario ? "recovery scenario active" : "no scenario");
@@ -355,6 +401,11 @@ int main(int argc, char** argv) {
     std::printf("straight into SqliteStore (same code below HTTP):\n");
     print("single-event units", direct_single);
     print("batches of 100", direct_batch);
+    if (direct_executor) {
+        std::printf("straight into the executor's ingest, recovery scenario active (what a request costs below HTTP):\n");
+        print("single-event units", direct_executor->first);
+        print("batches of 100", direct_executor->second);
+    }
     const double ratio_single = (static_cast<double>(single.events) / single.seconds) /
                                 (static_cast<double>(direct_single.events) / direct_single.seconds);
     const double ratio_batch = (static_cast<double>(batch.events) / batch.seconds) /

@@ -283,40 +283,48 @@ void Executor::count(const ExecutorStats& done) {
     stats_.set_aside += done.set_aside;
 }
 
-void Executor::handle_event(WriteTx& tx, const Catalog& cat, const StoredEvent& stored, Time now,
-                            ExecutorStats& done) {
-    const Event& event = stored.event;
-    const auto matching = cat.active.find({stored.workspace, event.type});
+void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event,
+                            const Contact* contact, Time now, ExecutorStats& done) {
+    const auto matching = cat.active.find({ws, event.type});
     if (matching == cat.active.end()) return;
+    std::optional<Contact> changed;  // the contact after a run that changed it, for the next scenario
+    if (!contact) {
+        auto stored = tx.find_contact(ws, event.contact.id);
+        if (!stored) return;  // erased since the event arrived
+        changed = std::move(stored->contact);
+        contact = &*changed;
+    }
     for (const auto& active : matching->second) {
         const Scenario& scenario = *active;
-        const auto contact = tx.find_contact(stored.workspace, event.contact.id);
-        if (!contact) continue;  // erased since the event arrived
-        TxHistory history(tx, stored.workspace);
-        const RunHistory earlier = tx.run_history(stored.workspace, scenario.id, contact->contact.id);
+        TxHistory history(tx, ws);
+        const RunHistory earlier = tx.run_history(ws, scenario.id, contact->id);
         const EntryFacts facts{earlier.live_run, earlier.last_started_at};
-        const EntryDecision entry = decide_entry(scenario, event, contact->contact, facts, history, now);
+        const EntryDecision entry = decide_entry(scenario, event, *contact, facts, history, now);
         if (!entry.enter) continue;
 
         SecureCodes codes;
-        const auto& catalog = cat.campaigns_of(stored.workspace);
+        const auto& catalog = cat.campaigns_of(ws);
         const StepContext ctx{scenario, history, history, codes, catalog, nullptr, now};
         RunRecord rec;
-        rec.workspace = stored.workspace;
+        rec.workspace = ws;
         rec.id = new_id("run_");
         rec.scenario = scenario.id;
         rec.version = scenario.version;
-        rec.contact = contact->contact.id;
+        rec.contact = contact->id;
         rec.event_id = event.id;
         rec.created_at = now;
-        const StepResult step = start_run(ctx, rec.id, event, contact->contact);
+        StepResult step = start_run(ctx, rec.id, event, *contact);
         // A step that changed no tag or attribute leaves the contact as it was.
-        const Contact& after = step.contact ? *step.contact : contact->contact;
-        json effects = apply_effects(tx, stored.workspace, rec.id, step.effects, after, catalog, now);
+        const Contact& after = step.contact ? *step.contact : *contact;
+        json effects = apply_effects(tx, ws, rec.id, step.effects, after, catalog, now);
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
         ++done.runs_started;
         if (rec.status == "failed") ++done.runs_failed;
+        if (step.contact) {
+            changed = std::move(*step.contact);
+            contact = &*changed;
+        }
     }
 }
 
@@ -358,15 +366,17 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
     const auto cat = catalog();
     ExecutorStats done;
     // Throws when the unit failed: nothing committed, nothing counted.
-    const IngestResult result =
-        store_.insert_events(ws, events, received_at, [&](WriteTx& tx, const StoredEvent& e) {
+    const IngestResult result = store_.insert_events(
+        ws, events, received_at, [&](WriteTx& tx, WorkspaceId w, std::int64_t, const Event& e, const Contact& contact) {
             ExecutorStats one;
-            handle_event(tx, *cat, e, received_at, one);
-            // Counted only if the event's handling stays (a handler that throws is undone).
+            handle_event(tx, *cat, w, e, &contact, received_at, one);
             ++done.events;
             done.runs_started += one.runs_started;
             done.runs_failed += one.runs_failed;
         });
+    // A handler that threw undid the unit, and the events were stored for the executor's pass:
+    // what it counted did not happen.
+    if (result.handled == 0) return result;
     count(done);
     return result;
 }
@@ -396,7 +406,7 @@ bool Executor::process_events() {
             seqs.clear();
             done = {};
             for (const StoredEvent& e : part) {
-                handle_event(tx, *cat, e, now, done);
+                handle_event(tx, *cat, e.workspace, e.event, nullptr, now, done);
                 seqs.push_back(e.seq);
                 if (done.runs_started >= options_.runs_per_unit) break;
             }

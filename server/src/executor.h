@@ -94,7 +94,9 @@ private:
     bool process_events();
     bool resume_due_runs();
     // Each adds what it did to `done`, counted once the unit has committed.
-    void handle_event(WriteTx& tx, const Catalog& catalog, const StoredEvent& e, Time now, ExecutorStats& done);
+    // `contact`: the event's contact as stored, or nullptr to read it here.
+    void handle_event(WriteTx& tx, const Catalog& catalog, WorkspaceId ws, const Event& event, const Contact* contact,
+                      Time now, ExecutorStats& done);
     void resume(WriteTx& tx, const Catalog& catalog, const RunRecord& due, Time now, ExecutorStats& done);
     void count(const ExecutorStats& done);
 

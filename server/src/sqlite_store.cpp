@@ -647,7 +647,11 @@ public:
             ++result.accepted;
             const std::int64_t seq = db_.last_insert_rowid();
 
-            if (row.only_contact_id)
+            // The handler needs the contact whole: read once, written if the event changed it.
+            std::optional<StoredContact> contact;
+            if (handler)
+                contact = upsert_contact(ws, e.contact, time);
+            else if (row.only_contact_id)
                 ensure_contact(ws, e.contact.id, time);
             else
                 upsert_event_contact(ws, e.contact, time);
@@ -657,11 +661,15 @@ public:
 
             if (!handler) {
                 unprocessed_events_ = true;
-                continue;
+            } else if (e.time) {
+                handler(*this, ws, seq, e, contact->contact);
+                ++result.handled;
+            } else {
+                Event timed = e;
+                timed.time = time;
+                handler(*this, ws, seq, timed, contact->contact);
+                ++result.handled;
             }
-            StoredEvent stored{seq, ws, e, received_at, received_at};
-            stored.event.time = time;
-            handler(*this, stored);
         }
         return result;
     }

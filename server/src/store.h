@@ -56,6 +56,7 @@ struct KeyGrant {
 struct IngestResult {
     std::size_t accepted = 0;    // stored now
     std::size_t duplicates = 0;  // an event with the same id was stored before (or earlier in the batch)
+    std::size_t handled = 0;     // of the accepted, handed to the handler (Store::insert_events)
 };
 
 struct StoredEvent {
@@ -330,10 +331,12 @@ public:
 
     // Events. insert_events is WriteTx::insert_events as its own unit of work, durable on return.
     // With a handler (the scenario executor), each event stored now (not a duplicate) is handed
-    // to it inside the same unit, in order, right after it is stored: what the handler writes
-    // commits with the event, and the event is stored as processed. If the handler throws, the
-    // events are stored without it, unprocessed (the executor takes them up again).
-    using EventHandler = std::function<void(WriteTx&, const StoredEvent&)>;
+    // to it inside the same unit, in order, right after it is stored, with its seq, its time
+    // set (the receive time when it had none) and its contact as stored now: what the handler
+    // writes commits with the event, and the event is stored as processed. If the handler
+    // throws, the events are stored without it, unprocessed (the executor takes them up again).
+    using EventHandler =
+        std::function<void(WriteTx&, WorkspaceId, std::int64_t seq, const Event& event, const Contact& contact)>;
     virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
                                        const EventHandler& handler) = 0;
     IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) {

@@ -312,7 +312,9 @@ TEST_CASE("ingest: an event, the run it starts and the run's effects commit in o
     CHECK(runs[0].event_id == "i1");
     CHECK(runs[0].status == "waiting");
     CHECK(f.store.vouchers(f.ws, std::string("c1"), 10).size() == 1);
-    CHECK(f.store.outbox(f.ws, OutboxQuery{}).size() == 1);
+    const auto outbox = f.store.outbox(f.ws, OutboxQuery{});
+    REQUIRE(outbox.size() == 1);
+    CHECK(outbox[0].params["to"] == "c1@example.cz");  // the contact as the event left it
     CHECK(f.executor.stats().events == 2);
     CHECK(f.executor.stats().runs_started == 1);
     // Only the voucher_assigned event the run wrote is left for the executor's own pass.

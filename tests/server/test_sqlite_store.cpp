@@ -627,18 +627,22 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
     SUBCASE("stored processed, the handler's writes committed with them, history as of each event") {
         std::vector<std::int64_t> seen;
         const auto commits = store.stats().commits;
-        const auto r = store.insert_events(ws, batch, received, [&](WriteTx& tx, const StoredEvent& e) {
+        const auto r = store.insert_events(
+            ws, batch, received, [&](WriteTx& tx, WorkspaceId w, std::int64_t seq, const Event& e, const Contact& c) {
             // The events before it in the batch, and itself: not the ones after.
             seen.push_back(tx.count_events_between(ws, "c1", "nps_response", Time{0}, received));
-            CHECK(e.event.time == received);  // the receive time, as stored
-            CHECK(e.seq > 0);
+            CHECK(w == ws);
+            CHECK(e.time == received);  // the receive time, as stored
+            CHECK(seq > 0);
+            CHECK(c.id == "c1");
             Task t;
-            t.id = "task-" + e.event.id;
+            t.id = "task-" + e.id;
             t.title = "T";
             t.role = "care";
             tx.create_task(ws, t);
         });
         CHECK(r.accepted == 3);
+        CHECK(r.handled == 3);
         CHECK(seen == std::vector<std::int64_t>{1, 2, 3});
         CHECK(store.stats().commits == commits + 1);
         CHECK(store.tasks(ws, TaskQuery{}).size() == 3);
@@ -648,24 +652,27 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
 
         SUBCASE("a repeated event is a duplicate and not handled again") {
             int calls = 0;
-            const auto again =
-                store.insert_events(ws, batch, received, [&](WriteTx&, const StoredEvent&) { ++calls; });
+            const auto again = store.insert_events(
+                ws, batch, received,
+                [&](WriteTx&, WorkspaceId, std::int64_t, const Event&, const Contact&) { ++calls; });
             CHECK(again.duplicates == 3);
             CHECK(calls == 0);
         }
     }
     SUBCASE("a handler that throws: the events are stored unprocessed, nothing it wrote is kept") {
         int calls = 0;
-        const auto r = store.insert_events(ws, batch, received, [&](WriteTx& tx, const StoredEvent& e) {
-            ++calls;
-            Task t;
-            t.id = "task-" + e.event.id;
-            t.title = "T";
-            tx.create_task(ws, t);
-            if (e.event.id == "h2") throw std::runtime_error("a bug in a scenario step");
-        });
+        const auto r = store.insert_events(
+            ws, batch, received, [&](WriteTx& tx, WorkspaceId, std::int64_t, const Event& e, const Contact&) {
+                ++calls;
+                Task t;
+                t.id = "task-" + e.id;
+                t.title = "T";
+                tx.create_task(ws, t);
+                if (e.id == "h2") throw std::runtime_error("a bug in a scenario step");
+            });
         CHECK(calls == 2);
         CHECK(r.accepted == 3);
+        CHECK(r.handled == 0);
         CHECK(store.tasks(ws, TaskQuery{}).empty());
         const auto todo = store.unprocessed_events(10);
         REQUIRE(todo.size() == 3);

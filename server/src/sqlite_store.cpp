@@ -290,6 +290,9 @@ constexpr std::int64_t int64_min = std::numeric_limits<std::int64_t>::min();
 // ---- 2. Row mapping ------------------------------------------------------------------------
 
 json parse_stored(const std::string& text, json fallback) {
+    // Most contacts have no tags and no attributes: their defaults need no parser.
+    if (text == "[]") return json::array();
+    if (text == "{}") return json::object();
     // Our own JSON, written by this store; a damaged value reads as the fallback.
     json j = json::parse(text, nullptr, false);
     return j.is_discarded() ? fallback : j;

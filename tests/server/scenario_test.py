@@ -120,6 +120,13 @@ with tempfile.TemporaryDirectory() as tmp:
     answers.append({"id": "nps-happy", "type": "nps_response", "contact": "c9", "data": {"score": 9}})
     st, _, body = s.request("POST", "/api/v1/events", {"events": answers})
     t.check("NPS answers posted", st == 202 and body["accepted"] == 12, body)
+    # Posted events are run through the scenarios in the transaction that stores them: the
+    # runs are there when the 202 comes, and the answers are stored processed.
+    st, _, now_runs = s.request("GET", "/api/v1/runs?scenario=nps-recovery")
+    st2, _, ev = s.request("GET", "/api/v1/events?contact=new&type=nps_response")
+    t.check("the runs exist when the 202 comes; the answer is stored processed",
+            st == 200 and len(now_runs["runs"]) == 11 and st2 == 200
+            and ev["events"][0]["processed_at"] == ev["events"][0]["received_at"], (len(now_runs["runs"]), ev))
 
     runs = wait_for(lambda: (lambda r: r if len(r) >= 11 else None)(s.request("GET", "/api/v1/runs?scenario=nps-recovery")[2]["runs"]))
     runs = runs or []

@@ -423,6 +423,11 @@ std::size_t split_branch(const Node& split, const std::string& run_id) {
 
 EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact& contact, const EntryFacts& facts,
                            const History& history, Time now) {
+    return decide_entry_lazy(s, event, contact, [&facts] { return facts; }, history, now);
+}
+
+EntryDecision decide_entry_lazy(const Scenario& s, const Event& event, const Contact& contact,
+                                const std::function<EntryFacts()>& ask_facts, const History& history, Time now) {
     EntryDecision d;
     if (event.type != s.trigger.event) {
         d.reason = "the scenario starts on " + s.trigger.event + ", not " + event.type;
@@ -445,6 +450,11 @@ EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact&
             return d;
         }
     }
+    if (s.reentry.policy == ReentryPolicy::always) {
+        d.enter = true;
+        return d;
+    }
+    const EntryFacts facts = ask_facts();
     switch (s.reentry.policy) {
         case ReentryPolicy::always:
             break;

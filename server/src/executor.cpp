@@ -297,9 +297,12 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
     for (const auto& active : matching->second) {
         const Scenario& scenario = *active;
         TxHistory history(tx, ws);
-        const RunHistory earlier = tx.run_history(ws, scenario.id, contact->id);
-        const EntryFacts facts{earlier.live_run, earlier.last_started_at};
-        const EntryDecision entry = decide_entry(scenario, event, *contact, facts, history, now);
+        // The re-entry facts (a query) only when the trigger matches and the rule needs them.
+        const auto facts = [&] {
+            const RunHistory earlier = tx.run_history(ws, scenario.id, contact->id);
+            return EntryFacts{earlier.live_run, earlier.last_started_at};
+        };
+        const EntryDecision entry = decide_entry_lazy(scenario, event, *contact, facts, history, now);
         if (!entry.enter) continue;
 
         SecureCodes codes;

@@ -167,6 +167,26 @@ TEST_CASE("entry: trigger condition and re-entry policies") {
         e.kind = EventType::purchase;
         CHECK_FALSE(decide_entry(s, e, c, {}, none, *e.time).enter);
     }
+    SUBCASE("the facts are asked for only when the trigger matches and the rule needs them") {
+        int asked = 0;
+        EntryFacts facts;
+        facts.last_started_at = fixtures::at("2026-11-01T10:00:00Z");
+        const auto ask = [&] {
+            ++asked;
+            return facts;
+        };
+        const Time now = fixtures::at("2026-11-20T10:00:00Z");
+        CHECK_FALSE(decide_entry_lazy(s, fixtures::nps("e", "c6", 9, "2026-11-20T10:00:00Z"), c, ask, none, now).enter);
+        CHECK(asked == 0);  // trigger.when is false
+        const auto d = decide_entry_lazy(s, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, ask, none, now);
+        CHECK(asked == 1);
+        CHECK_FALSE(d.enter);  // the cooldown, as decide_entry says
+        CHECK(d.reason == decide_entry(s, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, facts, none, now).reason);
+        Scenario always = s;
+        always.reentry.policy = ReentryPolicy::always;
+        CHECK(decide_entry_lazy(always, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, ask, none, now).enter);
+        CHECK(asked == 1);  // `always` needs none
+    }
     SUBCASE("cooldown of 30 days") {
         EntryFacts facts;
         facts.last_started_at = fixtures::at("2026-11-01T10:00:00Z");

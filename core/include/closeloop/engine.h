@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,10 @@ struct EntryDecision {
 // Does `event` start a run? Checks the trigger's type and condition, then re-entry.
 EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact& contact, const EntryFacts& facts,
                            const History& history, Time now);
+// The same, asking for the facts only when the trigger matches and the re-entry rule needs them
+// (for the server they are a query per event).
+EntryDecision decide_entry_lazy(const Scenario& s, const Event& event, const Contact& contact,
+                                const std::function<EntryFacts()>& facts, const History& history, Time now);
 
 // ---- stepping ------------------------------------------------------------------------------
 

@@ -363,31 +363,54 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
     if (rec->status == "failed") ++done.runs_failed;
 }
 
+namespace {
+
+// Runs each new event that an active scenario starts on through handle_event, inside the unit
+// that stores it; counts what it started.
+class IngestHandler final : public EventHandler {
+public:
+    using Handle = std::function<void(WriteTx&, WorkspaceId, const Event&, const Contact&, ExecutorStats&)>;
+    IngestHandler(std::function<bool(WorkspaceId, const Event&)> wants, Handle handle)
+        : wants_(std::move(wants)), handle_(std::move(handle)) {}
+
+    bool wants(WorkspaceId ws, const Event& event) const override { return wants_(ws, event); }
+    void handle(WriteTx& tx, WorkspaceId ws, std::int64_t, const Event& event, const Contact& contact) override {
+        try {
+            handle_(tx, ws, event, contact, done);
+        } catch (const std::exception& error) {
+            // The store undoes the unit and stores the events unprocessed: the executor's pass
+            // takes them up one at a time, and sets aside one that fails again.
+            std::cerr << "closeloop: event " << event.id << " failed in the scenario executor (" << error.what()
+                      << "); its batch is stored for a second try" << std::endl;
+            throw;
+        }
+    }
+
+    ExecutorStats done;  // runs started by the attempt that committed (or by a failed one)
+
+private:
+    std::function<bool(WorkspaceId, const Event&)> wants_;
+    Handle handle_;
+};
+
+}  // namespace
+
 IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Time received_at) {
     // The catalog as of now: an event posted after an activation was answered sees the scenario
     // (the generation changes before that answer). One concurrent with it may or may not.
     const auto cat = catalog();
-    ExecutorStats done;
-    // Throws when the unit failed: nothing committed, nothing counted.
-    const IngestResult result = store_.insert_events(
-        ws, events, received_at, [&](WriteTx& tx, WorkspaceId w, std::int64_t, const Event& e, const Contact& contact) {
-            ExecutorStats one;
-            try {
-                handle_event(tx, *cat, w, e, &contact, received_at, one);
-            } catch (const std::exception& error) {
-                // The store undoes the unit and stores the events unprocessed: this pass
-                // takes them up one at a time, and sets aside one that fails again.
-                std::cerr << "closeloop: event " << e.id << " failed in the scenario executor (" << error.what()
-                          << "); its batch is stored for a second try" << std::endl;
-                throw;
-            }
-            ++done.events;
-            done.runs_started += one.runs_started;
-            done.runs_failed += one.runs_failed;
+    IngestHandler handler(
+        [&cat](WorkspaceId w, const Event& e) { return cat->active.count({w, e.type}) > 0; },
+        [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
+            handle_event(tx, *cat, w, e, &contact, received_at, done);
         });
+    // Throws when the unit failed: nothing committed, nothing counted.
+    const IngestResult result = store_.insert_events(ws, events, received_at, &handler);
     // A handler that threw undid the unit, and the events were stored for the executor's pass:
     // what it counted did not happen.
     if (result.handled == 0) return result;
+    ExecutorStats done = handler.done;
+    done.events = result.handled;
     count(done);
     return result;
 }

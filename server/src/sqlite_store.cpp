@@ -623,7 +623,7 @@ public:
 
     // `handler`: see Store::insert_events. Without one, events are stored unprocessed.
     IngestResult insert_rows(WorkspaceId ws, const std::vector<EventRow>& rows, Time received_at,
-                             const Store::EventHandler& handler = nullptr) {
+                             EventHandler* handler = nullptr) {
         IngestResult result;
         for (const EventRow& row : rows) {
             const Event& e = *row.event;
@@ -651,8 +651,9 @@ public:
             const std::int64_t seq = db_.last_insert_rowid();
 
             // The handler needs the contact whole: read once, written if the event changed it.
+            const bool wanted = handler && handler->wants(ws, e);
             std::optional<StoredContact> contact;
-            if (handler)
+            if (wanted)
                 contact = upsert_contact(ws, e.contact, time);
             else if (row.only_contact_id)
                 ensure_contact(ws, e.contact.id, time);
@@ -664,14 +665,16 @@ public:
 
             if (!handler) {
                 unprocessed_events_ = true;
-            } else if (e.time) {
-                handler(*this, ws, seq, e, contact->contact);
-                ++result.handled;
+                continue;
+            }
+            ++result.handled;
+            if (!wanted) continue;
+            if (e.time) {
+                handler->handle(*this, ws, seq, e, contact->contact);
             } else {
                 Event timed = e;
                 timed.time = time;
-                handler(*this, ws, seq, timed, contact->contact);
-                ++result.handled;
+                handler->handle(*this, ws, seq, timed, contact->contact);
             }
         }
         return result;
@@ -1743,7 +1746,7 @@ std::optional<json> SqliteStore::setting(WorkspaceId ws, std::string_view name) 
 }
 
 IngestResult SqliteStore::insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
-                                        const EventHandler& handler) {
+                                        EventHandler* handler) {
     // Rows (JSON text, derived responses) are made here, on the caller's thread, so the
     // writer only runs SQL (and the handler).
     const auto rows = event_rows(events, received_at);

@@ -66,7 +66,7 @@ public:
 
     using Store::insert_events;
     IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
-                               const EventHandler& handler) override;
+                               EventHandler* handler) override;
     EventPage list_events(WorkspaceId ws, const EventQuery& query) override;
     std::vector<StoredEvent> unprocessed_events(std::size_t limit) override;
 

@@ -56,7 +56,7 @@ struct KeyGrant {
 struct IngestResult {
     std::size_t accepted = 0;    // stored now
     std::size_t duplicates = 0;  // an event with the same id was stored before (or earlier in the batch)
-    std::size_t handled = 0;     // of the accepted, handed to the handler (Store::insert_events)
+    std::size_t handled = 0;     // of the accepted, stored processed with the handler (Store::insert_events)
 };
 
 struct StoredEvent {
@@ -306,6 +306,19 @@ public:
     virtual bool enqueue_effect(WorkspaceId ws, const OutboxEntry& effect) = 0;
 };
 
+// What runs with new events inside the unit of work that stores them (Store::insert_events).
+class EventHandler {
+public:
+    virtual ~EventHandler() = default;
+    // Whether handle() must see this event (an active scenario starts on its type); the store
+    // reads the contact whole only for those.
+    virtual bool wants(WorkspaceId ws, const Event& event) const = 0;
+    // The event with its seq, its time set (the receive time when it had none) and its contact
+    // as stored now.
+    virtual void handle(WriteTx& tx, WorkspaceId ws, std::int64_t seq, const Event& event,
+                        const Contact& contact) = 0;
+};
+
 // ---- 3. Store ------------------------------------------------------------------------------
 
 class Store {
@@ -330,15 +343,13 @@ public:
     virtual std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) = 0;
 
     // Events. insert_events is WriteTx::insert_events as its own unit of work, durable on return.
-    // With a handler (the scenario executor), each event stored now (not a duplicate) is handed
-    // to it inside the same unit, in order, right after it is stored, with its seq, its time
-    // set (the receive time when it had none) and its contact as stored now: what the handler
-    // writes commits with the event, and the event is stored as processed. If the handler
-    // throws, the events are stored without it, unprocessed (the executor takes them up again).
-    using EventHandler =
-        std::function<void(WriteTx&, WorkspaceId, std::int64_t seq, const Event& event, const Contact& contact)>;
+    // With a handler (the scenario executor), the events are stored processed, and each event
+    // stored now (not a duplicate) that the handler wants is handed to it inside the same unit,
+    // in order, right after it is stored (see EventHandler): what the handler writes commits
+    // with the event. If the handler throws, the events are stored without it, unprocessed
+    // (the executor takes them up again), and `handled` is 0.
     virtual IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
-                                       const EventHandler& handler) = 0;
+                                       EventHandler* handler) = 0;
     IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at) {
         return insert_events(ws, events, received_at, nullptr);
     }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 
 #include "closeloop/detail/json_read.h"
@@ -37,6 +38,18 @@ IngestResult ingest(Store& store, WorkspaceId ws, std::vector<Event> events,
                     Time received = at("2026-11-22T12:00:00Z")) {
     return store.insert_events(ws, events, received);
 }
+
+// An EventHandler from a lambda; `wanted` picks the events it is handed.
+template <class F>
+struct Handler final : EventHandler {
+    Handler(F f, std::function<bool(const Event&)> wanted = nullptr) : f(std::move(f)), wanted(std::move(wanted)) {}
+    bool wants(WorkspaceId, const Event& e) const override { return !wanted || wanted(e); }
+    void handle(WriteTx& tx, WorkspaceId ws, std::int64_t seq, const Event& e, const Contact& c) override {
+        f(tx, ws, seq, e, c);
+    }
+    F f;
+    std::function<bool(const Event&)> wanted;
+};
 
 VoucherCampaign campaign(const char* text) {
     auto c = voucher_campaign_from_json(detail::parse_json(text).value());
@@ -627,8 +640,7 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
     SUBCASE("stored processed, the handler's writes committed with them, history as of each event") {
         std::vector<std::int64_t> seen;
         const auto commits = store.stats().commits;
-        const auto r = store.insert_events(
-            ws, batch, received, [&](WriteTx& tx, WorkspaceId w, std::int64_t seq, const Event& e, const Contact& c) {
+        Handler handler([&](WriteTx& tx, WorkspaceId w, std::int64_t seq, const Event& e, const Contact& c) {
             // The events before it in the batch, and itself: not the ones after.
             seen.push_back(tx.count_events_between(ws, "c1", "nps_response", Time{0}, received));
             CHECK(w == ws);
@@ -641,6 +653,7 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
             t.role = "care";
             tx.create_task(ws, t);
         });
+        const auto r = store.insert_events(ws, batch, received, &handler);
         CHECK(r.accepted == 3);
         CHECK(r.handled == 3);
         CHECK(seen == std::vector<std::int64_t>{1, 2, 3});
@@ -652,24 +665,23 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
 
         SUBCASE("a repeated event is a duplicate and not handled again") {
             int calls = 0;
-            const auto again = store.insert_events(
-                ws, batch, received,
-                [&](WriteTx&, WorkspaceId, std::int64_t, const Event&, const Contact&) { ++calls; });
+            Handler counter([&](WriteTx&, WorkspaceId, std::int64_t, const Event&, const Contact&) { ++calls; });
+            const auto again = store.insert_events(ws, batch, received, &counter);
             CHECK(again.duplicates == 3);
             CHECK(calls == 0);
         }
     }
     SUBCASE("a handler that throws: the events are stored unprocessed, nothing it wrote is kept") {
         int calls = 0;
-        const auto r = store.insert_events(
-            ws, batch, received, [&](WriteTx& tx, WorkspaceId, std::int64_t, const Event& e, const Contact&) {
-                ++calls;
-                Task t;
-                t.id = "task-" + e.id;
-                t.title = "T";
-                tx.create_task(ws, t);
-                if (e.id == "h2") throw std::runtime_error("a bug in a scenario step");
-            });
+        Handler failing([&](WriteTx& tx, WorkspaceId, std::int64_t, const Event& e, const Contact&) {
+            ++calls;
+            Task t;
+            t.id = "task-" + e.id;
+            t.title = "T";
+            tx.create_task(ws, t);
+            if (e.id == "h2") throw std::runtime_error("a bug in a scenario step");
+        });
+        const auto r = store.insert_events(ws, batch, received, &failing);
         CHECK(calls == 2);
         CHECK(r.accepted == 3);
         CHECK(r.handled == 0);
@@ -678,6 +690,21 @@ TEST_CASE("events with a handler: each handled right after it is stored, in the 
         REQUIRE(todo.size() == 3);
         CHECK(todo[0].event.id == "h1");
         CHECK(heard >= 1);  // the executor is woken to take them up
+    }
+    SUBCASE("events the handler does not want are stored processed without it, their contacts as usual") {
+        int calls = 0;
+        Handler picky([&](WriteTx&, WorkspaceId, std::int64_t, const Event&, const Contact&) { ++calls; },
+                      [](const Event& e) { return e.id == "h2"; });
+        std::vector<Event> mixed = batch;
+        mixed.push_back(event(R"({"id":"h4","type":"signup","contact":{"id":"c2","email":"c2@example.cz"}})"));
+        const auto r = store.insert_events(ws, mixed, received, &picky);
+        CHECK(r.accepted == 4);
+        CHECK(r.handled == 4);
+        CHECK(calls == 1);
+        CHECK(store.unprocessed_events(10).empty());
+        const auto card = store.contact_card(ws, "c2", 1);
+        REQUIRE(card);
+        CHECK(card->contact.contact.email == "c2@example.cz");
     }
     store.set_commit_listener(nullptr);
 }

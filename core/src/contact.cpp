@@ -65,24 +65,44 @@ bool Contact::has_tag(const std::string& tag) const {
     return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
-void apply(Contact& c, const ContactPatch& p) {
-    if (p.email) c.email = *p.email;
-    if (p.first_name) c.first_name = *p.first_name;
-    if (p.last_name) c.last_name = *p.last_name;
-    if (p.locale) c.locale = *p.locale;
-    if (p.owner) c.owner = *p.owner;
-    if (p.vip) c.vip = *p.vip;
-    if (p.tags) c.tags = *p.tags;
-    if (p.rfm) c.rfm = *p.rfm;
+namespace {
+
+template <class T>
+bool set(T& field, const std::optional<T>& value) {
+    if (!value || field == *value) return false;
+    field = *value;
+    return true;
+}
+
+}  // namespace
+
+bool apply(Contact& c, const ContactPatch& p, PatchRfm rfm) {
+    bool changed = set(c.email, p.email);
+    changed = set(c.first_name, p.first_name) || changed;
+    changed = set(c.last_name, p.last_name) || changed;
+    changed = set(c.locale, p.locale) || changed;
+    changed = set(c.owner, p.owner) || changed;
+    changed = set(c.vip, p.vip) || changed;
+    changed = set(c.tags, p.tags) || changed;
+    if (rfm == PatchRfm::apply && p.rfm && c.rfm != p.rfm) {
+        c.rfm = *p.rfm;
+        changed = true;
+    }
     if (p.attributes) {
-        if (!c.attributes.is_object()) c.attributes = json::object();
+        if (!c.attributes.is_object()) {
+            c.attributes = json::object();
+            changed = true;
+        }
         for (const auto& [name, value] : p.attributes->items()) {
-            if (value.is_null())
-                c.attributes.erase(name);
-            else
+            if (value.is_null()) {
+                changed = c.attributes.erase(name) > 0 || changed;
+            } else if (const auto it = c.attributes.find(name); it == c.attributes.end() || *it != value) {
                 c.attributes[name] = value;
+                changed = true;
+            }
         }
     }
+    return changed;
 }
 
 Contact contact_from_patch(const ContactPatch& patch) {

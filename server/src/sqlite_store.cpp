@@ -697,19 +697,18 @@ public:
 
     StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now) override {
         auto existing = select_contact(db_, ws, patch.id);
-        ContactPatch input = patch;
-        input.rfm.reset();  // computed by RFM, never taken from input
+        // RFM scores are computed by RFM, never taken from input.
         if (!existing) {
-            StoredContact created{contact_from_patch(input), now, now};
+            StoredContact created{{}, now, now};
+            created.contact.id = patch.id;
+            apply(created.contact, patch, PatchRfm::ignore);
             write_contact(ws, created, true);
             return created;
         }
-        StoredContact updated = *existing;
-        apply(updated.contact, input);
-        if (updated.contact == existing->contact) return *existing;
-        updated.updated_at = now;
-        write_contact(ws, updated, false);
-        return updated;
+        if (!apply(existing->contact, patch, PatchRfm::ignore)) return std::move(*existing);
+        existing->updated_at = now;
+        write_contact(ws, *existing, false);
+        return std::move(*existing);
     }
 
     // The contact of an event. Most events repeat what is stored (a stream names the same
@@ -731,11 +730,7 @@ public:
                 stored.locale = st.text(3);
                 stored.owner = st.text(4);
                 stored.vip = st.int64(5) != 0;
-                Contact updated = stored;
-                ContactPatch input = patch;
-                input.rfm.reset();
-                apply(updated, input);
-                if (updated == stored) return;
+                if (!apply(stored, patch, PatchRfm::ignore)) return;
             }
         }
         upsert_contact(ws, patch, now);

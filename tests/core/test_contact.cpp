@@ -48,12 +48,44 @@ TEST_CASE("upsert: only the given fields change") {
     const ContactPatch p = contact_patch_from_json(parse(R"({"id":"c-1","first_name":"Eva","owner":"",
         "attributes":{"plan":null,"seats":3}})"))
                                .value();
-    apply(c, p);
+    CHECK(apply(c, p));
     CHECK(c.first_name == "Eva");
     CHECK(c.email == "a@b.cz");  // not given: unchanged
     CHECK(c.owner.empty());      // empty string clears
     CHECK(c.tags == std::vector<std::string>{"x"});
     CHECK(c.attributes == json({{"branch", "Brno"}, {"seats", 3}}));  // null removes, others merge
+}
+
+TEST_CASE("upsert says whether it changed anything") {
+    Contact c = contact_from_json(parse(R"({"id":"c-1","email":"a@b.cz","tags":["x"],
+        "attributes":{"branch":"Brno"},"rfm":{"r":4,"f":3,"m":5,"segment":"Loyal"}})"))
+                    .value();
+    const Contact before = c;
+    const auto patch = [](const char* text) { return contact_patch_from_json(parse(text)).value(); };
+    // The same values, a removal of what is not there, the id alone: nothing changes.
+    CHECK_FALSE(apply(c, patch(R"({"id":"c-1","email":"a@b.cz","tags":["x"],
+        "attributes":{"branch":"Brno","gone":null}})")));
+    CHECK_FALSE(apply(c, patch(R"({"id":"c-1"})")));
+    CHECK(c == before);
+    // Each kind of change is seen.
+    for (const char* text : {R"({"id":"c-1","email":"b@b.cz"})", R"({"id":"c-1","vip":true})",
+                             R"({"id":"c-1","tags":[]})", R"({"id":"c-1","attributes":{"branch":"Praha"}})",
+                             R"({"id":"c-1","attributes":{"branch":null}})",
+                             R"({"id":"c-1","attributes":{"seats":2}})"}) {
+        CAPTURE(text);
+        Contact changed = before;
+        CHECK(apply(changed, patch(text)));
+        CHECK(changed != before);
+    }
+    // RFM scores in a patch: applied, or left alone with PatchRfm::ignore.
+    ContactPatch rfm;
+    rfm.id = "c-1";
+    rfm.rfm = ContactRfm{1, 1, 1, "Lost"};
+    Contact kept = before;
+    CHECK_FALSE(apply(kept, rfm, PatchRfm::ignore));
+    CHECK(kept == before);
+    CHECK(apply(kept, rfm));
+    CHECK(kept.rfm->segment == "Lost");
 }
 
 TEST_CASE("a string stands for a contact id") {

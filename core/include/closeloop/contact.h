@@ -42,8 +42,11 @@ struct ContactPatch {
     bool operator==(const ContactPatch&) const = default;
 };
 
-// Applies an upsert to a stored contact (or to a new one holding only the id).
-void apply(Contact& contact, const ContactPatch& patch);
+// Applies an upsert to a stored contact (or to a new one holding only the id); true when it
+// changed something. PatchRfm::ignore leaves the RFM scores as they are (they are computed,
+// never taken from input).
+enum class PatchRfm { apply, ignore };
+bool apply(Contact& contact, const ContactPatch& patch, PatchRfm rfm = PatchRfm::apply);
 Contact contact_from_patch(const ContactPatch& patch);
 
 // ---- JSON ----------------------------------------------------------------------------------

@@ -349,16 +349,21 @@ std::vector<EventRow> event_rows(std::span<const Event> events, Time received_at
     return rows;
 }
 
-StoredContact read_contact(const Stmt& st, std::string id) {
-    StoredContact out;
-    Contact& c = out.contact;
-    c.id = std::move(id);
+// Columns 0-5: email, first_name, last_name, locale, owner, vip.
+void read_contact_fields(const Stmt& st, Contact& c) {
     c.email = st.text(0);
     c.first_name = st.text(1);
     c.last_name = st.text(2);
     c.locale = st.text(3);
     c.owner = st.text(4);
     c.vip = st.int64(5) != 0;
+}
+
+StoredContact read_contact(const Stmt& st, std::string id) {
+    StoredContact out;
+    Contact& c = out.contact;
+    c.id = std::move(id);
+    read_contact_fields(st, c);
     const json tags = parse_stored(st.text(6), json::array());
     for (const auto& t : tags)
         if (t.is_string()) c.tags.push_back(t.get<std::string>());
@@ -724,12 +729,7 @@ public:
             if (st.step()) {
                 Contact stored;
                 stored.id = patch.id;
-                stored.email = st.text(0);
-                stored.first_name = st.text(1);
-                stored.last_name = st.text(2);
-                stored.locale = st.text(3);
-                stored.owner = st.text(4);
-                stored.vip = st.int64(5) != 0;
+                read_contact_fields(st, stored);
                 if (!apply(stored, patch, PatchRfm::ignore)) return;
             }
         }
@@ -1296,7 +1296,7 @@ struct SqliteStore::Impl {
     // the disk works. Under queue_mutex.
     struct Committed {
         std::vector<Unit*> units;
-        bool stored_events = false;
+        bool unprocessed_events = false;
     };
     std::thread syncer;
     std::condition_variable sync_cv;
@@ -1413,10 +1413,10 @@ struct SqliteStore::Impl {
                     queue.pop_front();
                 }
             }
-            const bool stored_events = commit(batch);
+            const bool unprocessed_events = commit(batch);
             {
                 std::lock_guard lock(queue_mutex);
-                to_sync.push_back({std::move(batch), stored_events});
+                to_sync.push_back({std::move(batch), unprocessed_events});
             }
             sync_cv.notify_one();
             batch.clear();
@@ -1441,15 +1441,15 @@ struct SqliteStore::Impl {
                     failure = std::current_exception();
                 }
             }
-            bool stored_events = false;
-            for (const auto& c : synced) stored_events = stored_events || c.stored_events;
+            bool unprocessed_events = false;
+            for (const auto& c : synced) unprocessed_events = unprocessed_events || c.unprocessed_events;
             std::function<void()> listener;
             {
                 std::lock_guard lock(queue_mutex);
                 listener = commit_listener;
             }
             // Before the callers wake: whoever reads after a 202 finds the executor told.
-            if (stored_events && listener && !failure) listener();
+            if (unprocessed_events && listener && !failure) listener();
             {
                 std::lock_guard lock(queue_mutex);
                 for (auto& c : synced) {

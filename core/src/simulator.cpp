@@ -158,7 +158,7 @@ public:
         contacts_.reserve(in_.contacts.size());
         for (auto& c : in_.contacts) {
             std::string id = c.id;
-            contacts_.insert_or_assign(std::move(id), std::move(c));
+            contacts_[std::move(id)].contact = std::move(c);
         }
         for (auto& e : in_.history) history_.add(std::make_shared<const Event>(std::move(e)));
         // The events to run are history too, each from its own time on: every query is
@@ -193,7 +193,7 @@ private:
 
     // Performs the internal effects the server would perform, so later events see them.
     void absorb(StepResult& r, SimulatedRun& line) {
-        if (r.contact) contacts_[r.contact->id] = std::move(*r.contact);
+        if (r.contact) contacts_[r.contact->id].contact = std::move(*r.contact);
         for (const auto& eff : r.effects) {
             if (const auto* assign = std::get_if<AssignVoucher>(&eff.params)) {
                 Event assigned;
@@ -221,14 +221,14 @@ private:
     void fast_forward(StepResult& r, SimulatedRun& line) {
         while (r.state.status == RunStatus::waiting) {
             const Time now = *r.state.wake_at;
-            const Contact& contact = contacts_[r.state.contact_id];
+            const Contact& contact = contacts_[r.state.contact_id].contact;
             r = resume_run(context(now), std::move(r.state), contact);
             absorb(r, line);
         }
     }
 
     void sleep(RunState state) {
-        ++live_count_[state.contact_id];
+        ++contacts_[state.contact_id].waiting;
         live_.push_back({*state.wake_at, ++slept_, std::move(state)});
         std::push_heap(live_.begin(), live_.end(), wakes_later);
     }
@@ -239,7 +239,8 @@ private:
             std::pop_heap(live_.begin(), live_.end(), wakes_later);
             RunState state = std::move(live_.back().state);
             live_.pop_back();
-            if (const auto it = live_count_.find(state.contact_id); --it->second == 0) live_count_.erase(it);
+            Known& known = contacts_[state.contact_id];
+            --known.waiting;
             const Time now = *state.wake_at;
             SimulatedRun line;
             line.event = state.event ? state.event->id : std::string();
@@ -248,7 +249,7 @@ private:
             line.entered = true;
             line.resumed = true;
             line.path = state.path;  // absorb appends only what this step adds
-            const Contact& contact = contacts_[state.contact_id];
+            const Contact& contact = known.contact;
             StepResult r = resume_run(context(now), std::move(state), contact);
             absorb(r, line);
             if (r.state.status == RunStatus::waiting) sleep(std::move(r.state));
@@ -258,7 +259,8 @@ private:
 
     void process(const std::shared_ptr<const Event>& event) {
         const Event& e = *event;
-        Contact& contact = contacts_[e.contact.id];
+        Known& known = contacts_[e.contact.id];
+        Contact& contact = known.contact;
         if (contact.id.empty()) contact.id = e.contact.id;
         apply(contact, e.contact);
 
@@ -269,8 +271,8 @@ private:
         line.contact = contact.id;
 
         EntryFacts facts;
-        facts.live_run = live_count_.count(contact.id) > 0;
-        if (const auto it = last_start_.find(contact.id); it != last_start_.end()) facts.last_started_at = it->second;
+        facts.live_run = known.waiting > 0;
+        facts.last_started_at = known.last_start;
         const EntryDecision d = decide_entry(s, e, contact, facts, history_, *e.time);
         if (!d.enter) {
             line.reason = d.reason;
@@ -278,7 +280,7 @@ private:
             return;
         }
         line.entered = true;
-        last_start_[contact.id] = *e.time;
+        known.last_start = *e.time;
         const std::string run_id = "run-" + (e.id.empty() ? std::to_string(++anonymous_) : e.id);
         StepResult r = start_run(context(*e.time), run_id, event, contact);
         absorb(r, line);
@@ -292,10 +294,14 @@ private:
     std::vector<std::shared_ptr<const Event>> events_;
     MemoryHistory history_;
     mutable DeterministicCodes codes_;
-    std::unordered_map<std::string, Contact> contacts_;
-    std::unordered_map<std::string, Time> last_start_;
-    std::vector<LiveRun> live_;                        // a heap: the next to wake in front
-    std::unordered_map<std::string, int> live_count_;  // waiting runs per contact
+    // What the simulation knows of each contact, in one place: one lookup per event.
+    struct Known {
+        Contact contact;
+        std::optional<Time> last_start;  // of its latest run
+        int waiting = 0;                 // its runs in live_
+    };
+    std::unordered_map<std::string, Known> contacts_;
+    std::vector<LiveRun> live_;  // a heap: the next to wake in front
     std::uint64_t slept_ = 0;
     std::size_t lines_ = 0;
     int anonymous_ = 0;

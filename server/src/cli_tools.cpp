@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -25,12 +24,18 @@ struct InputError {
     std::string message;
 };
 
+// Read in blocks into a string reserved at the file's size (through a stringstream the text
+// was copied twice more). Pipes work too.
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError{path + ": cannot be read"};
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    std::string text;
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(path, ec); !ec) text.reserve(size);
+    std::vector<char> block(1 << 16);
+    while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0)
+        text.append(block.data(), static_cast<std::size_t>(in.gcount()));
+    return text;
 }
 
 json read_json(const std::string& path) {

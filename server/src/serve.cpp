@@ -13,7 +13,7 @@
 #include "api.h"
 #include "clock.h"
 #include "executor.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 #include "workspaces.h"
 
 namespace closeloop::server {

@@ -104,6 +104,10 @@ std::size_t nesting_depth(std::string_view text) {
 }  // namespace
 
 Result<json> parse_json(std::string_view text) {
+    // nlohmann stops at a NUL byte as at the end of the text, so `{"a": 1}<NUL>anything` would
+    // pass; a NUL is never valid JSON (the fuzzer found it).
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        return Error{"invalid_json", "is not valid JSON (a NUL byte at byte " + std::to_string(nul) + ")", ""};
     // The DOM is built only when the cheap count allows it; the SAX walk runs only on failure.
     if (nesting_depth(text) <= max_json_depth) {
         json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);

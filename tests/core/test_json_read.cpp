@@ -13,8 +13,11 @@ TEST_CASE("untrusted JSON parses without exceptions and says where it broke") {
     CHECK(bad.error().code == "invalid_json");
     CHECK(bad.error().message.find("at byte 9") != std::string::npos);
     CHECK_FALSE(detail::parse_json("").ok());
-    CHECK_FALSE(detail::parse_json("{\"a\":\"\xff\"}").ok());  // not UTF-8
-    CHECK_FALSE(detail::parse_json("[1] [2]").ok());           // trailing garbage
+    CHECK_FALSE(detail::parse_json("{\"a\":\"\xff\"}").ok());                  // not UTF-8
+    CHECK_FALSE(detail::parse_json("[1] [2]").ok());                           // trailing garbage
+    const auto nul = detail::parse_json(std::string_view("{\"a\":1}\0[", 9));  // nlohmann stops at a NUL
+    REQUIRE_FALSE(nul.ok());
+    CHECK(nul.error().message == "is not valid JSON (a NUL byte at byte 7)");
 }
 
 namespace {

@@ -7,7 +7,7 @@
 #include "api.h"
 #include "rfm_job.h"
 #include "server_metrics.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 
 namespace closeloop::server {
 

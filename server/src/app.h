@@ -21,7 +21,7 @@
 
 #include "clock.h"
 #include "executor.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

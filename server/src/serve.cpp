@@ -11,7 +11,7 @@
 
 #include "app.h"
 #include "clock.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 #include "workspaces.h"
 
 namespace closeloop::server {

@@ -8,7 +8,7 @@
 
 #include "closeloop/detail/json_read.h"
 #include "executor.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 #include "temp_dir.h"
 
 using namespace closeloop;

@@ -551,8 +551,19 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
 
 std::vector<ScenarioError> validate_document(const json& j, const Catalog& catalog) {
     auto loaded = load_scenario(j);
-    if (!loaded.errors.empty()) return loaded.errors;
-    return validate(loaded.scenario, catalog);
+    std::vector<ScenarioError> errors = std::move(loaded.errors);
+    if (!j.is_object()) return errors;
+    // Every phase in one pass (the builder's panel shows them all): the graph, expression and
+    // param checks run on what did load. A field that did not load was reported already and
+    // is left out of the later phases' answers.
+    const auto loading = static_cast<std::ptrdiff_t>(errors.size());
+    for (auto& e : validate(loaded.scenario, catalog)) {
+        const bool reported = std::any_of(errors.begin(), errors.begin() + loading, [&](const ScenarioError& known) {
+            return known.node == e.node && known.field == e.field;
+        });
+        if (!reported) errors.push_back(std::move(e));
+    }
+    return errors;
 }
 
 // ---- JSON out ------------------------------------------------------------------------------

@@ -144,7 +144,8 @@ struct Catalog {
 // not pass through a wait, expressions parse and type-check against the trigger's event
 // type, action params complete, templates and voucher campaigns exist.
 std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog);
-// load_scenario + validate.
+// load_scenario + validate, every error of both in one list (a field that did not load is
+// reported once, by loading).
 std::vector<ScenarioError> validate_document(const nlohmann::json& j, const Catalog& catalog);
 
 void to_json(nlohmann::json& j, const Scenario& s);

@@ -209,6 +209,28 @@ TEST_CASE("routes: a scenario created, validated, simulated, activated, and its 
     CHECK(s.get("/api/v1/runs/run_nothing").status == 404);
 }
 
+TEST_CASE("routes: simulate takes the event's contact from the given contact") {
+    Served s;
+    REQUIRE(s.post("/api/v1/scenarios", follow_up).status == 201);
+    const json answer = {{"type", "nps_response"}, {"data", {{"score", 2}}}};
+    const auto given = s.post("/api/v1/scenarios/follow-up/simulate",
+                              {{"contact", {{"id", "c-5"}, {"email", "a@b.cz"}}}, {"event", answer}});
+    REQUIRE(given.status == 200);
+    CHECK(given.body["entered"] == true);
+    CHECK(given.body["path"] == json{"tag", "wait"});
+    // Without either, the event's contact is what is missing.
+    const auto neither = s.post("/api/v1/scenarios/follow-up/simulate", {{"event", answer}});
+    CHECK(neither.status == 422);
+    CHECK(neither.body["error"]["field"] == "event.contact");
+    // Both, and different: refused.
+    json other = answer;
+    other["contact"] = "c-6";
+    const auto differ =
+        s.post("/api/v1/scenarios/follow-up/simulate", {{"contact", {{"id", "c-5"}}}, {"event", other}});
+    CHECK(differ.status == 422);
+    CHECK(differ.body["error"]["field"] == "contact.id");
+}
+
 TEST_CASE("routes: unknown routes are 404, a wrong method is 405 with Allow") {
     Served s;
     const auto unknown = s.get("/api/v1/nothing");

@@ -1,6 +1,7 @@
 #include "closeloop/engine.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "closeloop/detail/json_read.h"
 
@@ -30,35 +31,12 @@ std::uint64_t fnv1a(std::string_view a, std::string_view b) {
     return h;
 }
 
-json voucher_json(const VoucherView& v) {
-    return {{"code", v.code},
-            {"campaign", v.campaign},
-            {"value", v.value},
-            {"currency", v.currency},
-            {"assigned_at", format_time(v.assigned_at)},
-            {"expires_at", format_time(v.expires_at)},
-            {"redeemed", v.redeemed}};
-}
-
-// Resolves "contact" / "owner" / an address to an e-mail address ("" when unknown).
-const std::string& address(const std::string& who, const Contact& c) {
-    if (who.empty() || who == "contact") return c.email;
-    if (who == "owner") return c.owner;
-    return who;
-}
-
-// Where a node's params come from: the string as written, "" when absent.
-const std::string& param_ref(const Node& n, std::string_view key) {
-    static const std::string none;
-    const auto it = n.params.find(key);
-    return it != n.params.end() && it->is_string() ? it->get_ref<const std::string&>() : none;
-}
-
-class Stepper {
+class Stepper final : public ActionContext {
 public:
     Stepper(const StepContext& ctx, RunState state, const Contact& contact)
         : ctx_(ctx), state_(std::move(state)), base_contact_(contact) {
         run_view_ = {state_.id, state_.started_at};
+        path_at_start_ = state_.path.size();
         trace_.reserve(3);
         effects_.reserve(2);
         state_.path.reserve(state_.path.size() + 8);
@@ -90,12 +68,6 @@ public:
     }
 
 private:
-    const Contact& contact() const { return changed_contact_ ? *changed_contact_ : base_contact_; }
-    Contact& contact_to_change() {
-        if (!changed_contact_) changed_contact_ = base_contact_;
-        return *changed_contact_;
-    }
-
     // `voucher.*`: the run's own voucher, else the contact's latest of the scenario's
     // campaigns, looked up only when something reads it (the server asks its database).
     const VoucherView* voucher(bool needed) {
@@ -136,18 +108,58 @@ private:
             e, [field] { return field; }, step);
     }
 
-    // Renders a text param; "" when the node has none; nullopt on error (failure_ set).
-    std::optional<std::string> render(const Node& n, const char* key) {
-        const auto it = n.text_params.find(std::string_view(key));
+    // ---- ActionContext: what an action's builder reads and changes ----
+
+    const Contact& contact() const override { return changed_contact_ ? *changed_contact_ : base_contact_; }
+    Contact& change_contact() override {
+        if (!changed_contact_) changed_contact_ = base_contact_;
+        return *changed_contact_;
+    }
+    Time now() const override { return ctx_.now; }
+    const VoucherCampaign* campaign(const std::string& id) const override {
+        const auto it = ctx_.campaigns.find(id);
+        return it != ctx_.campaigns.end() ? &it->second : nullptr;
+    }
+    std::string voucher_code(const VoucherCampaign& campaign, const std::string& effect_key) override {
+        return ctx_.codes.voucher_code(campaign, effect_key);
+    }
+    void assigned(const VoucherView& voucher) override { state_.voucher = voucher; }
+
+    std::optional<std::string> render(const Node& n, std::string_view param) override {
+        const auto it = n.text_params.find(param);
         if (it == n.text_params.end()) return std::string();
         const std::string& locale = contact().locale;
         auto text =
             it->second.render(eval_context(it->second.reads_voucher()), Escape::none, locale.empty() ? "en" : locale);
         if (!text) {
-            failure_ = std::string("params.") + key + ": " + text.error().message;
+            fail("params." + std::string(param) + ": " + text.error().message);
             return std::nullopt;
         }
         return std::move(*text);
+    }
+
+    std::optional<Value> evaluate(const Node& n, std::string_view param) override {
+        const auto it = n.expr_params.find(param);
+        if (it == n.expr_params.end()) {
+            fail("params." + std::string(param) + ": missing");
+            return std::nullopt;
+        }
+        auto v = it->second.evaluate(eval_context(it->second.reads_voucher()));
+        if (!v) {
+            fail("params." + std::string(param) + ": " + v.error().message);
+            return std::nullopt;
+        }
+        return std::move(*v);
+    }
+
+    ActionOutcome fail(std::string why) override {
+        failure_ = std::move(why);
+        return ActionOutcome::failed;
+    }
+
+    ActionOutcome skip(const char* reason) override {
+        skip_reason_ = reason;
+        return ActionOutcome::skipped;
     }
 
     // Runs one node. Returns where to go next (a field of the node), or nullptr when the run fails.
@@ -215,148 +227,25 @@ private:
         return &n.next;
     }
 
-    // Nothing to send to: the run goes on, and the trace says why nothing was sent.
-    static bool skip(TraceStep& step, const char* reason) {
-        step.outcome = "skipped";
-        step.values.push_back({{}, "reason", Value::text(reason)});
-        return true;
-    }
-
-    // Builds the node's effect in place; a skipped or failed action takes it back.
+    // Builds the node's effect in place; a skipped or failed action takes it back. A skipped
+    // one (nothing to send to) lets the run go on, and the trace says why nothing was sent.
     bool act(const Node& n, int visit, TraceStep& step) {
         Effect& e = effects_.emplace_back();
-        const bool made = build_effect(n, visit, step, e);
-        if (!made || step.outcome == "skipped") {
-            effects_.pop_back();
-            return made;
-        }
-        return true;
-    }
-
-    bool build_effect(const Node& n, int visit, TraceStep& step, Effect& e) {
         e.key.reserve(state_.id.size() + n.id.size() + 4);
         e.key.append(state_.id).append("/").append(n.id);
         if (visit > 1) e.key.append("#").append(std::to_string(visit));
         e.kind = n.action;
         e.contact = base_contact_.id;
         e.node = n.id;
-        step.outcome = "effect";
-        const Contact& c = contact();
-        switch (n.action) {
-            case ActionKind::send_email: {
-                auto& p = e.params.emplace<SendEmail>();
-                p.template_id = param_ref(n, "template");
-                const std::string& to = param_ref(n, "to");
-                p.to = address(to, c);
-                if (p.to.empty())
-                    return skip(step, to == "owner" ? "the contact has no owner" : "the contact has no e-mail address");
-                if (const std::string& cc = param_ref(n, "cc"); !cc.empty()) p.cc = address(cc, c);
-                if (const std::string& from = param_ref(n, "from"); !from.empty())
-                    p.from = from == "owner" ? c.owner : from;
-                p.locale = c.locale;
-                break;
-            }
-            case ActionKind::assign_voucher: {
-                const std::string& id = param_ref(n, "campaign");
-                const auto it = ctx_.campaigns.find(id);
-                if (it == ctx_.campaigns.end()) {
-                    failure_ = "params.campaign: there is no voucher campaign " + id;
-                    return false;
-                }
-                const VoucherCampaign& campaign = it->second;
-                VoucherView v;
-                v.code = ctx_.codes.voucher_code(campaign, e.key);
-                v.campaign = campaign.id;
-                v.currency = campaign.currency;
-                v.value = campaign.value;
-                v.assigned_at = ctx_.now;
-                v.expires_at = voucher_expiry(campaign, ctx_.now);
-                state_.voucher = v;
-                e.params.emplace<AssignVoucher>().voucher = std::move(v);
-                break;
-            }
-            case ActionKind::notify: {
-                auto& p = e.params.emplace<Notify>();
-                p.role = param_ref(n, "role");
-                auto message = render(n, "message");
-                if (!message) return false;
-                p.message = std::move(*message);
-                break;
-            }
-            case ActionKind::webhook: {
-                auto& p = e.params.emplace<Webhook>();
-                p.channel = param_ref(n, "channel");
-                p.url = param_ref(n, "url");
-                p.url_secret = param_ref(n, "url_secret");
-                auto message = render(n, "message");
-                if (!message) return false;
-                p.message = std::move(*message);
-                break;
-            }
-            case ActionKind::add_tag:
-            case ActionKind::remove_tag: {
-                auto tag = render(n, "tag");
-                if (!tag) return false;
-                auto& p = e.params.emplace<TagChange>();
-                p.tag = std::move(*tag);
-                const auto& tags = c.tags;
-                const bool has = std::find(tags.begin(), tags.end(), p.tag) != tags.end();
-                if (n.action == ActionKind::add_tag && !has) contact_to_change().tags.push_back(p.tag);
-                if (n.action == ActionKind::remove_tag && has) {
-                    auto& changed = contact_to_change().tags;
-                    changed.erase(std::find(changed.begin(), changed.end(), p.tag));
-                }
-                break;
-            }
-            case ActionKind::set_attribute: {
-                auto& p = e.params.emplace<SetAttribute>();
-                p.name = param_ref(n, "name");
-                if (!n.value_expr) {
-                    failure_ = "params.value: missing";
-                    return false;
-                }
-                auto v = n.value_expr->evaluate(eval_context(n.value_expr->reads_voucher()));
-                if (!v) {
-                    failure_ = "params.value: " + v.error().message;
-                    return false;
-                }
-                p.value = std::move(*v);
-                Contact& changed = contact_to_change();
-                if (!changed.attributes.is_object()) changed.attributes = json::object();
-                if (p.value.is_null())
-                    changed.attributes.erase(p.name);
-                else
-                    changed.attributes[p.name] = p.value;
-                break;
-            }
-            case ActionKind::create_task: {
-                const std::string& who = param_ref(n, "assignee");
-                auto& p = e.params.emplace<CreateTask>();
-                p.assignee = who == "owner" && !c.owner.empty() ? c.owner : who;
-                auto title = render(n, "title");
-                if (!title) return false;
-                p.title = std::move(*title);
-                if (n.text_params.count("description")) {
-                    auto description = render(n, "description");
-                    if (!description) return false;
-                    p.description = std::move(*description);
-                }
-                if (const std::string& due = param_ref(n, "due"); !due.empty()) {
-                    if (auto d = parse_duration(due)) p.due = add(ctx_.now, *d);
-                }
-                break;
-            }
-            case ActionKind::send_survey: {
-                auto& p = e.params.emplace<SendSurvey>();
-                p.survey = param_ref(n, "survey");
-                const std::string& channel = param_ref(n, "channel");
-                p.channel = channel.empty() ? "email" : channel;
-                p.to = address(param_ref(n, "to"), c);
-                if (p.to.empty()) return skip(step, "the contact has no e-mail address");
-                p.locale = c.locale;
-                break;
-            }
+        const ActionOutcome outcome = build_effect(n, *this, e);
+        if (outcome == ActionOutcome::effect) {
+            step.outcome = "effect";
+            return true;
         }
+        effects_.pop_back();
+        if (outcome == ActionOutcome::failed) return false;
+        step.outcome = "skipped";
+        step.values.push_back({{}, "reason", Value::text(skip_reason_)});
         return true;
     }
 
@@ -373,19 +262,28 @@ private:
         TraceStep& step = trace_.back();
         step.outcome = "failed";
         step.values.push_back({{}, "error", Value::text(failure_)});
-        state_.status = RunStatus::failed;
-        state_.error = step.node + ": " + failure_;
-        state_.wake_at.reset();
-        state_.resume_at.clear();
+        fail_run(state_, step.node + ": " + failure_);
         return result();
     }
 
     StepResult result() {
+        assert_invariants();
         return {std::move(state_), std::move(effects_), std::move(trace_), std::move(changed_contact_)};
+    }
+
+    // engine.h's invariants of the run state, where every step ends (cheap; gone under NDEBUG).
+    void assert_invariants() const {
+        assert((state_.status == RunStatus::waiting) == state_.wake_at.has_value());
+        assert((state_.status == RunStatus::waiting) == !state_.resume_at.empty());
+        assert((state_.status == RunStatus::failed) == !state_.error.empty());
+        assert(state_.path.size() >= path_at_start_);
+        for (std::size_t i = 0; i < effects_.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j) assert(effects_[i].key != effects_[j].key);
     }
 
     const StepContext& ctx_;
     RunState state_;
+    std::size_t path_at_start_ = 0;
     const Contact& base_contact_;
     std::optional<Contact> changed_contact_;  // made on the first tag or attribute change
     RunView run_view_;
@@ -394,6 +292,7 @@ private:
     std::vector<Effect> effects_;
     std::vector<TraceStep> trace_;
     std::string failure_;
+    const char* skip_reason_ = "";
 };
 
 }  // namespace
@@ -410,6 +309,14 @@ std::string_view to_string(RunStatus s) {
     return "done";
 }
 
+void fail_run(RunState& state, std::string why) {
+    assert(!why.empty());
+    state.status = RunStatus::failed;
+    state.error = why.empty() ? "failed" : std::move(why);
+    state.wake_at.reset();
+    state.resume_at.clear();
+}
+
 std::size_t split_branch(const Node& split, const std::string& run_id) {
     if (split.branches.empty()) return 0;
     const auto roll = static_cast<int>(fnv1a(run_id, split.id) % 100);
@@ -423,7 +330,8 @@ std::size_t split_branch(const Node& split, const std::string& run_id) {
 
 EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact& contact, const EntryFacts& facts,
                            const History& history, Time now) {
-    return decide_entry_lazy(s, event, contact, [&facts] { return facts; }, history, now);
+    return decide_entry_lazy(
+        s, event, contact, [&facts] { return facts; }, history, now);
 }
 
 EntryDecision decide_entry_lazy(const Scenario& s, const Event& event, const Contact& contact,
@@ -564,56 +472,6 @@ void to_json(json& j, const TraceStep& s) {
     j["next"] = s.next ? json(*s.next) : json(nullptr);
 }
 
-json params_json(const Effect& e) {
-    json j = json::object();
-    const auto optional = [&j](const char* key, const std::string& value) {
-        if (!value.empty()) j[key] = value;
-    };
-    struct Writer {
-        json& j;
-        decltype(optional)& opt;
-        void operator()(const SendEmail& p) {
-            j["template"] = p.template_id;
-            j["to"] = p.to;
-            opt("cc", p.cc);
-            opt("from", p.from);
-            j["locale"] = p.locale;
-        }
-        void operator()(const AssignVoucher& p) {
-            j = voucher_json(p.voucher);
-            j.erase("redeemed");
-        }
-        void operator()(const Notify& p) { j = {{"role", p.role}, {"message", p.message}}; }
-        void operator()(const Webhook& p) {
-            j["channel"] = p.channel;
-            opt("url", p.url);
-            opt("url_secret", p.url_secret);
-            j["message"] = p.message;
-        }
-        void operator()(const TagChange& p) { j["tag"] = p.tag; }
-        void operator()(const SetAttribute& p) { j = {{"name", p.name}, {"value", p.value}}; }
-        void operator()(const CreateTask& p) {
-            j["assignee"] = p.assignee;
-            j["title"] = p.title;
-            opt("description", p.description);
-            if (p.due) j["due"] = format_time(*p.due);
-        }
-        void operator()(const SendSurvey& p) {
-            j = {{"survey", p.survey}, {"channel", p.channel}, {"to", p.to}, {"locale", p.locale}};
-        }
-    };
-    std::visit(Writer{j, optional}, e.params);
-    return j;
-}
-
-void to_json(json& j, const Effect& e) {
-    j = {{"key", e.key},
-         {"kind", to_string(e.kind)},
-         {"contact", e.contact},
-         {"node", e.node},
-         {"params", params_json(e)}};
-}
-
 void to_json(json& j, const RunState& r) {
     j = {{"id", r.id},
          {"scenario", r.scenario_id},
@@ -626,7 +484,7 @@ void to_json(json& j, const RunState& r) {
     if (!r.resume_at.empty()) j["resume_at"] = r.resume_at;
     j["wake_at"] = r.wake_at ? json(format_time(*r.wake_at)) : json(nullptr);
     if (!r.error.empty()) j["error"] = r.error;
-    j["voucher"] = r.voucher ? voucher_json(*r.voucher) : json(nullptr);
+    j["voucher"] = r.voucher ? voucher_view_json(*r.voucher) : json(nullptr);
 }
 
 Result<RunState> run_state_from_json(const json& j) {

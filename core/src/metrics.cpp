@@ -214,6 +214,18 @@ std::optional<double> nps_margin_of_error(const NpsTally& t) {
     return 100.0 * 1.96 * std::sqrt(var);
 }
 
+std::optional<NpsTrend> nps_trend(std::span<const Response> newest_first) {
+    if (newest_first.empty()) return std::nullopt;
+    NpsTrend t;
+    t.last = newest_first[0].score;
+    t.last_at = newest_first[0].time;
+    if (newest_first.size() > 1) {
+        t.previous = newest_first[1].score;
+        t.change = t.last - *t.previous;
+    }
+    return t;
+}
+
 // ---- 4. CSAT -------------------------------------------------------------------------------
 
 std::uint64_t CsatTally::n() const {

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "closeloop/actions.h"
 #include "closeloop/detail/json_read.h"
 
 namespace closeloop {
@@ -15,18 +16,6 @@ using nlohmann::json;
 // ---- kinds ---------------------------------------------------------------------------------
 
 namespace {
-
-constexpr std::array<std::pair<std::string_view, ActionKind>, 9> action_names = {{
-    {"send_email", ActionKind::send_email},
-    {"assign_voucher", ActionKind::assign_voucher},
-    {"notify", ActionKind::notify},
-    {"webhook", ActionKind::webhook},
-    {"add_tag", ActionKind::add_tag},
-    {"remove_tag", ActionKind::remove_tag},
-    {"set_attribute", ActionKind::set_attribute},
-    {"create_task", ActionKind::create_task},
-    {"send_survey", ActionKind::send_survey},
-}};
 
 constexpr std::array<std::pair<std::string_view, NodeKind>, 5> node_kind_names = {{
     {"condition", NodeKind::condition},
@@ -40,9 +29,12 @@ constexpr std::array<std::pair<std::string_view, NodeKind>, 5> node_kind_names =
 
 std::string_view to_string(ScenarioStatus s) {
     switch (s) {
-        case ScenarioStatus::draft: return "draft";
-        case ScenarioStatus::active: return "active";
-        case ScenarioStatus::paused: return "paused";
+        case ScenarioStatus::draft:
+            return "draft";
+        case ScenarioStatus::active:
+            return "active";
+        case ScenarioStatus::paused:
+            return "paused";
     }
     return "draft";
 }
@@ -53,25 +45,16 @@ std::string_view to_string(NodeKind k) {
     return "action";
 }
 
-std::string_view to_string(ActionKind a) {
-    for (const auto& [n, v] : action_names)
-        if (v == a) return n;
-    return "send_email";
-}
-
 std::string_view to_string(ReentryPolicy p) {
     switch (p) {
-        case ReentryPolicy::always: return "always";
-        case ReentryPolicy::once: return "once";
-        case ReentryPolicy::cooldown: return "cooldown";
+        case ReentryPolicy::always:
+            return "always";
+        case ReentryPolicy::once:
+            return "once";
+        case ReentryPolicy::cooldown:
+            return "cooldown";
     }
     return "once";
-}
-
-std::optional<ActionKind> action_kind_of(std::string_view name) {
-    for (const auto& [n, v] : action_names)
-        if (n == name) return v;
-    return std::nullopt;
 }
 
 // ---- Node and Scenario ---------------------------------------------------------------------
@@ -94,7 +77,9 @@ std::vector<std::string> Node::successors() const {
             for (const auto& b : branches) push(b.next);
             break;
         case NodeKind::wait:
-        case NodeKind::action: push(next); break;
+        case NodeKind::action:
+            push(next);
+            break;
     }
     return out;
 }
@@ -111,9 +96,7 @@ std::vector<std::string> Scenario::campaigns() const {
         if (!c.empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
     };
     for (const auto& n : nodes) {
-        if (n.kind == NodeKind::action && n.action == ActionKind::assign_voucher && n.params.contains("campaign") &&
-            n.params["campaign"].is_string())
-            add_one(n.params["campaign"].get<std::string>());
+        add_one(action_campaign(n));
     }
     // Campaigns named in history calls: voucher_assigned_within('x', ...).
     const auto scan = [&](const std::string& text) {
@@ -142,31 +125,6 @@ void to_json(json& j, const ScenarioError& e) {
 // ---- loading -------------------------------------------------------------------------------
 
 namespace {
-
-// The params of each action: which exist, which are required, which are templates.
-struct ParamSpec {
-    std::string_view name;
-    bool required;
-    bool is_template;
-};
-
-std::vector<ParamSpec> params_of(ActionKind a) {
-    switch (a) {
-        case ActionKind::send_email:
-            return {{"template", true, false}, {"to", false, false}, {"from", false, false}, {"cc", false, false}};
-        case ActionKind::assign_voucher: return {{"campaign", true, false}};
-        case ActionKind::notify: return {{"role", true, false}, {"message", true, true}};
-        case ActionKind::webhook:
-            return {{"channel", true, false}, {"url", false, false}, {"url_secret", false, false}, {"message", true, true}};
-        case ActionKind::add_tag:
-        case ActionKind::remove_tag: return {{"tag", true, true}};
-        case ActionKind::set_attribute: return {{"name", true, false}, {"value", true, false}};
-        case ActionKind::create_task:
-            return {{"assignee", true, false}, {"title", true, true}, {"description", false, true}, {"due", false, false}};
-        case ActionKind::send_survey: return {{"survey", true, false}, {"channel", false, false}, {"to", false, false}};
-    }
-    return {};
-}
 
 class Loader {
 public:
@@ -307,7 +265,8 @@ public:
             case NodeKind::wait: {
                 const bool has_for = j.contains("for") && !j["for"].is_null();
                 const bool has_until = j.contains("until") && !j["until"].is_null();
-                if (has_for == has_until) add(id, "for", "give either `for` (a duration such as P10D) or `until` (a time)");
+                if (has_for == has_until)
+                    add(id, "for", "give either `for` (a duration such as P10D) or `until` (a time)");
                 if (has_for) {
                     const std::string d = text(j, "for", id, "for", true, 64);
                     auto parsed = parse_duration(d);
@@ -325,10 +284,7 @@ public:
                 const std::string action = text(j, "action", id, "action", true, 32);
                 const auto kind_of = action_kind_of(action);
                 if (!kind_of) {
-                    if (!action.empty())
-                        add(id, "action",
-                            "must be send_email, assign_voucher, notify, webhook, add_tag, remove_tag, set_attribute, "
-                            "create_task or send_survey");
+                    if (!action.empty()) add(id, "action", "must be " + action_kind_names());
                 } else {
                     n.action = *kind_of;
                     action_params(j, n);
@@ -351,44 +307,7 @@ public:
         } else {
             n.params = *it;
         }
-        const auto specs = params_of(n.action);
-        for (const auto& spec : specs) {
-            const std::string key(spec.name);
-            const std::string field = "params." + key;
-            const auto p = n.params.find(key);
-            if (p == n.params.end() || p->is_null() || (p->is_string() && p->get_ref<const std::string&>().empty())) {
-                if (spec.required) add(n.id, field, "is required for " + std::string(to_string(n.action)));
-                continue;
-            }
-            if (!p->is_string()) {
-                add(n.id, field, std::string("must be a string, not ") + detail::json_type_name(*p));
-                continue;
-            }
-            const auto& value = p->get_ref<const std::string&>();
-            if (spec.is_template) {
-                auto t = TemplateText::parse(value);
-                if (!t)
-                    add(n.id, field, t.error().message, t.error().column);
-                else
-                    n.text_params.emplace(key, std::move(*t));
-            }
-        }
-        for (const auto& item : n.params.items()) {
-            const std::string& key = item.key();
-            const bool known =
-                std::any_of(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
-            if (!known) add(n.id, "params." + key, "is not a parameter of " + std::string(to_string(n.action)));
-        }
-        if (n.action == ActionKind::set_attribute) {
-            const auto v = n.params.find("value");
-            if (v != n.params.end() && v->is_string()) {
-                auto e = Expression::parse(v->get_ref<const std::string&>());
-                if (!e)
-                    add(n.id, "params.value", e.error().message, e.error().column);
-                else
-                    n.value_expr = std::move(*e);
-            }
-        }
+        load_action_params(n, errors_);
     }
 
 private:
@@ -472,8 +391,9 @@ LoadedScenario load_scenario(const json& j) {
         else
             load.add("", "ui", "must be an object");
     }
-    load.unknown_keys(j, {"id", "name", "status", "version", "trigger", "reentry", "start", "nodes", "ui", "description",
-                          "created_at", "updated_at"},
+    load.unknown_keys(j,
+                      {"id", "name", "status", "version", "trigger", "reentry", "start", "nodes", "ui", "description",
+                       "created_at", "updated_at"},
                       "", "");
     return out;
 }
@@ -490,15 +410,10 @@ void check_expr(std::vector<ScenarioError>& errors, const Expression& e, const T
         return;
     }
     if (want && *t != *want && *t != ValueType::any && !(*want == ValueType::boolean && *t == ValueType::null))
-        errors.push_back({node, field,
-                          "must give " + std::string(value_type_name(*want)) + ", but gives " +
-                              std::string(value_type_name(*t)),
-                          1});
-}
-
-std::string param(const Node& n, const char* key) {
-    const auto it = n.params.find(key);
-    return it != n.params.end() && it->is_string() ? it->get<std::string>() : "";
+        errors.push_back(
+            {node, field,
+             "must give " + std::string(value_type_name(*want)) + ", but gives " + std::string(value_type_name(*t)),
+             1});
 }
 
 }  // namespace
@@ -547,7 +462,9 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
                 break;
             }
             case NodeKind::wait:
-            case NodeKind::action: check_ref(n, n.next, "next"); break;
+            case NodeKind::action:
+                check_ref(n, n.next, "next");
+                break;
         }
     }
 
@@ -600,7 +517,9 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
     if (s.trigger.when) check_expr(errors, *s.trigger.when, env, "", "trigger.when", ValueType::boolean);
     for (const auto& n : s.nodes) {
         switch (n.kind) {
-            case NodeKind::condition: check_expr(errors, n.if_expr, env, n.id, "if", ValueType::boolean); break;
+            case NodeKind::condition:
+                check_expr(errors, n.if_expr, env, n.id, "if", ValueType::boolean);
+                break;
             case NodeKind::switch_:
                 for (std::size_t i = 0; i < n.cases.size(); ++i)
                     check_expr(errors, n.cases[i].when, env, n.id, "cases[" + std::to_string(i) + "].when",
@@ -609,67 +528,10 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
             case NodeKind::wait:
                 if (n.wait_until) check_expr(errors, *n.wait_until, env, n.id, "until", ValueType::time);
                 break;
-            case NodeKind::split: break;
+            case NodeKind::split:
+                break;
             case NodeKind::action: {
-                for (const auto& [key, text] : n.text_params)
-                    if (auto e = text.check(env)) errors.push_back({n.id, "params." + key, e->message, e->column});
-                if (n.value_expr) check_expr(errors, *n.value_expr, env, n.id, "params.value", std::nullopt);
-                switch (n.action) {
-                    case ActionKind::send_email: {
-                        const std::string tpl = param(n, "template");
-                        if (!tpl.empty() && catalog.templates) {
-                            const auto it = catalog.templates->find(tpl);
-                            if (it == catalog.templates->end())
-                                add(n.id, "params.template", "names no template: " + tpl);
-                            else if (auto e = validate_template(it->second, env))
-                                add(n.id, "params.template",
-                                    "template " + tpl + " does not fit this scenario: " + e->what());
-                        }
-                        for (const char* key : {"to", "cc"}) {
-                            const std::string to = param(n, key);
-                            if (!to.empty() && to != "contact" && to != "owner" && !is_valid_email(to))
-                                add(n.id, std::string("params.") + key,
-                                    "must be \"contact\", \"owner\" or an e-mail address");
-                        }
-                        break;
-                    }
-                    case ActionKind::assign_voucher: {
-                        const std::string c = param(n, "campaign");
-                        if (!c.empty() && catalog.campaigns && !catalog.campaigns->count(c))
-                            add(n.id, "params.campaign", "names no voucher campaign: " + c);
-                        break;
-                    }
-                    case ActionKind::webhook: {
-                        const std::string channel = param(n, "channel");
-                        if (!channel.empty() && channel != "slack" && channel != "teams" && channel != "generic")
-                            add(n.id, "params.channel", "must be slack, teams or generic");
-                        const std::string url = param(n, "url"), secret = param(n, "url_secret");
-                        if (url.empty() == secret.empty())
-                            add(n.id, "params.url", "give `url` or `url_secret` (the name of a stored secret URL)");
-                        if (!url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
-                            add(n.id, "params.url", "must start with https:// or http://");
-                        break;
-                    }
-                    case ActionKind::set_attribute: {
-                        const std::string name = param(n, "name");
-                        if (!name.empty() && (name.size() > 64 || name.find_first_of(" {}") != std::string::npos))
-                            add(n.id, "params.name", "attribute names are 1-64 letters, digits, '_', '-' or '.'");
-                        break;
-                    }
-                    case ActionKind::create_task: {
-                        const std::string due = param(n, "due");
-                        if (!due.empty() && !parse_duration(due)) add(n.id, "params.due", "must be a duration such as P2D");
-                        break;
-                    }
-                    case ActionKind::send_survey: {
-                        const std::string channel = param(n, "channel");
-                        if (!channel.empty() && channel != "email") add(n.id, "params.channel", "must be email");
-                        break;
-                    }
-                    case ActionKind::notify:
-                    case ActionKind::add_tag:
-                    case ActionKind::remove_tag: break;
-                }
+                check_action_params(n, env, catalog, errors);
                 break;
             }
         }
@@ -679,10 +541,8 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
     if (catalog.campaigns) {
         for (const auto& c : s.campaigns())
             if (!catalog.campaigns->count(c)) {
-                const bool assigned = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const Node& n) {
-                    return n.kind == NodeKind::action && n.action == ActionKind::assign_voucher &&
-                           param(n, "campaign") == c;
-                });
+                const bool assigned =
+                    std::any_of(s.nodes.begin(), s.nodes.end(), [&](const Node& n) { return action_campaign(n) == c; });
                 if (!assigned) add("", "", "names no voucher campaign: " + c);
             }
     }
@@ -691,15 +551,28 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
 
 std::vector<ScenarioError> validate_document(const json& j, const Catalog& catalog) {
     auto loaded = load_scenario(j);
-    if (!loaded.errors.empty()) return loaded.errors;
-    return validate(loaded.scenario, catalog);
+    std::vector<ScenarioError> errors = std::move(loaded.errors);
+    if (!j.is_object()) return errors;
+    // Every phase in one pass (the builder's panel shows them all): the graph, expression and
+    // param checks run on what did load. A field that did not load was reported already and
+    // is left out of the later phases' answers.
+    const auto loading = static_cast<std::ptrdiff_t>(errors.size());
+    for (auto& e : validate(loaded.scenario, catalog)) {
+        const bool reported = std::any_of(errors.begin(), errors.begin() + loading, [&](const ScenarioError& known) {
+            return known.node == e.node && known.field == e.field;
+        });
+        if (!reported) errors.push_back(std::move(e));
+    }
+    return errors;
 }
 
 // ---- JSON out ------------------------------------------------------------------------------
 
 namespace {
 
-json ref_json(const NodeRef& r) { return r ? json(*r) : json(nullptr); }
+json ref_json(const NodeRef& r) {
+    return r ? json(*r) : json(nullptr);
+}
 
 }  // namespace
 
@@ -727,7 +600,8 @@ void to_json(json& j, const Scenario& s) {
             }
             case NodeKind::split: {
                 json branches = json::array();
-                for (const auto& b : n.branches) branches.push_back({{"percent", b.percent}, {"next", ref_json(b.next)}});
+                for (const auto& b : n.branches)
+                    branches.push_back({{"percent", b.percent}, {"next", ref_json(b.next)}});
                 o["branches"] = branches;
                 break;
             }
@@ -744,9 +618,9 @@ void to_json(json& j, const Scenario& s) {
         }
         nodes.push_back(std::move(o));
     }
-    j = {{"id", s.id},           {"name", s.name},   {"status", to_string(s.status)}, {"version", s.version},
-         {"trigger", trigger},   {"reentry", reentry}, {"start", s.start},            {"nodes", nodes},
-         {"ui", s.ui}};
+    j = {{"id", s.id},           {"name", s.name},     {"status", to_string(s.status)},
+         {"version", s.version}, {"trigger", trigger}, {"reentry", reentry},
+         {"start", s.start},     {"nodes", nodes},     {"ui", s.ui}};
 }
 
 }  // namespace closeloop

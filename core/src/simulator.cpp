@@ -10,11 +10,15 @@ using nlohmann::json;
 // ---- MemoryHistory -------------------------------------------------------------------------
 
 void MemoryHistory::add(const Event& e) {
-    auto& list = by_contact_[e.contact.id];
-    const Time t = e.time.value_or(Time{});
+    add(std::make_shared<const Event>(e));
+}
+
+void MemoryHistory::add(std::shared_ptr<const Event> e) {
+    auto& list = by_contact_[e->contact.id];
+    const Time t = e->time.value_or(Time{});
     const auto at = std::upper_bound(list.begin(), list.end(), t,
-                                     [](Time value, const Event& x) { return value < x.time.value_or(Time{}); });
-    list.insert(at, e);
+                                     [](Time value, const auto& x) { return value < x->time.value_or(Time{}); });
+    list.insert(at, std::move(e));
 }
 
 namespace {
@@ -30,7 +34,8 @@ bool MemoryHistory::voucher_assigned_between(const std::string& contact_id, cons
                                              Time until) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return false;
-    return std::any_of(it->second.begin(), it->second.end(), [&](const Event& e) {
+    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& held) {
+        const Event& e = *held;
         return e.kind == EventType::voucher_assigned && *e.time >= since && *e.time <= until &&
                data_text(e, "campaign") == campaign;
     });
@@ -40,15 +45,18 @@ std::int64_t MemoryHistory::count_events_between(const std::string& contact_id, 
                                                  Time until) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return 0;
-    return std::count_if(it->second.begin(), it->second.end(),
-                         [&](const Event& e) { return e.type == type && *e.time >= since && *e.time <= until; });
+    return std::count_if(it->second.begin(), it->second.end(), [&](const auto& held) {
+        const Event& e = *held;
+        return e.type == type && *e.time >= since && *e.time <= until;
+    });
 }
 
 std::optional<int> MemoryHistory::previous_nps(const std::string& contact_id, Time before,
                                                const std::string& current_event_id) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
-    for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
+    for (auto held = it->second.rbegin(); held != it->second.rend(); ++held) {
+        const Event* e = held->get();
         if (e->kind != EventType::nps_response || *e->time > before) continue;
         if (!current_event_id.empty() && e->id == current_event_id) continue;
         if (current_event_id.empty() && *e->time == before) continue;
@@ -61,7 +69,8 @@ std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id,
                                                  const std::vector<std::string>& campaigns, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
-    for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
+    for (auto held = it->second.rbegin(); held != it->second.rend(); ++held) {
+        const Event* e = held->get();
         if (e->kind != EventType::voucher_assigned || *e->time > now) continue;
         const std::string campaign = data_text(*e, "campaign");
         if (std::find(campaigns.begin(), campaigns.end(), campaign) == campaigns.end()) continue;
@@ -84,9 +93,11 @@ bool MemoryHistory::redeemed(const std::string& contact_id, const std::string& c
     if (it == by_contact_.end()) return false;
     // A redemption names the code, or only the campaign (the contact's voucher of it).
     std::string campaign;
-    for (const auto& e : it->second)
-        if (e.kind == EventType::voucher_assigned && data_text(e, "code") == code) campaign = data_text(e, "campaign");
-    return std::any_of(it->second.begin(), it->second.end(), [&](const Event& e) {
+    for (const auto& held : it->second)
+        if (held->kind == EventType::voucher_assigned && data_text(*held, "code") == code)
+            campaign = data_text(*held, "campaign");
+    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& held) {
+        const Event& e = *held;
         if (e.kind != EventType::voucher_redeemed || *e.time > now) return false;
         const std::string c = data_text(e, "code");
         return c == code || (c.empty() && !campaign.empty() && data_text(e, "campaign") == campaign);
@@ -125,39 +136,64 @@ void to_json(json& j, const SimulatedRun& r) {
 
 namespace {
 
+// A waiting run, ordered by wake time, then by when it began waiting (so runs due at the same
+// instant wake in the order they went to sleep).
 struct LiveRun {
+    Time wake_at;
+    std::uint64_t seq = 0;
     RunState state;
 };
+// For the heap functions (a max-heap): `a` wakes after `b`.
+bool wakes_later(const LiveRun& a, const LiveRun& b) {
+    return a.wake_at != b.wake_at ? a.wake_at > b.wake_at : a.seq > b.seq;
+}
 
+// Every lookup is by contact id in a hash map and the waiting runs are a heap, so an event
+// costs the same however many contacts and waiting runs there are. Nothing is copied per
+// event: the contact is passed by reference (a step that changes it returns a new one), and
+// the history and the runs share each event.
 class Simulation {
 public:
-    explicit Simulation(const SimulationInput& in) : in_(in) {
-        for (const auto& c : in.contacts) contacts_[c.id] = c;
-        for (const auto& e : in.history) history_.add(e);
+    Simulation(SimulationInput&& in, const std::function<void(SimulatedRun&)>& emit) : in_(std::move(in)), emit_(emit) {
+        contacts_.reserve(in_.contacts.size());
+        for (auto& c : in_.contacts) {
+            std::string id = c.id;
+            contacts_[std::move(id)].contact = std::move(c);
+        }
+        for (auto& e : in_.history) history_.add(std::make_shared<const Event>(std::move(e)));
         // The events to run are history too, each from its own time on: every query is
         // bounded by `now`, so a fast-forwarded wait sees the events up to its wake time
         // (a redemption a few days after the answer, say) and nothing later.
-        for (const auto& e : in.events) history_.add(e);
+        events_.reserve(in_.events.size());
+        for (auto& e : in_.events) {
+            events_.push_back(std::make_shared<const Event>(std::move(e)));
+            history_.add(events_.back());
+        }
     }
 
-    std::vector<SimulatedRun> run(std::vector<const Event*> events) {
-        std::stable_sort(events.begin(), events.end(),
-                         [](const Event* a, const Event* b) { return *a->time < *b->time; });
-        for (const Event* e : events) {
+    std::size_t run() {
+        std::stable_sort(events_.begin(), events_.end(),
+                         [](const auto& a, const auto& b) { return *a->time < *b->time; });
+        for (const auto& e : events_) {
             wake_until(*e->time);
-            process(*e);
+            process(e);
         }
-        return std::move(out_);
+        return lines_;
     }
 
 private:
+    void emit(SimulatedRun& line) {
+        ++lines_;
+        emit_(line);
+    }
+
     StepContext context(Time now) const {
         return StepContext{*in_.scenario, history_, history_, codes_, in_.campaigns, &in_.links, now};
     }
 
     // Performs the internal effects the server would perform, so later events see them.
     void absorb(StepResult& r, SimulatedRun& line) {
-        if (r.contact) contacts_[r.contact->id] = *r.contact;
+        if (r.contact) contacts_[r.contact->id].contact = std::move(*r.contact);
         for (const auto& eff : r.effects) {
             if (const auto* assign = std::get_if<AssignVoucher>(&eff.params)) {
                 Event assigned;
@@ -167,13 +203,15 @@ private:
                 assigned.contact.id = eff.contact;
                 assigned.data = params_json(eff);
                 assigned.time = assign->voucher.assigned_at;
-                history_.add(assigned);
+                history_.add(std::make_shared<const Event>(std::move(assigned)));
             }
         }
         line.path.insert(line.path.end(), r.state.path.begin() + static_cast<std::ptrdiff_t>(line.path.size()),
                          r.state.path.end());
-        line.effects.insert(line.effects.end(), r.effects.begin(), r.effects.end());
-        line.trace.insert(line.trace.end(), r.trace.begin(), r.trace.end());
+        line.effects.insert(line.effects.end(), std::make_move_iterator(r.effects.begin()),
+                            std::make_move_iterator(r.effects.end()));
+        line.trace.insert(line.trace.end(), std::make_move_iterator(r.trace.begin()),
+                          std::make_move_iterator(r.trace.end()));
         line.state = r.state.status;
         line.wake_at = r.state.wake_at;
         line.error = r.state.error;
@@ -183,39 +221,46 @@ private:
     void fast_forward(StepResult& r, SimulatedRun& line) {
         while (r.state.status == RunStatus::waiting) {
             const Time now = *r.state.wake_at;
-            const Contact contact = contacts_[r.state.contact_id];
+            const Contact& contact = contacts_[r.state.contact_id].contact;
             r = resume_run(context(now), std::move(r.state), contact);
             absorb(r, line);
         }
     }
 
+    void sleep(RunState state) {
+        ++contacts_[state.contact_id].waiting;
+        live_.push_back({*state.wake_at, ++slept_, std::move(state)});
+        std::push_heap(live_.begin(), live_.end(), wakes_later);
+    }
+
     // Wakes, in time order, every waiting run due at or before `t`.
     void wake_until(Time t) {
-        while (true) {
-            auto due = std::min_element(live_.begin(), live_.end(), [](const LiveRun& a, const LiveRun& b) {
-                return *a.state.wake_at < *b.state.wake_at;
-            });
-            if (due == live_.end() || *due->state.wake_at > t) return;
-            LiveRun run = std::move(*due);
-            live_.erase(due);
-            const Time now = *run.state.wake_at;
+        while (!live_.empty() && live_.front().wake_at <= t) {
+            std::pop_heap(live_.begin(), live_.end(), wakes_later);
+            RunState state = std::move(live_.back().state);
+            live_.pop_back();
+            Known& known = contacts_[state.contact_id];
+            --known.waiting;
+            const Time now = *state.wake_at;
             SimulatedRun line;
-            line.event = run.state.event ? run.state.event->id : std::string();
-            line.scenario = run.state.scenario_id;
-            line.contact = run.state.contact_id;
+            line.event = state.event ? state.event->id : std::string();
+            line.scenario = state.scenario_id;
+            line.contact = state.contact_id;
             line.entered = true;
             line.resumed = true;
-            line.path = run.state.path;  // absorb appends only what this step adds
-            const Contact contact = contacts_[run.state.contact_id];
-            StepResult r = resume_run(context(now), std::move(run.state), contact);
+            line.path = state.path;  // absorb appends only what this step adds
+            const Contact& contact = known.contact;
+            StepResult r = resume_run(context(now), std::move(state), contact);
             absorb(r, line);
-            if (r.state.status == RunStatus::waiting) live_.push_back({std::move(r.state)});
-            out_.push_back(std::move(line));
+            if (r.state.status == RunStatus::waiting) sleep(std::move(r.state));
+            emit(line);
         }
     }
 
-    void process(const Event& e) {
-        Contact& contact = contacts_[e.contact.id];
+    void process(const std::shared_ptr<const Event>& event) {
+        const Event& e = *event;
+        Known& known = contacts_[e.contact.id];
+        Contact& contact = known.contact;
         if (contact.id.empty()) contact.id = e.contact.id;
         apply(contact, e.contact);
 
@@ -226,50 +271,62 @@ private:
         line.contact = contact.id;
 
         EntryFacts facts;
-        facts.live_run =
-            std::any_of(live_.begin(), live_.end(), [&](const LiveRun& r) { return r.state.contact_id == contact.id; });
-        if (const auto it = last_start_.find(contact.id); it != last_start_.end()) facts.last_started_at = it->second;
+        facts.live_run = known.waiting > 0;
+        facts.last_started_at = known.last_start;
         const EntryDecision d = decide_entry(s, e, contact, facts, history_, *e.time);
         if (!d.enter) {
             line.reason = d.reason;
-            out_.push_back(std::move(line));
+            emit(line);
             return;
         }
         line.entered = true;
-        last_start_[contact.id] = *e.time;
+        known.last_start = *e.time;
         const std::string run_id = "run-" + (e.id.empty() ? std::to_string(++anonymous_) : e.id);
-        StepResult r = start_run(context(*e.time), run_id, e, contact);
+        StepResult r = start_run(context(*e.time), run_id, event, contact);
         absorb(r, line);
         if (in_.fast_forward) fast_forward(r, line);
-        if (r.state.status == RunStatus::waiting) live_.push_back({std::move(r.state)});
-        out_.push_back(std::move(line));
+        if (r.state.status == RunStatus::waiting) sleep(std::move(r.state));
+        emit(line);
     }
 
-    const SimulationInput& in_;
+    SimulationInput in_;  // its contacts and events are moved out (into contacts_ and events_)
+    const std::function<void(SimulatedRun&)>& emit_;
+    std::vector<std::shared_ptr<const Event>> events_;
     MemoryHistory history_;
     mutable DeterministicCodes codes_;
-    std::map<std::string, Contact> contacts_;
-    std::map<std::string, Time> last_start_;
-    std::vector<LiveRun> live_;
-    std::vector<SimulatedRun> out_;
+    // What the simulation knows of each contact, in one place: one lookup per event.
+    struct Known {
+        Contact contact;
+        std::optional<Time> last_start;  // of its latest run
+        int waiting = 0;                 // its runs in live_
+    };
+    std::unordered_map<std::string, Known> contacts_;
+    std::vector<LiveRun> live_;  // a heap: the next to wake in front
+    std::uint64_t slept_ = 0;
+    std::size_t lines_ = 0;
     int anonymous_ = 0;
 };
 
 }  // namespace
 
-Result<std::vector<SimulatedRun>> simulate(const SimulationInput& input) {
+Result<std::size_t> simulate(SimulationInput input, const std::function<void(SimulatedRun&)>& line) {
     if (!input.scenario) return Error{"invalid_input", "no scenario to simulate", "scenario"};
-    std::vector<const Event*> events;
-    for (std::size_t i = 0; i < input.events.size(); ++i) {
+    for (std::size_t i = 0; i < input.events.size(); ++i)
         if (!input.events[i].time)
             return invalid_field("events[" + std::to_string(i) + "].time", "is required to simulate");
-        events.push_back(&input.events[i]);
-    }
     for (std::size_t i = 0; i < input.history.size(); ++i)
         if (!input.history[i].time)
             return invalid_field("history[" + std::to_string(i) + "].time", "is required to simulate");
-    Simulation sim(input);
-    return sim.run(std::move(events));
+    Simulation sim(std::move(input), line);
+    return sim.run();
+}
+
+Result<std::vector<SimulatedRun>> simulate(SimulationInput input) {
+    std::vector<SimulatedRun> out;
+    out.reserve(input.events.size());
+    auto done = simulate(std::move(input), [&](SimulatedRun& line) { out.push_back(std::move(line)); });
+    if (!done) return done.error();
+    return out;
 }
 
 }  // namespace closeloop

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "closeloop/metrics.h"
+
 namespace closeloop::server {
 
 using nlohmann::json;
@@ -16,15 +18,17 @@ void put_text(json& j, const char* name, const std::string& value) {
     if (!value.empty()) j[name] = value;
 }
 
+json optional_int(const std::optional<int>& v) {
+    return v ? json(*v) : json(nullptr);
+}
+
 json nps_json(const std::vector<Response>& nps) {
-    if (nps.empty()) return nullptr;
-    json j = {
-        {"last", nps[0].score}, {"last_at", format_time(nps[0].time)}, {"previous", nullptr}, {"change", nullptr}};
-    if (nps.size() > 1) {
-        j["previous"] = nps[1].score;
-        j["change"] = nps[0].score - nps[1].score;
-    }
-    return j;
+    const auto trend = nps_trend(nps);
+    if (!trend) return nullptr;
+    return {{"last", trend->last},
+            {"last_at", format_time(trend->last_at)},
+            {"previous", optional_int(trend->previous)},
+            {"change", optional_int(trend->change)}};
 }
 
 }  // namespace

@@ -5,11 +5,12 @@
 #include <closeloop/scenario.h>
 #include <closeloop/simulator.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace closeloop::cli {
@@ -23,12 +24,18 @@ struct InputError {
     std::string message;
 };
 
+// Read in blocks into a string reserved at the file's size (through a stringstream the text
+// was copied twice more). Pipes work too.
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError{path + ": cannot be read"};
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    std::string text;
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(path, ec); !ec) text.reserve(size);
+    std::vector<char> block(1 << 16);
+    while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0)
+        text.append(block.data(), static_cast<std::size_t>(in.gcount()));
+    return text;
 }
 
 json read_json(const std::string& path) {
@@ -37,15 +44,18 @@ json read_json(const std::string& path) {
     return *j;
 }
 
-// Reads a JSON-lines file, calling `each(json, line_number)`; blank lines are skipped.
+// Reads a JSON-lines file, calling `each(json, line_number)`; blank lines are skipped. Lines
+// are parsed in place in the file's text, not copied out of it.
 template <class F>
 void read_lines(const std::string& path, F each) {
-    std::istringstream in(read_file(path));
-    std::string line;
+    const std::string text = read_file(path);
     int number = 0;
-    while (std::getline(in, line)) {
+    for (std::size_t pos = 0; pos < text.size();) {
+        const std::size_t end = std::min(text.find('\n', pos), text.size());
+        const std::string_view line(text.data() + pos, end - pos);
+        pos = end + 1;
         ++number;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
         auto j = detail::parse_json(line);
         if (!j) throw InputError{path + " line " + std::to_string(number) + ": " + j.error().what()};
         each(*j, number);
@@ -120,15 +130,19 @@ int simulate(const SimulateOptions& o) {
             for (const auto& e : errors) std::cerr << o.scenario << ": " << json(e).dump() << "\n";
             return 1;
         }
-        auto runs = simulate(in);
-        if (!runs) {
-            std::cerr << "closeloop simulate: " << runs.error().what() << "\n";
-            return 1;
-        }
-        for (const auto& r : *runs) {
+        // Each line is written as soon as it is complete, and not kept.
+        std::string text;
+        const auto done = simulate(std::move(in), [&](SimulatedRun& r) {
+            if (!o.trace) r.trace.clear();  // not turned into JSON only to be dropped
             json line = r;
             if (!o.trace) line.erase("trace");
-            std::cout << line.dump() << "\n";
+            text = line.dump();
+            text += '\n';
+            std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
+        });
+        if (!done) {
+            std::cerr << "closeloop simulate: " << done.error().what() << "\n";
+            return 1;
         }
         return 0;
     } catch (const InputError& e) {

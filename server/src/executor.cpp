@@ -73,20 +73,6 @@ public:
 
 // ---- effects -------------------------------------------------------------------------------
 
-std::string text_of(const json& params, const char* name) {
-    const auto it = params.find(name);
-    return it != params.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// A task's title: the first line of its message, at most 200 characters (UTF-8 kept whole).
-std::string title_of(const std::string& message) {
-    std::string line = message.substr(0, message.find('\n'));
-    if (line.size() <= 200) return line.empty() ? "Scenario notification" : line;
-    std::size_t cut = 197;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-    return line.substr(0, cut) + "...";
-}
-
 // Performs the internal effects of one step inside the unit and puts the external ones in the
 // outbox. Every write is keyed by the effect key, so the same effect can never happen twice.
 // Returns the effects as the run record keeps them.
@@ -96,51 +82,51 @@ json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const
     ContactPatch patch;
     patch.id = contact_after.id;
     for (const Effect& effect : effects) {
-        json e = effect;
-        const std::string kind = e.value("kind", "");
-        const std::string key = e.value("key", "");
-        const std::string contact = e.value("contact", contact_after.id);
-        const json params = e.contains("params") && e["params"].is_object() ? e["params"] : json::object();
-        if (kind == "assign_voucher") {
-            const auto c = campaigns.find(text_of(params, "campaign"));
-            if (c != campaigns.end()) tx.assign_voucher(ws, c->second, contact, text_of(params, "code"), key, now);
-        } else if (kind == "add_tag" || kind == "remove_tag") {
-            patch.tags = contact_after.tags;  // the engine's view after this step's tag effects
-        } else if (kind == "set_attribute") {
-            if (!patch.attributes) patch.attributes = json::object();
-            (*patch.attributes)[text_of(params, "name")] = params.contains("value") ? params["value"] : json();
-        } else if (kind == "notify" || kind == "create_task") {
+        const auto task = [&] {
+            const TaskDraft draft = *task_of(effect);
             Task t;
             t.id = new_id("task_");
-            t.contact = contact;
+            t.role = draft.role;
+            t.assignee = draft.assignee;
+            t.title = draft.title;
+            t.message = draft.message;
+            t.contact = effect.contact;
             t.run_id = run_id;
-            t.key = key;
+            t.key = effect.key;
             t.created_at = now;
-            if (kind == "notify") {
-                t.role = text_of(params, "role");
-                t.message = text_of(params, "message");
-                t.title = title_of(t.message);
-            } else {
-                // assignee: a person's address (the owner resolved by the engine) or a role's inbox.
-                const std::string who = text_of(params, "assignee");
-                (who.find('@') != std::string::npos ? t.assignee : t.role) = who;
-                t.title = title_of(text_of(params, "title"));
-                t.message = text_of(params, "description");
-                if (auto due = parse_time(text_of(params, "due"))) t.due_at = *due;
-            }
+            t.due_at = draft.due;
             tx.create_task(ws, t);
-        } else {
-            // send_email, webhook, send_survey (and kinds added later): delivery workers perform them.
+        };
+        const auto deliver = [&] {  // delivery workers perform it
             OutboxEntry o;
-            o.key = key;
-            o.kind = kind;
-            o.contact = contact;
+            o.key = effect.key;
+            o.kind = to_string(effect.kind);
+            o.contact = effect.contact;
             o.run_id = run_id;
-            o.params = params;
+            o.params = params_json(effect);
             o.created_at = now;
             tx.enqueue_effect(ws, o);
-        }
-        out.push_back(std::move(e));
+        };
+        std::visit(
+            [&](const auto& p) {
+                using P = std::decay_t<decltype(p)>;
+                if constexpr (std::is_same_v<P, AssignVoucher>) {
+                    const auto c = campaigns.find(p.voucher.campaign);
+                    if (c != campaigns.end())
+                        tx.assign_voucher(ws, c->second, effect.contact, p.voucher.code, effect.key, now);
+                } else if constexpr (std::is_same_v<P, TagChange>) {
+                    patch.tags = contact_after.tags;  // the engine's view after this step's tag effects
+                } else if constexpr (std::is_same_v<P, SetAttribute>) {
+                    if (!patch.attributes) patch.attributes = json::object();
+                    (*patch.attributes)[p.name] = p.value;
+                } else if constexpr (std::is_same_v<P, Notify> || std::is_same_v<P, CreateTask>) {
+                    task();
+                } else {  // send_email, webhook, send_survey and kinds added later
+                    deliver();
+                }
+            },
+            effect.params);
+        out.push_back(effect);
     }
     if (patch.tags || patch.attributes) tx.upsert_contact(ws, patch, now);
     return out;
@@ -148,21 +134,13 @@ json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const
 
 // ---- runs as records -----------------------------------------------------------------------
 
-// The record after a step: state from the engine's JSON, trace and effects appended.
+// The record after a step: its state as the engine left it, trace and effects appended.
 void record_step(RunRecord& rec, const StepResult& step, json effects, Time now) {
-    rec.state = step.state;
-    rec.status = rec.state.value("status", "failed");
-    rec.error = rec.state.value("error", "");
-    rec.wake_at.reset();
-    if (rec.status == "waiting") {
-        const auto wake = parse_time(rec.state.value("wake_at", ""));
-        if (wake) {
-            rec.wake_at = *wake;
-        } else {
-            rec.status = "failed";  // a waiting state without a wake time could never continue
-            rec.error = "the engine gave no wake time for a waiting run";
-        }
-    }
+    const RunState& state = step.state;
+    rec.state = state;
+    rec.status = to_string(state.status);
+    rec.error = state.error;
+    rec.wake_at = state.wake_at;  // set exactly when waiting (engine.h)
     if (!rec.trace.is_array()) rec.trace = json::array();
     for (const TraceStep& s : step.trace) rec.trace.push_back(s);
     if (!rec.effects.is_array()) rec.effects = json::array();
@@ -170,15 +148,16 @@ void record_step(RunRecord& rec, const StepResult& step, json effects, Time now)
     rec.updated_at = now;
 }
 
-// Ends a run that cannot go on, with the reason in its record and its state.
+// Ends a run that cannot go on, with the reason in its record and (core's fail_run) its state.
+// A stored state that does not load is kept as it is, for diagnosis.
 void fail_record(RunRecord& rec, const std::string& why, Time now) {
-    rec.status = "failed";
+    if (auto state = run_state_from_json(rec.state)) {
+        fail_run(*state, why);
+        rec.state = *state;
+    }
+    rec.status = to_string(RunStatus::failed);
     rec.error = why;
     rec.wake_at.reset();
-    if (!rec.state.is_object()) rec.state = json::object();
-    rec.state["status"] = "failed";
-    rec.state["error"] = why;
-    rec.state["wake_at"] = nullptr;
     rec.updated_at = now;
 }
 
@@ -283,8 +262,8 @@ void Executor::count(const ExecutorStats& done) {
     stats_.set_aside += done.set_aside;
 }
 
-void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event,
-                            const Contact* contact, Time now, ExecutorStats& done) {
+void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event, const Contact* contact,
+                            Time now, ExecutorStats& done) {
     const auto matching = cat.active.find({ws, event.type});
     if (matching == cat.active.end()) return;
     std::optional<Contact> changed;  // the contact after a run that changed it, for the next scenario
@@ -400,7 +379,9 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
     // (the generation changes before that answer). One concurrent with it may or may not.
     const auto cat = catalog();
     IngestHandler handler(
-        [&cat](WorkspaceId w, const Event& e) { return cat->active.count({w, e.type}) > 0; },
+        [&cat](WorkspaceId w, const Event& e) {
+            return cat->active.count({w, e.type}) > 0;
+        },
         [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
             handle_event(tx, *cat, w, e, &contact, received_at, done);
         });

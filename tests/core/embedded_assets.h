@@ -1,4 +1,5 @@
-// The files of assets/ (scenarios, templates, campaigns), compiled in by tests/CMakeLists.txt.
+// The files of assets/ (scenarios, templates, campaigns) and tests/data/validation/, compiled
+// in by tests/CMakeLists.txt.
 #pragma once
 
 #include <string>

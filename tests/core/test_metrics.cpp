@@ -847,3 +847,23 @@ TEST_CASE("report rows as JSON") {
         CHECK(j["series"][0]["nps"] == 100.0);
     }
 }
+
+TEST_CASE("nps_trend: the card's last answer, the one before and the change") {
+    using closeloop::Response;
+    CHECK_FALSE(closeloop::nps_trend({}));
+    std::vector<Response> answers(1);
+    answers[0].score = 3;
+    answers[0].time = closeloop::Time{1000};
+    auto one = closeloop::nps_trend(answers);
+    REQUIRE(one);
+    CHECK(one->last == 3);
+    CHECK(one->last_at == closeloop::Time{1000});
+    CHECK_FALSE(one->previous);
+    CHECK_FALSE(one->change);
+    answers.push_back(answers[0]);
+    answers[1].score = 8;  // the older answer
+    auto two = closeloop::nps_trend(answers);
+    REQUIRE(two);
+    CHECK(two->previous == 8);
+    CHECK(two->change == -5);
+}

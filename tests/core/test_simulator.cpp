@@ -80,6 +80,30 @@ TEST_CASE("simulate: without fast-forward a run waits, and wakes when a later ev
     CHECK(woke->effects.empty());
 }
 
+TEST_CASE("simulate: a contact whose run waits does not enter again until the run has woken") {
+    const Scenario s = fixtures::recovery();
+    SimulationInput in = recovery_input(s);
+    // "risk" waits until 2027-01-10T11:00:00Z; past the 30-day cooldown it answers low twice,
+    // once while that run waits and once after it has woken and ended.
+    in.events.push_back(fixtures::nps("e-risk-waiting", "risk", 2, "2026-12-25T10:00:00Z"));
+    in.events.push_back(fixtures::nps("e-risk-after", "risk", 2, "2027-02-01T10:00:00Z"));
+    auto out = simulate(in);
+    REQUIRE(out.ok());
+    const auto line = [&](const std::string& event, bool resumed) {
+        const auto it = std::find_if(out->begin(), out->end(),
+                                     [&](const SimulatedRun& r) { return r.event == event && r.resumed == resumed; });
+        REQUIRE(it != out->end());
+        return *it;
+    };
+    const SimulatedRun refused = line("e-risk-waiting", false);
+    CHECK_FALSE(refused.entered);
+    CHECK(refused.reason == "the contact already has a live run of this scenario");
+    CHECK(line("e-risk", true).state == RunStatus::done);
+    const SimulatedRun again = line("e-risk-after", false);
+    CHECK(again.entered);
+    CHECK(again.path == std::vector<std::string>{"had_voucher", "mail_plain"});
+}
+
 TEST_CASE("simulate: an assigned voucher is in the history of later answers (anti-abuse)") {
     const Scenario s = fixtures::recovery();
     SimulationInput in = recovery_input(s);

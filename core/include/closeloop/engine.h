@@ -8,6 +8,26 @@
 // shows them. Every node visited is traced with the values that decided its branch. An
 // expression that fails at run time fails that run with a reason; nothing throws.
 //
+// The run state, as JSON (what the server stores and the API shows; to_json / run_state_from_json):
+//
+//   { "id": "run_...", "scenario": "nps-recovery", "scenario_version": 3, "contact": "c-1",
+//     "event": { the event that started the run, its "time" set },
+//     "started_at": "2026-11-20T10:00:00Z",
+//     "status": "waiting" | "done" | "failed",
+//     "path": ["had_voucher", "segment", ...],         node ids visited, in order
+//     "resume_at": "still_unused",                      only while waiting
+//     "wake_at": "2026-12-10T10:00:00Z" | null,
+//     "error": "give_voucher: params.campaign: ...",    only when failed
+//     "voucher": { "code", "campaign", "value", "currency", "assigned_at", "expires_at",
+//                  "redeemed" } | null }               the voucher this run assigned
+//
+// Invariants, asserted where every step ends (and kept by fail_run):
+//   - waiting <=> wake_at is set <=> resume_at is a node id (the node after the wait);
+//     a run that is not waiting has neither (it never wakes).
+//   - failed <=> error is non-empty ("<node>: <field>: <why>" for a failure inside a node).
+//   - path only grows: a step appends the nodes it visits and never removes one.
+//   - effect keys are unique: "<run id>/<node id>", "#n" added for the n-th visit (n >= 2).
+//
 // Sections: run state and trace, effects, inputs (vouchers and codes), entry, stepping.
 #pragma once
 
@@ -22,6 +42,7 @@
 #include <variant>
 #include <vector>
 
+#include "closeloop/actions.h"
 #include "closeloop/contact.h"
 #include "closeloop/event.h"
 #include "closeloop/expr.h"
@@ -102,52 +123,14 @@ struct RunState {
 void to_json(nlohmann::json& j, const RunState& r);
 Result<RunState> run_state_from_json(const nlohmann::json& j);
 
+// Ends a run that cannot go on: failed with `why` (non-empty), nothing to wake for. The one
+// rule for failing a run, used by the engine and by the server for a run it cannot continue.
+void fail_run(RunState& state, std::string why);
+
 // ---- effects -------------------------------------------------------------------------------
 
-// The resolved parameters of an effect, one type per action: templates rendered, addresses
-// picked. Typed, so a step builds no JSON; params_json gives the contract's object (what the
-// outbox stores and the API shows), with optional fields only when set.
-struct SendEmail {  // send_email
-    std::string template_id, to, cc, from, locale;
-};
-struct AssignVoucher {  // assign_voucher: the voucher assigned (redeemed is false)
-    VoucherView voucher;
-};
-struct Notify {  // notify: a task in the role's inbox
-    std::string role, message;
-};
-struct Webhook {  // webhook
-    std::string channel, url, url_secret, message;
-};
-struct TagChange {  // add_tag, remove_tag
-    std::string tag;
-};
-struct SetAttribute {  // set_attribute: a null value removes the attribute
-    std::string name;
-    Value value;
-};
-struct CreateTask {  // create_task
-    std::string assignee, title, description;
-    std::optional<Time> due;
-};
-struct SendSurvey {  // send_survey
-    std::string survey, channel, to, locale;
-};
-using EffectParams =
-    std::variant<SendEmail, AssignVoucher, Notify, Webhook, TagChange, SetAttribute, CreateTask, SendSurvey>;
-
-// What the engine asks the caller to do. `key` is unique: `<run id>/<node id>`, with `#n`
-// for the n-th visit of the same node (n >= 2).
-struct Effect {
-    std::string key;
-    ActionKind kind = ActionKind::send_email;
-    std::string contact;
-    std::string node;
-    EffectParams params;
-};
-void to_json(nlohmann::json& j, const Effect& e);
-// The params alone, as the contract's JSON object (what the outbox stores).
-nlohmann::json params_json(const Effect& e);
+// The typed effects (SendEmail, AssignVoucher, ..., the Effect itself) and their params JSON
+// are in actions.h, with the rest of each action kind.
 
 // ---- inputs --------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "closeloop/response.h"
 #include "closeloop/result.h"
 #include "closeloop/time.h"
 
@@ -111,6 +112,16 @@ std::optional<double> net_promoter_score(const NpsTally& t);
 // At 95 %: p = P/n, d = D/n, var = (p + d - (p - d)^2) / n, MoE = 100 x 1.96 x sqrt(var), in
 // NPS points; nullopt for n = 0.
 std::optional<double> nps_margin_of_error(const NpsTally& t);
+
+// A contact's NPS as its card shows it: the last answer, the one before it and the change
+// between them (last - previous; nullopt with a single answer).
+struct NpsTrend {
+    int last = 0;
+    Time last_at;
+    std::optional<int> previous, change;
+};
+// From the contact's NPS answers, newest first; nullopt when there are none.
+std::optional<NpsTrend> nps_trend(std::span<const Response> newest_first);
 
 // ---- 4. CSAT -------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ enum class ReentryPolicy { always, once, cooldown };
 
 std::string_view to_string(ScenarioStatus s);
 std::string_view to_string(NodeKind k);
-std::string_view to_string(ActionKind a);
+std::string_view to_string(ActionKind a);  // ActionKind's names live in actions.cpp
 std::string_view to_string(ReentryPolicy p);
 std::optional<ActionKind> action_kind_of(std::string_view name);
 
@@ -76,10 +76,10 @@ struct Node {
     std::optional<Duration> wait_for;      // wait: `for` ...
     std::optional<Expression> wait_until;  // ... or `until`
 
-    ActionKind action = ActionKind::send_email;                    // action
+    ActionKind action = ActionKind::send_email;                    // action (its params: actions.h)
     nlohmann::json params = nlohmann::json::object();              // as written
     std::map<std::string, TemplateText, std::less<>> text_params;  // params that are templates, compiled
-    std::optional<Expression> value_expr;                          // set_attribute's value
+    std::map<std::string, Expression, std::less<>> expr_params;    // params that are expressions, compiled
     NodeRef next;
 
     // Every node this one can continue to (for graph checks), in order.
@@ -144,7 +144,8 @@ struct Catalog {
 // not pass through a wait, expressions parse and type-check against the trigger's event
 // type, action params complete, templates and voucher campaigns exist.
 std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog);
-// load_scenario + validate.
+// load_scenario + validate, every error of both in one list (a field that did not load is
+// reported once, by loading).
 std::vector<ScenarioError> validate_document(const nlohmann::json& j, const Catalog& catalog);
 
 void to_json(nlohmann::json& j, const Scenario& s);

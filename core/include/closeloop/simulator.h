@@ -7,13 +7,14 @@
 // Sections: MemoryHistory (History + VoucherBook over a list of events), codes, simulate.
 #pragma once
 
+#include <functional>
 #include <map>
-#include <optional>
-#include <unordered_map>
-#include <string>
-#include <vector>
-
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "closeloop/engine.h"
 
@@ -23,7 +24,8 @@ namespace closeloop {
 // voucher_redeemed. Only events at or before the asked time count.
 class MemoryHistory final : public History, public VoucherBook {
 public:
-    void add(const Event& e);  // e.time must be set
+    void add(const Event& e);                  // e.time must be set
+    void add(std::shared_ptr<const Event> e);  // the same, shared rather than copied
 
     bool voucher_assigned_between(const std::string& contact_id, const std::string& campaign, Time since,
                                   Time until) const override;
@@ -36,7 +38,8 @@ public:
     bool redeemed(const std::string& contact_id, const std::string& code, Time now) const override;
 
 private:
-    std::unordered_map<std::string, std::vector<Event>> by_contact_;  // each kept in time order
+    // Each list in time order; events are shared (the simulator's runs hold the same ones).
+    std::unordered_map<std::string, std::vector<std::shared_ptr<const Event>>> by_contact_;
 };
 
 // Codes like `SIM-3F9A1C2B`: a function of the effect key, so runs repeat exactly.
@@ -62,15 +65,20 @@ void to_json(nlohmann::json& j, const SimulatedRun& r);
 
 struct SimulationInput {
     const Scenario* scenario = nullptr;
-    std::vector<Contact> contacts;             // known contacts (events upsert more)
-    std::vector<Event> history;                // past events (each with a time)
-    std::vector<Event> events;                 // to run, each with a time
+    std::vector<Contact> contacts;  // known contacts (events upsert more)
+    std::vector<Event> history;     // past events (each with a time)
+    std::vector<Event> events;      // to run, each with a time
     std::map<std::string, VoucherCampaign> campaigns;
     std::map<std::string, std::string> links;  // links.* for templates
     bool fast_forward = false;                 // waits end at once; `now` becomes the wake time
 };
 
-// Runs the events in time order (stable for equal times). Errors: an event without a time.
-Result<std::vector<SimulatedRun>> simulate(const SimulationInput& input);
+// Runs the events in time order (stable for equal times), handing each output line to `line`
+// as soon as it is complete, in output order, and keeping none; returns how many there were.
+// The input is taken by value: a caller done with it moves it in, and nothing is copied.
+// Errors, before any line: an event without a time.
+Result<std::size_t> simulate(SimulationInput input, const std::function<void(SimulatedRun&)>& line);
+// The same, every line in a list.
+Result<std::vector<SimulatedRun>> simulate(SimulationInput input);
 
 }  // namespace closeloop

@@ -106,6 +106,14 @@ TEST_CASE("routes: the App listens on a free port and stops") {
     CHECK_FALSE(s.client->Get("/healthz"));  // nobody listens any more
 }
 
+TEST_CASE("routes: an App refuses a port in use before it creates anything") {
+    Served s;
+    TempDir other;
+    App second{{.data = other.path / "data", .clock = s.clock.function()}};
+    CHECK_FALSE(second.bind("127.0.0.1", s.app.port()));
+    CHECK_FALSE(std::filesystem::exists(other.path / "data"));
+}
+
 TEST_CASE("routes: keys (401 without or with a wrong key, 403 for a publishable key on admin routes)") {
     Served s;
     const auto none = s.call("GET", "/api/v1/events");

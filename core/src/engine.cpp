@@ -264,13 +264,7 @@ private:
                     return false;
                 }
                 const VoucherCampaign& campaign = it->second;
-                VoucherView v;
-                v.code = ctx_.codes.voucher_code(campaign, e.key);
-                v.campaign = campaign.id;
-                v.currency = campaign.currency;
-                v.value = campaign.value;
-                v.assigned_at = ctx_.now;
-                v.expires_at = voucher_expiry(campaign, ctx_.now);
+                VoucherView v = assign_voucher(campaign, ctx_.codes.voucher_code(campaign, e.key), ctx_.now);
                 state_.voucher = v;
                 e.params.emplace<AssignVoucher>().voucher = std::move(v);
                 break;
@@ -423,7 +417,8 @@ std::size_t split_branch(const Node& split, const std::string& run_id) {
 
 EntryDecision decide_entry(const Scenario& s, const Event& event, const Contact& contact, const EntryFacts& facts,
                            const History& history, Time now) {
-    return decide_entry_lazy(s, event, contact, [&facts] { return facts; }, history, now);
+    return decide_entry_lazy(
+        s, event, contact, [&facts] { return facts; }, history, now);
 }
 
 EntryDecision decide_entry_lazy(const Scenario& s, const Event& event, const Contact& contact,

@@ -17,11 +17,38 @@ void MemoryHistory::add(const Event& e) {
     list.insert(at, e);
 }
 
+void MemoryHistory::erase(const std::string& contact_id) {
+    by_contact_.erase(contact_id);
+}
+
 namespace {
 
 std::string data_text(const Event& e, const char* key) {
     const auto it = e.data.find(key);
     return it != e.data.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// The contact's vouchers as of `now` (assigned and redeemed at or before it), in assignment
+// order. A voucher_redeemed event marks the voucher it names by code, or, naming only a
+// campaign, the contact's latest unused voucher of it; a used voucher stays as it was
+// (the store's rule: CONTRACT.md, Event).
+std::vector<VoucherView> vouchers_as_of(const std::vector<Event>& events, Time now) {
+    std::vector<VoucherView> out;
+    for (const Event& e : events) {
+        if (*e.time > now) break;
+        if (auto v = voucher_of_event(e)) {
+            out.push_back(std::move(*v));
+            continue;
+        }
+        if (e.kind != EventType::voucher_redeemed) continue;
+        const std::string code = data_text(e, "code"), campaign = data_text(e, "campaign");
+        for (auto v = out.rbegin(); v != out.rend(); ++v) {
+            if (v->redeemed || (code.empty() ? v->campaign != campaign : v->code != code)) continue;
+            v->redeemed = true;
+            break;
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -48,10 +75,10 @@ std::optional<int> MemoryHistory::previous_nps(const std::string& contact_id, Ti
                                                const std::string& current_event_id) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
+    // Strictly before (History): a second answer at the same instant has no previous one there.
     for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
-        if (e->kind != EventType::nps_response || *e->time > before) continue;
+        if (e->kind != EventType::nps_response || *e->time >= before) continue;
         if (!current_event_id.empty() && e->id == current_event_id) continue;
-        if (current_event_id.empty() && *e->time == before) continue;
         return e->score();
     }
     return std::nullopt;
@@ -61,36 +88,17 @@ std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id,
                                                  const std::vector<std::string>& campaigns, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
-    for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
-        if (e->kind != EventType::voucher_assigned || *e->time > now) continue;
-        const std::string campaign = data_text(*e, "campaign");
-        if (std::find(campaigns.begin(), campaigns.end(), campaign) == campaigns.end()) continue;
-        VoucherView v;
-        v.code = data_text(*e, "code");
-        v.campaign = campaign;
-        v.currency = data_text(*e, "currency");
-        if (const auto val = e->data.find("value"); val != e->data.end() && val->is_number())
-            v.value = val->get<double>();
-        v.assigned_at = *e->time;
-        if (auto exp = parse_time(data_text(*e, "expires_at"))) v.expires_at = *exp;
-        v.redeemed = redeemed(contact_id, v.code, now);
-        return v;
-    }
+    auto held = vouchers_as_of(it->second, now);
+    for (auto v = held.rbegin(); v != held.rend(); ++v)
+        if (std::find(campaigns.begin(), campaigns.end(), v->campaign) != campaigns.end()) return std::move(*v);
     return std::nullopt;
 }
 
 bool MemoryHistory::redeemed(const std::string& contact_id, const std::string& code, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return false;
-    // A redemption names the code, or only the campaign (the contact's voucher of it).
-    std::string campaign;
-    for (const auto& e : it->second)
-        if (e.kind == EventType::voucher_assigned && data_text(e, "code") == code) campaign = data_text(e, "campaign");
-    return std::any_of(it->second.begin(), it->second.end(), [&](const Event& e) {
-        if (e.kind != EventType::voucher_redeemed || *e.time > now) return false;
-        const std::string c = data_text(e, "code");
-        return c == code || (c.empty() && !campaign.empty() && data_text(e, "campaign") == campaign);
-    });
+    const auto held = vouchers_as_of(it->second, now);
+    return std::any_of(held.begin(), held.end(), [&](const VoucherView& v) { return v.code == code && v.redeemed; });
 }
 
 // ---- codes ---------------------------------------------------------------------------------
@@ -159,16 +167,11 @@ private:
     void absorb(StepResult& r, SimulatedRun& line) {
         if (r.contact) contacts_[r.contact->id] = *r.contact;
         for (const auto& eff : r.effects) {
-            if (const auto* assign = std::get_if<AssignVoucher>(&eff.params)) {
-                Event assigned;
-                assigned.id = eff.key;
-                assigned.type = "voucher_assigned";
-                assigned.kind = EventType::voucher_assigned;
-                assigned.contact.id = eff.contact;
-                assigned.data = params_json(eff);
-                assigned.time = assign->voucher.assigned_at;
-                history_.add(assigned);
-            }
+            // The event the server's store writes for the assignment (voucher.h).
+            const auto* assign = std::get_if<AssignVoucher>(&eff.params);
+            const auto campaign = assign ? in_.campaigns.find(assign->voucher.campaign) : in_.campaigns.end();
+            if (campaign != in_.campaigns.end())
+                history_.add(voucher_assigned_event(campaign->second, assign->voucher, eff.contact));
         }
         line.path.insert(line.path.end(), r.state.path.begin() + static_cast<std::ptrdiff_t>(line.path.size()),
                          r.state.path.end());

@@ -1,5 +1,5 @@
-// Sections: history inside the transaction, effects, runs as records, the executor (catalog,
-// events, due runs, the loop).
+// Sections: effects, runs as records, the executor (catalog, events, due runs, the loop); the
+// history runs read is tx_history.h.
 #include "executor.h"
 
 #include <pthread.h>
@@ -9,61 +9,13 @@
 
 #include "closeloop/engine.h"
 #include "keys.h"
+#include "tx_history.h"
 
 namespace closeloop::server {
 
 using nlohmann::json;
 
 namespace {
-
-// ---- history inside the transaction --------------------------------------------------------
-
-// What expressions and `voucher.*` read, answered by SQL on the writer's transaction, so a
-// run sees everything committed before it and what its own unit wrote so far.
-class TxHistory final : public History, public VoucherBook {
-public:
-    TxHistory(WriteTx& tx, WorkspaceId ws) : tx_(tx), ws_(ws) {}
-
-    bool voucher_assigned_between(const std::string& contact, const std::string& campaign, Time since,
-                                  Time until) const override {
-        return tx_.voucher_assigned_between(ws_, contact, campaign, since, until);
-    }
-    std::int64_t count_events_between(const std::string& contact, const std::string& type, Time since,
-                                      Time until) const override {
-        return tx_.count_events_between(ws_, contact, type, since, until);
-    }
-    std::optional<int> previous_nps(const std::string& contact, Time before,
-                                    const std::string& current_event_id) const override {
-        return tx_.previous_nps(ws_, contact, before, current_event_id);
-    }
-    std::optional<VoucherView> latest(const std::string& contact, const std::vector<std::string>& campaigns,
-                                      Time now) const override {
-        for (const Voucher& v : tx_.contact_vouchers(ws_, contact, now))
-            if (std::find(campaigns.begin(), campaigns.end(), v.campaign) != campaigns.end()) return view(v, now);
-        return std::nullopt;
-    }
-    bool redeemed(const std::string&, const std::string& code, Time now) const override {
-        const auto v = tx_.find_voucher(ws_, code);
-        return v && v->redeemed_at && *v->redeemed_at <= now;
-    }
-
-private:
-    static VoucherView view(const Voucher& v, Time now) {
-        VoucherView out;
-        out.code = v.code;
-        out.campaign = v.campaign;
-        out.currency = v.currency;
-        out.value = v.percent > 0 ? v.percent : v.value;
-        out.assigned_at = v.assigned_at;
-        // Campaigns always have a validity; a voucher without one never expires.
-        out.expires_at = v.expires_at.value_or(Time{253402300799000});  // 9999-12-31T23:59:59Z
-        out.redeemed = v.redeemed_at && *v.redeemed_at <= now;
-        return out;
-    }
-
-    WriteTx& tx_;
-    WorkspaceId ws_;
-};
 
 // Voucher codes from OpenSSL's CSPRNG: unique and unguessable (keys.h).
 class SecureCodes final : public CodeSource {
@@ -283,8 +235,8 @@ void Executor::count(const ExecutorStats& done) {
     stats_.set_aside += done.set_aside;
 }
 
-void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event,
-                            const Contact* contact, Time now, ExecutorStats& done) {
+void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event, const Contact* contact,
+                            Time now, ExecutorStats& done) {
     const auto matching = cat.active.find({ws, event.type});
     if (matching == cat.active.end()) return;
     std::optional<Contact> changed;  // the contact after a run that changed it, for the next scenario
@@ -400,7 +352,9 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
     // (the generation changes before that answer). One concurrent with it may or may not.
     const auto cat = catalog();
     IngestHandler handler(
-        [&cat](WorkspaceId w, const Event& e) { return cat->active.count({w, e.type}) > 0; },
+        [&cat](WorkspaceId w, const Event& e) {
+            return cat->active.count({w, e.type}) > 0;
+        },
         [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
             handle_event(tx, *cat, w, e, &contact, received_at, done);
         });

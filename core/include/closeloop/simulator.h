@@ -8,12 +8,11 @@
 #pragma once
 
 #include <map>
-#include <optional>
-#include <unordered_map>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "closeloop/engine.h"
 
@@ -23,7 +22,8 @@ namespace closeloop {
 // voucher_redeemed. Only events at or before the asked time count.
 class MemoryHistory final : public History, public VoucherBook {
 public:
-    void add(const Event& e);  // e.time must be set
+    void add(const Event& e);                   // e.time must be set
+    void erase(const std::string& contact_id);  // GDPR erasure: nothing about it remains
 
     bool voucher_assigned_between(const std::string& contact_id, const std::string& campaign, Time since,
                                   Time until) const override;
@@ -62,9 +62,9 @@ void to_json(nlohmann::json& j, const SimulatedRun& r);
 
 struct SimulationInput {
     const Scenario* scenario = nullptr;
-    std::vector<Contact> contacts;             // known contacts (events upsert more)
-    std::vector<Event> history;                // past events (each with a time)
-    std::vector<Event> events;                 // to run, each with a time
+    std::vector<Contact> contacts;  // known contacts (events upsert more)
+    std::vector<Event> history;     // past events (each with a time)
+    std::vector<Event> events;      // to run, each with a time
     std::map<std::string, VoucherCampaign> campaigns;
     std::map<std::string, std::string> links;  // links.* for templates
     bool fast_forward = false;                 // waits end at once; `now` becomes the wake time

@@ -142,10 +142,13 @@ public:
     explicit Simulation(const SimulationInput& in) : in_(in) {
         for (const auto& c : in.contacts) contacts_[c.id] = c;
         for (const auto& e : in.history) history_.add(e);
-        // The events to run are history too, each from its own time on: every query is
-        // bounded by `now`, so a fast-forwarded wait sees the events up to its wake time
-        // (a redemption a few days after the answer, say) and nothing later.
-        for (const auto& e : in.events) history_.add(e);
+        // Fast-forward: the events to run are history at once, each from its own time on
+        // (every query is bounded by `now`), so a fast-forwarded wait sees the events up to its
+        // wake time (a redemption a few days after the answer, say) and nothing later.
+        // Otherwise each joins the history when it is run, as on the server, where an event
+        // posted after another at the same instant is not yet stored when the first is decided.
+        if (in.fast_forward)
+            for (const auto& e : in.events) history_.add(e);
     }
 
     std::vector<SimulatedRun> run(std::vector<const Event*> events) {
@@ -218,6 +221,7 @@ private:
     }
 
     void process(const Event& e) {
+        if (!in_.fast_forward) history_.add(e);
         Contact& contact = contacts_[e.contact.id];
         if (contact.id.empty()) contact.id = e.contact.id;
         apply(contact, e.contact);

@@ -17,6 +17,13 @@ using nlohmann::json;
 
 namespace {
 
+// The `now` an event is reacted to (CONTRACT-NOTES, Runs): its own time, never later than when
+// it was received or handled, so the same answers give the same decisions live, late, after a
+// restart and in the simulator (a future-dated event is reacted to as of its receipt).
+Time reaction_time(const Event& e, Time received_or_handled) {
+    return e.time ? std::min(*e.time, received_or_handled) : received_or_handled;
+}
+
 // Voucher codes from OpenSSL's CSPRNG: unique and unguessable (keys.h).
 class SecureCodes final : public CodeSource {
 public:
@@ -283,9 +290,11 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
     }
 }
 
-void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time now, ExecutorStats& done) {
+void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time handled_at, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
     if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
+    // A run goes on as of its wake time, however late this is (the `now` rule, CONTRACT-NOTES).
+    const Time now = rec->wake_at ? std::min(*rec->wake_at, handled_at) : handled_at;
     // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
     const auto scenario = scenario_version(cat, rec->workspace, rec->scenario, rec->version);
     const auto contact = tx.find_contact(rec->workspace, rec->contact);
@@ -298,7 +307,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
     else if (!state)
         why = "the stored run state does not load: " + state.error().what();
     if (!why.empty()) {
-        fail_record(*rec, why, now);
+        fail_record(*rec, why, handled_at);
         tx.save_run(*rec);
     } else {
         TxHistory history(tx, rec->workspace);
@@ -308,7 +317,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
         const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
         const Contact& after = step.contact ? *step.contact : contact->contact;
         json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, after, catalog, now);
-        record_step(*rec, step, std::move(effects), now);
+        record_step(*rec, step, std::move(effects), handled_at);  // the record: when it was written
         tx.save_run(*rec);
     }
     ++done.runs_resumed;
@@ -356,7 +365,7 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
             return cat->active.count({w, e.type}) > 0;
         },
         [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
-            handle_event(tx, *cat, w, e, &contact, received_at, done);
+            handle_event(tx, *cat, w, e, &contact, reaction_time(e, received_at), done);
         });
     // Throws when the unit failed: nothing committed, nothing counted.
     const IngestResult result = store_.insert_events(ws, events, received_at, &handler);
@@ -394,7 +403,7 @@ bool Executor::process_events() {
             seqs.clear();
             done = {};
             for (const StoredEvent& e : part) {
-                handle_event(tx, *cat, e.workspace, e.event, nullptr, now, done);
+                handle_event(tx, *cat, e.workspace, e.event, nullptr, reaction_time(e.event, now), done);
                 seqs.push_back(e.seq);
                 if (done.runs_started >= options_.runs_per_unit) break;
             }

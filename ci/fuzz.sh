@@ -2,14 +2,14 @@
 # Runs every libFuzzer target for SECONDS each (default 600), two at a time on this 2-core
 # machine. Crashes land in tests/fuzz/regressions/<target>/ (commit them: the native test
 # suite replays them); the growing corpus stays in build/fuzz/corpus-<target>.
-#   bash ci/fuzz.sh [SECONDS] [TARGET...]        e.g. bash ci/fuzz.sh 600 expr template scenario
+#   bash ci/fuzz.sh [SECONDS] [TARGET...]        e.g. bash ci/fuzz.sh 600 expr template scenario event
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(expr template scenario)
+((${#targets[@]})) || targets=(expr template scenario event)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz

@@ -1,5 +1,6 @@
 #include "closeloop/detail/json_read.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -7,23 +8,69 @@ namespace closeloop::detail {
 
 namespace {
 
-// A SAX handler that only records where parsing failed (nlohmann reports it without
-// throwing when the handler returns false).
-struct ErrorFinder : nlohmann::json_sax<json> {
+// Walks text as SAX (nlohmann's SAX parser keeps its own stack, so any depth is safe) and
+// records where parsing failed (reported without throwing when the handler returns false)
+// or where the nesting went deeper than max_json_depth: the path down to the last object
+// member within the first levels, e.g. `events[3].data` for `{"events": [.., .., .., {"data": [[[...`.
+struct Scan : nlohmann::json_sax<json> {
     std::size_t position = 0;
     std::string token;
-    bool null() override { return true; }
-    bool boolean(bool) override { return true; }
-    bool number_integer(number_integer_t) override { return true; }
-    bool number_unsigned(number_unsigned_t) override { return true; }
-    bool number_float(number_float_t, const string_t&) override { return true; }
-    bool string(string_t&) override { return true; }
-    bool binary(binary_t&) override { return true; }
-    bool start_object(std::size_t) override { return true; }
-    bool key(string_t&) override { return true; }
-    bool end_object() override { return true; }
-    bool start_array(std::size_t) override { return true; }
-    bool end_array() override { return true; }
+    std::optional<std::string> too_deep;
+
+    struct Level {
+        bool array = false;
+        std::size_t items = 0;  // of an array, so far
+        std::string key;        // of an object, the member being read
+    };
+    std::vector<Level> levels;
+
+    bool value() {
+        if (!levels.empty() && levels.back().array) ++levels.back().items;
+        return true;
+    }
+    bool start(bool array) {
+        value();
+        if (levels.size() >= max_json_depth) {
+            too_deep = path();
+            return false;
+        }
+        levels.push_back({array, 0, {}});
+        return true;
+    }
+    bool end() {
+        levels.pop_back();
+        return true;
+    }
+    std::string path() const {
+        constexpr std::size_t named_levels = 8;  // enough to place it; 64 levels would be unreadable
+        std::string out, named;
+        for (std::size_t i = 0; i < levels.size() && i < named_levels; ++i) {
+            const Level& l = levels[i];
+            if (l.array) {
+                out += "[" + std::to_string(l.items - 1) + "]";
+            } else {
+                out = join_path(out, l.key);
+                named = out;
+            }
+        }
+        return named;  // trailing indexes dropped: the field is what holds the arrays
+    }
+
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override { return start(false); }
+    bool key(string_t& k) override {
+        levels.back().key = k;
+        return true;
+    }
+    bool end_object() override { return end(); }
+    bool start_array(std::size_t) override { return start(true); }
+    bool end_array() override { return end(); }
     bool parse_error(std::size_t pos, const std::string& last, const nlohmann::detail::exception&) override {
         position = pos;
         token = last;
@@ -31,14 +78,46 @@ struct ErrorFinder : nlohmann::json_sax<json> {
     }
 };
 
+// Nesting depth of text that may be JSON, counted without parsing (brackets outside strings):
+// cheap enough to run before every parse.
+std::size_t nesting_depth(std::string_view text) {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 }  // namespace
 
 Result<json> parse_json(std::string_view text) {
-    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (!j.is_discarded()) return j;
-    ErrorFinder finder;
+    // nlohmann stops at a NUL byte as at the end of the text, so `{"a": 1}<NUL>anything` would
+    // pass; a NUL is never valid JSON (the fuzzer found it).
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        return Error{"invalid_json", "is not valid JSON (a NUL byte at byte " + std::to_string(nul) + ")", ""};
+    // The DOM is built only when the cheap count allows it; the SAX walk runs only on failure.
+    if (nesting_depth(text) <= max_json_depth) {
+        json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+        if (!j.is_discarded()) return j;
+    }
+    Scan finder;
     json::sax_parse(text.begin(), text.end(), &finder, nlohmann::detail::input_format_t::json,
                     /*strict=*/true);
+    if (finder.too_deep)
+        return invalid_field(*finder.too_deep, "is nested deeper than " + std::to_string(max_json_depth) + " levels");
     std::string message = "is not valid JSON (at byte " + std::to_string(finder.position);
     if (!finder.token.empty() && finder.token.size() <= 40) message += " near '" + finder.token + "'";
     message += ")";

@@ -8,7 +8,7 @@
 #include "http.h"
 #include "rfm_job.h"
 #include "server_metrics.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

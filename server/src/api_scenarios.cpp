@@ -179,7 +179,8 @@ void pause(Api& api, Call& call) {
 }
 
 // {contact?, event, history?, fast_forward?} -> what the engine would do; nothing is stored
-// or performed. Without `contact`, the stored contact of the event is used (with its RFM).
+// or performed. Without `contact`, the stored contact of the event is used (with its RFM);
+// with it, the event's contact may be left out.
 void simulate_scenario(Api& api, Call& call) {
     const WorkspaceId ws = call.caller.workspace;
     const auto stored = api.store.find_scenario(ws, call.param(1));
@@ -197,17 +198,25 @@ void simulate_scenario(Api& api, Call& call) {
     SimulationInput in;
     in.fast_forward = fast_forward.value_or(false);
     const Time now = api.now();
-    auto event = event_from_json(*event_it, "event");
-    if (!event) return send_error(call.res, event.error());
-    if (!event->time) event->time = now;
-    if (event->id.empty()) event->id = "simulated";
+    std::optional<Contact> given;
     if (const auto c = body->find("contact"); c != body->end() && !c->is_null()) {
         auto contact = contact_from_json(*c, "contact");
         if (!contact) return send_error(call.res, contact.error());
-        if (contact->id != event->contact.id)
+        given = std::move(*contact);
+    }
+    // The event's contact defaults to the given contact.
+    json event_doc = *event_it;
+    if (given && event_doc.is_object() && (!event_doc.contains("contact") || event_doc["contact"].is_null()))
+        event_doc["contact"] = given->id;
+    auto event = event_from_json(event_doc, "event");
+    if (!event) return send_error(call.res, event.error());
+    if (!event->time) event->time = now;
+    if (event->id.empty()) event->id = "simulated";
+    if (given) {
+        if (given->id != event->contact.id)
             return send_error(call.res, 422, "invalid_field", "must be the event's contact (" + event->contact.id + ")",
                               "contact.id");
-        in.contacts.push_back(std::move(*contact));
+        in.contacts.push_back(std::move(*given));
     } else if (auto card = api.store.contact_card(ws, event->contact.id, 0)) {
         in.contacts.push_back(card->contact.contact);
     }

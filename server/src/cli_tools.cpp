@@ -1,16 +1,16 @@
 #include "cli_tools.h"
 
+#include <closeloop/detail/json_read.h>
+#include <closeloop/render.h>
+#include <closeloop/scenario.h>
+#include <closeloop/simulator.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <vector>
-
-#include <closeloop/detail/json_read.h>
-#include <closeloop/render.h>
-#include <closeloop/scenario.h>
-#include <closeloop/simulator.h>
 
 namespace closeloop::cli {
 
@@ -33,7 +33,7 @@ std::string read_file(const std::string& path) {
 
 json read_json(const std::string& path) {
     auto j = detail::parse_json(read_file(path));
-    if (!j) throw InputError{path + ": " + j.error().message};
+    if (!j) throw InputError{path + ": " + j.error().what()};
     return *j;
 }
 
@@ -47,7 +47,7 @@ void read_lines(const std::string& path, F each) {
         ++number;
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         auto j = detail::parse_json(line);
-        if (!j) throw InputError{path + " line " + std::to_string(number) + ": " + j.error().message};
+        if (!j) throw InputError{path + " line " + std::to_string(number) + ": " + j.error().what()};
         each(*j, number);
     }
 }
@@ -152,6 +152,12 @@ int validate(const ValidateOptions& o) {
         }
         const auto errors = validate_document(read_json(o.scenario), catalog);
         for (const auto& e : errors) std::cout << json(e).dump() << "\n";
+        // Said on stderr: stdout holds only the errors, one JSON line each.
+        if (errors.empty())
+            std::cerr << "closeloop validate: " << o.scenario << " is valid\n";
+        else
+            std::cerr << "closeloop validate: " << o.scenario << " has " << errors.size()
+                      << (errors.size() == 1 ? " error\n" : " errors\n");
         return errors.empty() ? 0 : 1;
     } catch (const InputError& e) {
         std::cerr << "closeloop validate: " << e.message << "\n";

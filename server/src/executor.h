@@ -33,7 +33,7 @@
 #include <tuple>
 
 #include "closeloop/scenario.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

@@ -18,7 +18,7 @@
 #include "closeloop/result.h"
 #include "closeloop/time.h"
 #include "server_metrics.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

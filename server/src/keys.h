@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

@@ -1,12 +1,53 @@
-// closeloop — the command line: serve, workspace; later simulate, validate, import, backup.
+// closeloop — the command line: serve, workspace, simulate, validate; later import, backup.
 #include <CLI/CLI.hpp>
+#include <iostream>
+#include <optional>
 
 #include "cli_tools.h"
 #include "serve.h"
 
+namespace {
+
+// CLI11 answers a mistyped or future command (`closeloop import`) with "A subcommand is
+// required": name it and list the real ones instead.
+std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv) {
+    CLI::App* at = &app;
+    std::string said = "closeloop";
+    for (int i = 1; i < argc && at->get_require_subcommand_min() > 0; ++i) {
+        const std::string arg = argv[i];
+        if (arg.empty() || arg.front() == '-') return std::nullopt;  // options: CLI11 judges them
+        const auto subs = at->get_subcommands([](CLI::App*) { return true; });
+        CLI::App* next = nullptr;
+        std::string known;
+        for (CLI::App* sub : subs) {
+            if (sub->check_name(arg)) next = sub;
+            known += (known.empty() ? "" : ", ") + sub->get_name();
+        }
+        if (!next)
+            return said + ": unknown command '" + arg + "'; the commands are: " + known + " (" + said + " --help)";
+        at = next;
+        said += " " + arg;
+    }
+    return std::nullopt;
+}
+
+// Settings files hold serve's options at their top level (`port = 8080`), or under [serve].
+class ServeConfig : public CLI::ConfigTOML {
+public:
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+        auto items = CLI::ConfigTOML::from_config(input);
+        for (auto& item : items)
+            if (item.parents.empty()) item.parents = {"serve"};
+        return items;
+    }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
     CLI::App app{"closeloop — closes the customer-feedback loop (NPS, CSAT, scenarios)"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "closeloop " CLOSELOOP_VERSION);
 
     closeloop::server::ServeOptions serve_options;
     std::string data = serve_options.data.string();
@@ -30,6 +71,19 @@ int main(int argc, char** argv) {
     serve->add_option("--synchronous", serve_options.synchronous)
         ->check(CLI::IsMember({"FULL", "FULL-INLINE", "NORMAL"}))
         ->group("");
+    // The same settings from a file: `port = 8080`, `data = "/var/lib/closeloop"` (TOML, or
+    // INI); a value given on the command line wins over the file's.
+    // --config FILE: the same settings from a file, `port = 8080` (TOML, or INI); a value on the
+    // command line wins over the file's. CLI11 2.1 reads config files for the top-level app
+    // only, so the option lives there (serve passes it up) and the file's keys are serve's.
+    app.set_config("--config", "", "serve's settings from a file (TOML or INI: port = 8080); the command line wins")
+        ->check(CLI::ExistingFile);
+    app.config_formatter(std::make_shared<ServeConfig>());
+    app.allow_config_extras(CLI::config_extras_mode::error);  // a mistyped setting is named, not ignored
+    serve->fallthrough();
+    serve->footer(
+        "--config FILE reads these settings from a file (TOML or INI: port = 8080, data = \"/srv/cl\"); "
+        "a value on the command line wins over the file's.");
 
     std::string workspace_data = "data", slug, name;
     auto* workspace = app.add_subcommand("workspace", "Manage workspaces");
@@ -59,6 +113,10 @@ int main(int argc, char** argv) {
     validate->add_option("--campaigns", val.campaigns, "Voucher campaigns (JSON array) to check against")
         ->check(CLI::ExistingFile);
 
+    if (const auto message = unknown_command(app, argc, argv)) {
+        std::cerr << *message << "\n";
+        return 2;
+    }
     CLI11_PARSE(app, argc, argv);
 
     if (simulate->parsed()) return closeloop::cli::simulate(sim);

@@ -12,7 +12,7 @@
 
 #include "closeloop/result.h"
 #include "closeloop/rfm.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

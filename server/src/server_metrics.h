@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "executor.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

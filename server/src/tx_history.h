@@ -5,7 +5,7 @@
 #pragma once
 
 #include "closeloop/engine.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "closeloop/result.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace closeloop::server {
 

@@ -24,7 +24,7 @@
 #include "closeloop/detail/json_read.h"
 #include "executor.h"
 #include "keys.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 
 using namespace closeloop;
 using namespace closeloop::server;

@@ -48,7 +48,7 @@
 #include "closeloop/event.h"
 #include "clock.h"
 #include "executor.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 
 using namespace closeloop;
 using nlohmann::json;

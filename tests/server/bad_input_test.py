@@ -19,6 +19,15 @@ def nps(score, **extra):
     return dict({"type": "nps_response", "contact": "c1", "data": {"score": score}}, **extra)
 
 
+def deep(levels):
+    return "[" * levels + "]" * levels
+
+
+def deep_event(eid, levels):
+    """An event whose data.a nests `levels` arrays: the body is levels + 2 deep."""
+    return '{"id": "%s", "type": "nps_response", "contact": "c1", "data": {"score": 3, "a": %s}}' % (eid, deep(levels))
+
+
 def purchase(**data):
     d = {"order_id": "o1", "amount": 10, "currency": "EUR"}
     d.update(data)
@@ -88,7 +97,16 @@ with tempfile.TemporaryDirectory() as tmp:
         ("a JSON array of numbers as the body", "POST", E, [1, 2], {}, 422, ANY),
         ("a JSON string as the body", "POST", E, '"hello"', {}, 422, ANY),
         ("JSON null as the body", "POST", E, "null", {}, 422, ANY),
-        ("deeply nested arrays", "POST", E, "[" * 100000 + "]" * 100000, {}, 422, ANY),
+        ("deeply nested arrays", "POST", E, "[" * 100000 + "]" * 100000, {}, 422, None),
+        # -- nesting deeper than 64 levels (60,000 levels, 120 KB, overflowed a request thread's stack)
+        ("event data nested 60,000 levels, with the widget's key", "POST", E, deep_event("deep", 60000), {"key": other_pub}, 422, "data.a"),
+        ("event data nested 60,000 levels in a batch", "POST", E,
+         '{"events": [' + json.dumps(nps(5)) + ", " + deep_event("deep", 60000) + "]}", {}, 422, "events[1].data.a"),
+        ("a body nested 65 levels", "POST", E, deep_event("deep-65", 63), {}, 422, "data.a"),
+        ("a scenario's ui nested 60,000 levels", "POST", SC,
+         '{"id": "deep", "name": "D", "ui": {"layout": ' + deep(60000) + "}}", {}, 422, "ui.layout"),
+        ("a contact's attributes nested 60,000 levels", "POST", "/api/v1/contacts",
+         '{"id": "c1", "attributes": ' + deep(60000) + "}", {}, 422, "attributes"),
         ("a multipart form instead of JSON", "POST", E, b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n",
          {"headers": {"Content-Type": "multipart/form-data; boundary=b"}}, 400, None),
         ("a body over 1 MiB", "POST", E, big, {}, 413, None),
@@ -273,6 +291,10 @@ with tempfile.TemporaryDirectory() as tmp:
         t.check(f"{name}: 400 with the error JSON", reply.startswith(b"HTTP/1.1 400") and is_error_json(parsed, 400), reply[:300])
 
     t.check("no request got a 5xx", five_hundreds == 0)
+    st, _, body = s.request("POST", E, deep_event("deep-64", 62))
+    t.check("a body nested 64 levels is accepted", st == 202 and body["accepted"] == 1, body)
+    st, _, body = s.request("GET", "/api/v1/events?contact=c1&type=nps_response")
+    t.check("... and reads back whole", st == 200 and json.dumps(body["events"][0]["data"]["a"]) == json.dumps(json.loads(deep(62))), body)
     st, _, body = s.request("GET", "/healthz", key=None)
     t.check("the server still answers /healthz", st == 200 and body["status"] == "ok", body)
     st, _, body = s.request("POST", E, {"id": "after", "type": "nps_response", "contact": "c1", "data": {"score": 10}})
@@ -280,7 +302,7 @@ with tempfile.TemporaryDirectory() as tmp:
     st, _, text = s.request("GET", "/metrics", key=None)
     t.check("/metrics shows no 5xx", st == 200 and not re.search(r'status="5\d\d"', text))
     st, _, body = s.request("GET", "/api/v1/events?limit=1000")
-    t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "mine"], body)
+    t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "deep-64", "mine"], body)
     st, _, body = s.request("GET", "/api/v1/scenarios/their-scen", key=other_key)
     t.check("their scenario is untouched by our requests", st == 200 and body["status"] == "active" and body["version"] == 1, body)
     st, _, body = s.request("GET", "/api/v1/scenarios")

@@ -63,6 +63,8 @@ with tempfile.TemporaryDirectory() as tmp:
                           capture_output=True, text=True, timeout=10)
     check("a busy port is a clear error", busy.returncode != 0 and "cannot listen" in busy.stderr,
           busy.stderr)
+    check("... found before anything is created: no data folder, no key shown",
+          not os.path.exists(os.path.join(tmp, "other")) and "cl_admin_" not in busy.stdout, busy.stdout)
     twice = subprocess.run([closeloop, "serve", "--data", data, "--port", str(free_port())],
                            capture_output=True, text=True, timeout=10)
     check("a second server on the same data folder is refused",

@@ -7,7 +7,7 @@
 
 #include "closeloop/detail/json_read.h"
 #include "closeloop/simulator.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 #include "temp_dir.h"
 #include "tx_history.h"
 

@@ -9,7 +9,7 @@
 #include "api.h"
 #include "clock.h"
 #include "closeloop/detail/json_read.h"
-#include "sqlite_store.h"
+#include "store/sqlite_store.h"
 #include "temp_dir.h"
 
 using namespace closeloop;

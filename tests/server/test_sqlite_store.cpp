@@ -1,6 +1,5 @@
 // SqliteStore against a real SQLite file in a temp folder.
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <cstdio>
@@ -9,7 +8,8 @@
 #include <thread>
 
 #include "closeloop/detail/json_read.h"
-#include "sqlite_store.h"
+#include "store/sqlite_probe.h"
+#include "store/sqlite_store.h"
 #include "temp_dir.h"
 
 using namespace closeloop;
@@ -83,13 +83,10 @@ TEST_CASE("schema 3: events stored before scenarios existed are not a backlog fo
         ingest(store, ws, {event(R"({"id":"e1","type":"nps_response","contact":"c1","data":{"score":2}})")});
     }
     // Back to schema 2, as a database of the release before the executor.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
-                         "UPDATE events SET processed_at = NULL; PRAGMA user_version = 2",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    closeloop::server::sqlite::Probe(dir.path / "closeloop.db")
+        .exec(
+            "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
+            "UPDATE events SET processed_at = NULL; PRAGMA user_version = 2");
     SqliteStore store(dir.path);
     CHECK(store.schema_version() == SqliteStore::latest_schema_version());
     CHECK(store.unprocessed_events(10).empty());
@@ -98,10 +95,7 @@ TEST_CASE("schema 3: events stored before scenarios existed are not a backlog fo
 TEST_CASE("a database from a newer closeloop is refused with a clear message") {
     TempDir dir;
     { SqliteStore store(dir.path); }
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
+    closeloop::server::sqlite::Probe(dir.path / "closeloop.db").exec("PRAGMA user_version = 99");
     try {
         SqliteStore store(dir.path);
         FAIL("opened a newer database");
@@ -390,10 +384,7 @@ TEST_CASE("GDPR: erasure removes the contact and everything about it, export sho
 
     // The text is gone from the file too, not just unlinked (secure_delete), once the WAL is
     // checkpointed into it.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir.path / "closeloop.db").c_str(), &db) == SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
+    closeloop::server::sqlite::Probe(dir.path / "closeloop.db").exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 TEST_CASE("vouchers: assigned once per key, redeemed once, expired ones refused") {

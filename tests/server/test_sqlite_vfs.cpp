@@ -3,53 +3,26 @@
 // committed row), other connections see each commit at once, and nothing is lost across
 // spills of the page cache, pages written twice in a transaction and log restarts.
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
-#include "sqlite_vfs.h"
+#include "store/sqlite_probe.h"
 #include "temp_dir.h"
 
 namespace {
 
-sqlite3* open(const std::filesystem::path& file, const char* vfs) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) == SQLITE_OK);
-    return db;
-}
+using closeloop::server::sqlite::Probe;
 
-void exec(sqlite3* db, const std::string& sql) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+void exec(Probe& db, const std::string& sql) {
     CAPTURE(sql);
-    CAPTURE(err ? err : "");
-    sqlite3_free(err);
-    REQUIRE(rc == SQLITE_OK);
-}
-
-std::int64_t number(sqlite3* db, const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    std::int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-std::string text(sqlite3* db, const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    std::string v;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return v;
+    REQUIRE_NOTHROW(db.exec(sql));
 }
 
 // The database and its WAL as they are on disk now (what a SIGKILL leaves), opened elsewhere
 // with the default VFS: SQLite recovers from the WAL what was committed.
-sqlite3* crash_copy(const std::filesystem::path& from, const std::filesystem::path& to) {
+std::unique_ptr<Probe> crash_copy(const std::filesystem::path& from, const std::filesystem::path& to) {
     std::filesystem::create_directories(to);
     for (const char* suffix : {"", "-wal"}) {
         const auto src = from.string() + suffix;
@@ -58,7 +31,7 @@ sqlite3* crash_copy(const std::filesystem::path& from, const std::filesystem::pa
                                        std::filesystem::copy_options::overwrite_existing);
     }
     std::filesystem::remove(to / "c.db-shm");
-    return open(to / "c.db", nullptr);
+    return std::make_unique<Probe>(to / "c.db");
 }
 
 }  // namespace
@@ -66,25 +39,25 @@ sqlite3* crash_copy(const std::filesystem::path& from, const std::filesystem::pa
 TEST_CASE("the WAL-buffering VFS: every commit is whole in the files when it returns, and visible at once") {
     TempDir dir;
     const auto file = dir.path / "t.db";
-    const char* vfs = closeloop::server::sqlite::buffered_wal_vfs();
-    sqlite3* w = open(file, vfs);
-    exec(w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
-            "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL); CREATE INDEX t_v ON t (v)");
-    sqlite3* reader = open(file, vfs);
+    auto w = std::make_unique<Probe>(file, true);
+    exec(*w,
+         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
+         "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL); CREATE INDEX t_v ON t (v)");
+    Probe reader(file, true);
 
     std::int64_t expected_rows = 0;
     for (int round = 0; round < 6; ++round) {
         CAPTURE(round);
         // A small cache in some rounds: the transaction spills pages to the WAL before its
         // commit and then writes some of them again (in place, then checksums rewritten).
-        exec(w, round % 2 ? "PRAGMA cache_size = 8" : "PRAGMA cache_size = 2000");
-        exec(w, "BEGIN");
+        exec(*w, round % 2 ? "PRAGMA cache_size = 8" : "PRAGMA cache_size = 2000");
+        exec(*w, "BEGIN");
         for (int i = 0; i < 3000; ++i) {
             const auto k = std::to_string(round * 3000 + i);
-            exec(w, "INSERT INTO t VALUES (" + k + ", printf('%0200d', " + k + "))");
+            exec(*w, "INSERT INTO t VALUES (" + k + ", printf('%0200d', " + k + "))");
         }
-        exec(w, "UPDATE t SET v = v || 'x' WHERE k % 7 = 0");  // pages written again
-        exec(w, "COMMIT");
+        exec(*w, "UPDATE t SET v = v || 'x' WHERE k % 7 = 0");  // pages written again
+        exec(*w, "COMMIT");
         expected_rows += 3000;
         // Rows k % 7 == 0 were marked once per round since they were inserted.
         std::int64_t marks = 0;
@@ -93,35 +66,31 @@ TEST_CASE("the WAL-buffering VFS: every commit is whole in the files when it ret
 
         // The files as a crash would leave them hold all of it: copied before the writer does
         // anything else (a read on it would flush what a bug left in the buffer).
-        sqlite3* copy = crash_copy(file, dir.path / ("crash" + std::to_string(round)));
-        CHECK(number(copy, "SELECT count(*) FROM t") == expected_rows);
-        CHECK(number(copy, "SELECT sum(length(v) - 200) FROM t") == marks);
-        CHECK(text(copy, "PRAGMA integrity_check") == "ok");
-        sqlite3_close(copy);
+        auto copy = crash_copy(file, dir.path / ("crash" + std::to_string(round)));
+        CHECK(copy->number("SELECT count(*) FROM t") == expected_rows);
+        CHECK(copy->number("SELECT sum(length(v) - 200) FROM t") == marks);
+        CHECK(copy->text("PRAGMA integrity_check") == "ok");
 
         // Another connection sees the commit at once.
-        CHECK(number(reader, "SELECT count(*) FROM t") == expected_rows);
-        CHECK(number(reader, "SELECT sum(length(v) - 200) FROM t") == marks);
+        CHECK(reader.number("SELECT count(*) FROM t") == expected_rows);
+        CHECK(reader.number("SELECT sum(length(v) - 200) FROM t") == marks);
 
         // Every other round the log is checkpointed and restarts from its beginning.
-        if (round % 2) exec(w, "PRAGMA wal_checkpoint(RESTART)");
+        if (round % 2) exec(*w, "PRAGMA wal_checkpoint(RESTART)");
     }
     // A transaction rolled back after spilling leaves nothing behind.
-    exec(w, "PRAGMA cache_size = 8");
-    exec(w, "BEGIN");
-    for (int i = 0; i < 2000; ++i) exec(w, "INSERT INTO t VALUES (" + std::to_string(100000 + i) + ", 'gone')");
-    exec(w, "ROLLBACK");
-    exec(w, "INSERT INTO t VALUES (200000, 'after')");
-    sqlite3* copy = crash_copy(file, dir.path / "crash-rollback");
-    CHECK(number(copy, "SELECT count(*) FROM t") == expected_rows + 1);
-    CHECK(number(copy, "SELECT count(*) FROM t WHERE v = 'gone'") == 0);
-    CHECK(text(copy, "PRAGMA integrity_check") == "ok");
-    sqlite3_close(copy);
+    exec(*w, "PRAGMA cache_size = 8");
+    exec(*w, "BEGIN");
+    for (int i = 0; i < 2000; ++i) exec(*w, "INSERT INTO t VALUES (" + std::to_string(100000 + i) + ", 'gone')");
+    exec(*w, "ROLLBACK");
+    exec(*w, "INSERT INTO t VALUES (200000, 'after')");
+    auto copy = crash_copy(file, dir.path / "crash-rollback");
+    CHECK(copy->number("SELECT count(*) FROM t") == expected_rows + 1);
+    CHECK(copy->number("SELECT count(*) FROM t WHERE v = 'gone'") == 0);
+    CHECK(copy->text("PRAGMA integrity_check") == "ok");
 
-    sqlite3_close(reader);
-    sqlite3_close(w);
-    sqlite3* again = open(file, vfs);
-    CHECK(number(again, "SELECT count(*) FROM t") == expected_rows + 1);
-    CHECK(text(again, "PRAGMA integrity_check") == "ok");
-    sqlite3_close(again);
+    w.reset();
+    Probe again(file, true);
+    CHECK(again.number("SELECT count(*) FROM t") == expected_rows + 1);
+    CHECK(again.text("PRAGMA integrity_check") == "ok");
 }

@@ -18,7 +18,13 @@ namespace closeloop::detail {
 
 using json = nlohmann::json;
 
-// Parses text without exceptions; the error says where the text went wrong.
+// Nesting deeper than this is refused wherever JSON comes in: nlohmann's dump() and
+// comparisons recurse, and a body of 60,000 nested arrays (120 KB) overflows a thread's stack.
+inline constexpr std::size_t max_json_depth = 64;
+
+// Parses text without exceptions; the error says where the text went wrong ("invalid_json"),
+// or names the field nested deeper than max_json_depth levels ("invalid_field"; `[]` is one
+// level, `{"a": []}` two). Every entry point of untrusted JSON parses with this.
 Result<json> parse_json(std::string_view text);
 
 // "a string", "an integer", ... for messages.

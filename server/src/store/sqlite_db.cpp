@@ -85,9 +85,8 @@ Db::Db(const std::filesystem::path& file) : file_(file) {
     // NOMUTEX: each connection is used by one thread at a time (the writer, or a reader
     // leased from the pool), so SQLite's per-connection mutex is not needed.
     // The VFS gathers WAL appends into large writes (sqlite_vfs.h).
-    const int rc =
-        sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        buffered_wal_vfs());
+    const int rc = sqlite3_open_v2(
+        file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, buffered_wal_vfs());
     if (rc != SQLITE_OK) {
         const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
         sqlite3_close(db_);

@@ -8,8 +8,9 @@
 //                   together or not at all)
 //   3. Store      — reads, and writes that return only once durably committed
 //
-// SqliteStore (sqlite_store.h) is the embedded implementation; a PostgreSQL one implements the
-// same interface. Nothing outside the implementation sees SQL. Every method takes the
+// SqliteStore (sqlite_store.h) is the embedded implementation; a PostgreSQL one is to implement
+// the same interface, so nothing here assumes SQLite (one writer, a file, rowids). Nothing
+// outside the store library sees SQL: it is the only target that links a database. Every method takes the
 // workspace, and every record it returns belongs to that workspace: another workspace's ids
 // are simply not found.
 #pragma once
@@ -247,11 +248,12 @@ struct StoreStats {
 
 // ---- 2. WriteTx ----------------------------------------------------------------------------
 //
-// One unit of work. It runs on the store's writer inside a transaction that may hold other
-// units too (group commit); if the unit throws, its changes are undone and the others are
-// unaffected. Store::write returns when the transaction holding it is durable. A unit runs on
-// the writer thread: it must not call Store methods (they would wait for the writer: a
-// deadlock) nor do slow I/O; everything it needs is on WriteTx.
+// One unit of work, all or nothing: if the unit throws, its changes are undone (and those of
+// other units are not). Store::write returns when the transaction holding it is durable. An
+// implementation may run units on a thread of its own and several in one transaction
+// (SqliteStore has one writer thread and commits units in groups), so a unit must not call
+// Store methods (they could wait for that thread: a deadlock) nor do slow I/O; everything it
+// needs is on WriteTx.
 class WriteTx {
 public:
     virtual ~WriteTx() = default;
@@ -315,8 +317,7 @@ public:
     virtual bool wants(WorkspaceId ws, const Event& event) const = 0;
     // The event with its seq, its time set (the receive time when it had none) and its contact
     // as stored now.
-    virtual void handle(WriteTx& tx, WorkspaceId ws, std::int64_t seq, const Event& event,
-                        const Contact& contact) = 0;
+    virtual void handle(WriteTx& tx, WorkspaceId ws, std::int64_t seq, const Event& event, const Contact& contact) = 0;
 };
 
 // ---- 3. Store ------------------------------------------------------------------------------

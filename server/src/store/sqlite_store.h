@@ -1,8 +1,8 @@
 // closeloop server — the embedded SQLite store.
 //
-// The only place with SQL (sqlite_store.cpp). The schema grows by numbered, forward-only
-// migrations that run at start. The database runs in WAL mode, so readers (a small pool of
-// connections) never block the writer.
+// With the rest of the store library (server/src/store), the only place with SQL. The schema
+// grows by numbered, forward-only migrations that run at start (sqlite_schema.cpp). The database runs in WAL mode, so
+// readers (a small pool of connections) never block the writer.
 //
 // Writes go through ONE writer thread with group commit: units of work queued by many HTTP
 // threads are run together in one transaction (each in a savepoint, so one failing unit does

@@ -1,0 +1,137 @@
+#include "app.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "api.h"
+#include "rfm_job.h"
+#include "server_metrics.h"
+#include "store/sqlite_store.h"
+
+namespace closeloop::server {
+
+struct App::Parts {
+    ServerMetrics metrics;
+    RfmService rfm;
+    // Posted events go through the executor (stored and run through the scenarios at once);
+    // its thread takes events stored before this start too (processed_at is still NULL) and
+    // every timer that came due while the server was down.
+    Executor executor;
+    Api api;
+    Router router;
+
+    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock)
+        : rfm(store, clock),
+          executor(store, clock),
+          api{store, metrics, rfm, clock,
+              [this](WorkspaceId ws, std::span<const Event> events, Time now) {
+                  return executor.ingest(ws, events, now);
+              }},
+          router(http, store, max_body_bytes) {
+        add_api_routes(router, api);
+        install_observers(http, router, metrics);
+    }
+};
+
+App::App(AppOptions options) : options_(std::move(options)) {
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
+    // closeloop share the port silently.
+    http_.set_socket_options([this](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listening_ = sock;
+    });
+    const auto threads = static_cast<std::size_t>(options_.threads);
+    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.set_payload_max_length(max_body_bytes);
+    http_.set_keep_alive_max_count(100000);
+    http_.set_keep_alive_timeout(5);
+    http_.set_tcp_nodelay(true);
+}
+
+App::~App() {
+    close();
+    // Never listened on: httplib would leave the socket open.
+    if (!listened_ && listening_ >= 0) ::close(listening_);
+}
+
+void App::close() {
+    stop();
+    parts_.reset();
+    executor_ = nullptr;
+    store_.reset();  // the writer commits what is queued, then the database closes
+}
+
+bool App::bind(const std::string& address, int port) {
+    const int bound = port == 0 ? http_.bind_to_any_port(address) : (http_.bind_to_port(address, port) ? port : -1);
+    if (bound < 0) return false;
+    // Debian's httplib (a shared library) listens with a backlog of 5: a burst of clients
+    // connecting at once overflows it and some connections are dropped. Linux lets a second
+    // listen() on the same socket raise the backlog.
+    if (listening_ >= 0) ::listen(listening_, SOMAXCONN);
+    address_ = address;
+    port_ = bound;
+    return true;
+}
+
+void App::open() {
+    auto store = std::make_unique<SqliteStore>(options_.data, SqliteOptions{.synchronous = options_.synchronous});
+    database_file_ = store->file();
+    store_ = std::move(store);
+    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock);
+    executor_ = &parts_->executor;
+}
+
+void App::start_workers() {
+    if (workers_started_) return;
+    workers_started_ = true;
+    store_->set_commit_listener([this] { executor_->wake(); });
+    parts_->metrics.set_executor_stats([this] { return executor_->stats(); });
+    if (options_.executor_thread) executor_->start();
+    parts_->rfm.start_schedule(std::chrono::minutes(options_.rfm_interval_minutes));
+}
+
+bool App::listen() {
+    listened_ = true;
+    // Returns once the listening socket is closed and every worker has finished its request:
+    // a request waiting for its commit is answered before this returns.
+    return http_.listen_after_bind();
+}
+
+void App::stop_listening() {
+    http_.stop();
+}
+
+void App::start() {
+    start_workers();
+    listened_ = true;
+    listener_ = std::thread([this] { http_.listen_after_bind(); });
+    // stop() does nothing to a server not yet running: wait until it is.
+    while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void App::stop() {
+    if (listener_.joinable()) {
+        http_.stop();
+        listener_.join();
+    }
+    if (!workers_started_) return;
+    workers_started_ = false;
+    parts_->rfm.stop();
+    executor_->stop();  // finishes its unit of work in progress
+    store_->set_commit_listener(nullptr);
+    parts_->metrics.set_executor_stats(nullptr);
+}
+
+bool App::executor_idle() {
+    const auto backlog = store_->executor_backlog(now());
+    return backlog.unprocessed_events == 0 && backlog.due_runs == 0;
+}
+
+bool App::run_executor(int max_passes) {
+    for (int i = 0; i < max_passes && !executor_idle(); ++i) executor_->run_once();
+    return executor_idle();
+}
+
+}  // namespace closeloop::server

@@ -1,0 +1,99 @@
+// closeloop server — the App: the store, the scenario executor, the RFM job and the HTTP
+// routes wired together over one clock. `closeloop serve` runs one with the system clock;
+// tests run one on a free loopback port with a manual clock (ManualClock in clock.h) and
+// talk to it with httplib::Client.
+//
+// Life cycle:  App app(options);   nothing is created yet
+//              app.bind(addr, 0);  the listening socket (a port in use fails here, before any file exists)
+//              app.open();         the database (created if new), executor, routes
+//              app.start();        executor thread, RFM schedule, listening on a thread (or:
+//                                  start_workers() then listen() on this thread)
+//              app.stop();         stops listening (in-flight requests finish), then the workers
+#pragma once
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "clock.h"
+#include "executor.h"
+#include "store/store.h"
+
+namespace closeloop::server {
+
+struct AppOptions {
+    std::filesystem::path data = "data";
+    std::function<Time()> clock = now_utc;
+    int threads = 64;                  // HTTP worker threads: each keep-alive connection holds one while open
+    int rfm_interval_minutes = 60;     // RFM of every workspace at start and then this often; 0 = on demand only
+    std::string synchronous = "FULL";  // see SqliteOptions
+    // false: no executor thread; posted events are still handled as they are stored (ingest),
+    // and the test drives the rest (timers, events written by effects) with run_executor().
+    bool executor_thread = true;
+};
+
+class App {
+public:
+    explicit App(AppOptions options);
+    ~App();  // close()
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    // Binds the listening socket; port 0 = any free port. False when it cannot be bound (in
+    // use, or not an address of this machine). Touches no file.
+    bool bind(const std::string& address, int port);
+    int port() const { return port_; }
+    const std::string& address() const { return address_; }
+
+    // Opens the store in options.data (created if new; throws std::exception when it cannot)
+    // and wires the executor and every route.
+    void open();
+
+    // The executor thread (unless options.executor_thread is false) and the RFM schedule.
+    void start_workers();
+    // Serves on the calling thread until stop_listening(); true when it ended cleanly.
+    bool listen();
+    // Stops listening; listen() returns once in-flight requests are answered. Any thread.
+    void stop_listening();
+
+    // start_workers(), then listen() on a thread of the App's; returns once connections are
+    // accepted.
+    void start();
+    // stop_listening() and join, then stop the RFM schedule and the executor. Idempotent.
+    void stop();
+    // stop(), then the store commits what is queued and closes.
+    void close();
+
+    Store& store() { return *store_; }
+    const std::filesystem::path& database_file() const { return database_file_; }
+    Executor& executor() { return *executor_; }
+    Time now() const { return options_.clock(); }
+
+    // Nothing left for the executor as of now(): no unprocessed event, no waiting run due.
+    bool executor_idle();
+    // Without the executor thread: passes of the executor until it is idle (at most
+    // `max_passes`); returns whether it ended idle.
+    bool run_executor(int max_passes = 1000);
+
+private:
+    struct Parts;  // what open() builds
+
+    AppOptions options_;
+    httplib::Server http_;
+    int listening_ = -1;  // the bound socket (httplib leaves it open when never listened on)
+    bool listened_ = false;
+    std::string address_;
+    int port_ = 0;
+    std::unique_ptr<Store> store_;
+    std::filesystem::path database_file_;
+    std::unique_ptr<Parts> parts_;
+    Executor* executor_ = nullptr;  // in parts_
+    std::thread listener_;
+    bool workers_started_ = false;
+};
+
+}  // namespace closeloop::server

@@ -1,0 +1,18 @@
+# Fails when a C++ file outside the store (STORE) includes <sqlite3.h>. Run by the build.
+file(GLOB_RECURSE sources ${ROOT}/core/*.h ${ROOT}/core/*.cpp ${ROOT}/server/*.h ${ROOT}/server/*.cpp ${ROOT}/tests/*.h
+     ${ROOT}/tests/*.cpp)
+set(offenders "")
+foreach(f IN LISTS sources)
+  string(FIND "${f}" "${STORE}/" in_store)
+  if(in_store EQUAL 0)
+    continue()
+  endif()
+  file(STRINGS "${f}" hits REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]sqlite3\\.h[>\"]")
+  if(hits)
+    list(APPEND offenders "${f}")
+  endif()
+endforeach()
+if(offenders)
+  list(JOIN offenders "\n  " text)
+  message(FATAL_ERROR "only the store (server/src/store) may include sqlite3.h; found in:\n  ${text}")
+endif()

@@ -1,0 +1,171 @@
+// closeloop server — the embedded SQLite store: opening it, workspaces, keys and settings. The
+// rest is in one file per part of the domain (sqlite_events.cpp, sqlite_vouchers.cpp,
+// sqlite_scenarios.cpp); the schema is in sqlite_schema.cpp, the writer, the syncer and the
+// readers in sqlite_connections.cpp, row mapping in sqlite_rows.cpp.
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "sqlite_schema.h"
+#include "sqlite_store_impl.h"
+
+namespace closeloop::server {
+
+SqliteStore::SqliteStore(const std::filesystem::path& dir, SqliteOptions options) {
+    try {
+        impl_ =
+            std::make_unique<Impl>(dir, std::move(options), [&](Db& db) { sqlite::migrate(db, dir / "closeloop.db"); });
+    } catch (const sqlite::DbError& e) {
+        throw std::runtime_error(e.what());
+    }
+}
+
+SqliteStore::~SqliteStore() = default;
+
+Workspace SqliteWriteTx::create_workspace(const std::string& slug, const std::string& name, Time now) {
+    db_.prepare("INSERT INTO workspaces (slug, name, created_at) VALUES (?1, ?2, ?3)")
+        .bind(1, slug)
+        .bind(2, name)
+        .bind(3, now.ms)
+        .run();
+    return {db_.last_insert_rowid(), slug, name, now};
+}
+
+void SqliteWriteTx::add_key(WorkspaceId ws, KeyKind kind, const std::string& key_hash, const std::string& prefix,
+                            Time now) {
+    db_.prepare("INSERT INTO api_keys (key_hash, workspace_id, kind, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, key_hash)
+        .bind(2, ws)
+        .bind(3, key_kind_name(kind))
+        .bind(4, prefix)
+        .bind(5, now.ms)
+        .run();
+}
+
+void SqliteWriteTx::put_setting(WorkspaceId ws, const std::string& name, const json& value, Time now) {
+    db_.prepare(
+           "INSERT INTO settings (workspace_id, name, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT (workspace_id, name) DO UPDATE SET value = excluded.value, updated_at = "
+           "excluded.updated_at")
+        .bind(1, ws)
+        .bind(2, name)
+        .bind(3, value.dump())
+        .bind(4, now.ms)
+        .run();
+}
+
+// Creates or replaces a document row (workspace_id, id, doc, created_at, updated_at) of a
+// table named in the two statements; true when created.
+bool SqliteWriteTx::save_document(const char* insert_sql, const char* update_sql, WorkspaceId ws, const std::string& id,
+                                  const json& document, Time now) {
+    const std::string doc = document.dump();
+    auto ins = db_.prepare(insert_sql);
+    ins.bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms);
+    if (ins.run() > 0) return true;
+    db_.prepare(update_sql).bind(1, ws).bind(2, id).bind(3, doc).bind(4, now.ms).run();
+    return false;
+}
+
+const std::filesystem::path& SqliteStore::file() const {
+    return impl_->file;
+}
+
+int SqliteStore::latest_schema_version() {
+    return sqlite::latest_schema_version();
+}
+
+int SqliteStore::schema_version() {
+    Impl::Reader r(*impl_);
+    return sqlite::user_version(*r);
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> SqliteStore::query_plans() {
+    std::vector<std::string> sql = impl_->prepared_sql();
+    std::sort(sql.begin(), sql.end());
+    sql.erase(std::unique(sql.begin(), sql.end()), sql.end());
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;
+    Db db(impl_->file);
+    for (const auto& text : sql) {
+        sqlite3_stmt* st = nullptr;
+        const std::string explain = "EXPLAIN QUERY PLAN " + text;
+        if (sqlite3_prepare_v2(db.handle(), explain.c_str(), -1, &st, nullptr) != SQLITE_OK) continue;
+        std::vector<std::string> steps;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const auto* detail = sqlite3_column_text(st, 3);
+            if (detail) steps.emplace_back(reinterpret_cast<const char*>(detail));
+        }
+        sqlite3_finalize(st);
+        out.emplace_back(text, std::move(steps));
+    }
+    return out;
+}
+
+bool SqliteStore::healthy() {
+    try {
+        return schema_version() == latest_schema_version();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+std::uint64_t SqliteStore::size_bytes() {
+    std::uint64_t total = 0;
+    for (const char* suffix : {"", "-wal"}) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(impl_->file.string() + suffix, ec);
+        if (!ec) total += size;
+    }
+    return total;
+}
+
+StoreStats SqliteStore::stats() {
+    return impl_->stats();
+}
+
+void SqliteStore::write(const std::function<void(WriteTx&)>& work) {
+    impl_->run([&](Db& db) {
+        SqliteWriteTx tx(db);
+        work(tx);
+        return tx.unprocessed_events();
+    });
+}
+
+void SqliteStore::set_commit_listener(std::function<void()> listener) {
+    impl_->set_commit_listener(std::move(listener));
+}
+
+std::vector<Workspace> SqliteStore::workspaces() {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT id, slug, name, created_at FROM workspaces ORDER BY id");
+    std::vector<Workspace> out;
+    while (st.step()) out.push_back({st.int64(0), st.text(1), st.text(2), time_at(st, 3)});
+    return out;
+}
+
+std::optional<Workspace> SqliteStore::find_workspace(std::string_view slug) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT id, slug, name, created_at FROM workspaces WHERE slug = ?1");
+    st.bind(1, slug);
+    if (!st.step()) return std::nullopt;
+    return Workspace{st.int64(0), st.text(1), st.text(2), time_at(st, 3)};
+}
+
+std::optional<KeyGrant> SqliteStore::find_key(std::string_view key_hash) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT workspace_id, kind FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL");
+    st.bind(1, key_hash);
+    if (!st.step()) return std::nullopt;
+    return KeyGrant{st.int64(0), st.text(1) == "admin" ? KeyKind::admin : KeyKind::publishable};
+}
+
+std::optional<json> SqliteStore::setting(WorkspaceId ws, std::string_view name) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT value FROM settings WHERE workspace_id = ?1 AND name = ?2");
+    st.bind(1, ws).bind(2, name);
+    if (!st.step()) return std::nullopt;
+    json j = json::parse(st.text(0), nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+}
+
+}  // namespace closeloop::server

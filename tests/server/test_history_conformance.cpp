@@ -17,10 +17,10 @@ using nlohmann::json;
 
 namespace {
 
-Time at(const char* text) {
-    return parse_time(text).value();
+// A time from its RFC 3339 text; plus_ms moves it by milliseconds (the window edges).
+Time at(const char* text, std::int64_t plus_ms = 0) {
+    return Time{parse_time(text).value().ms + plus_ms};
 }
-
 Time plus_ms(Time t, std::int64_t ms) {
     return Time{t.ms + ms};
 }

@@ -69,13 +69,7 @@ ActionOutcome build_assign_voucher(const Node& n, ActionContext& ctx, Effect& e)
     const std::string_view id = param(n, "campaign");
     const VoucherCampaign* campaign = ctx.campaign(std::string(id));
     if (!campaign) return ctx.fail("params.campaign: there is no voucher campaign " + std::string(id));
-    VoucherView v;
-    v.code = ctx.voucher_code(*campaign, e.key);
-    v.campaign = campaign->id;
-    v.currency = campaign->currency;
-    v.value = campaign->value;
-    v.assigned_at = ctx.now();
-    v.expires_at = voucher_expiry(*campaign, ctx.now());
+    VoucherView v = assign_voucher(*campaign, ctx.voucher_code(*campaign, e.key), ctx.now());
     ctx.assigned(v);
     e.params.emplace<AssignVoucher>().voucher = std::move(v);
     return ActionOutcome::effect;

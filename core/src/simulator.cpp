@@ -21,11 +21,39 @@ void MemoryHistory::add(std::shared_ptr<const Event> e) {
     list.insert(at, std::move(e));
 }
 
+void MemoryHistory::erase(const std::string& contact_id) {
+    by_contact_.erase(contact_id);
+}
+
 namespace {
 
 std::string data_text(const Event& e, const char* key) {
     const auto it = e.data.find(key);
     return it != e.data.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// The contact's vouchers as of `now` (assigned and redeemed at or before it), in assignment
+// order. A voucher_redeemed event marks the voucher it names by code, or, naming only a
+// campaign, the contact's latest unused voucher of it; a used voucher stays as it was
+// (the store's rule: CONTRACT.md, Event).
+std::vector<VoucherView> vouchers_as_of(const std::vector<std::shared_ptr<const Event>>& events, Time now) {
+    std::vector<VoucherView> out;
+    for (const auto& held : events) {
+        const Event& e = *held;
+        if (*e.time > now) break;
+        if (auto v = voucher_of_event(e)) {
+            out.push_back(std::move(*v));
+            continue;
+        }
+        if (e.kind != EventType::voucher_redeemed) continue;
+        const std::string code = data_text(e, "code"), campaign = data_text(e, "campaign");
+        for (auto v = out.rbegin(); v != out.rend(); ++v) {
+            if (v->redeemed || (code.empty() ? v->campaign != campaign : v->code != code)) continue;
+            v->redeemed = true;
+            break;
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -45,21 +73,19 @@ std::int64_t MemoryHistory::count_events_between(const std::string& contact_id, 
                                                  Time until) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return 0;
-    return std::count_if(it->second.begin(), it->second.end(), [&](const auto& held) {
-        const Event& e = *held;
-        return e.type == type && *e.time >= since && *e.time <= until;
-    });
+    return std::count_if(it->second.begin(), it->second.end(),
+                         [&](const auto& e) { return e->type == type && *e->time >= since && *e->time <= until; });
 }
 
 std::optional<int> MemoryHistory::previous_nps(const std::string& contact_id, Time before,
                                                const std::string& current_event_id) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
+    // Strictly before (History): a second answer at the same instant has no previous one there.
     for (auto held = it->second.rbegin(); held != it->second.rend(); ++held) {
         const Event* e = held->get();
-        if (e->kind != EventType::nps_response || *e->time > before) continue;
+        if (e->kind != EventType::nps_response || *e->time >= before) continue;
         if (!current_event_id.empty() && e->id == current_event_id) continue;
-        if (current_event_id.empty() && *e->time == before) continue;
         return e->score();
     }
     return std::nullopt;
@@ -69,39 +95,17 @@ std::optional<VoucherView> MemoryHistory::latest(const std::string& contact_id,
                                                  const std::vector<std::string>& campaigns, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return std::nullopt;
-    for (auto held = it->second.rbegin(); held != it->second.rend(); ++held) {
-        const Event* e = held->get();
-        if (e->kind != EventType::voucher_assigned || *e->time > now) continue;
-        const std::string campaign = data_text(*e, "campaign");
-        if (std::find(campaigns.begin(), campaigns.end(), campaign) == campaigns.end()) continue;
-        VoucherView v;
-        v.code = data_text(*e, "code");
-        v.campaign = campaign;
-        v.currency = data_text(*e, "currency");
-        if (const auto val = e->data.find("value"); val != e->data.end() && val->is_number())
-            v.value = val->get<double>();
-        v.assigned_at = *e->time;
-        if (auto exp = parse_time(data_text(*e, "expires_at"))) v.expires_at = *exp;
-        v.redeemed = redeemed(contact_id, v.code, now);
-        return v;
-    }
+    auto held = vouchers_as_of(it->second, now);
+    for (auto v = held.rbegin(); v != held.rend(); ++v)
+        if (std::find(campaigns.begin(), campaigns.end(), v->campaign) != campaigns.end()) return std::move(*v);
     return std::nullopt;
 }
 
 bool MemoryHistory::redeemed(const std::string& contact_id, const std::string& code, Time now) const {
     const auto it = by_contact_.find(contact_id);
     if (it == by_contact_.end()) return false;
-    // A redemption names the code, or only the campaign (the contact's voucher of it).
-    std::string campaign;
-    for (const auto& held : it->second)
-        if (held->kind == EventType::voucher_assigned && data_text(*held, "code") == code)
-            campaign = data_text(*held, "campaign");
-    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& held) {
-        const Event& e = *held;
-        if (e.kind != EventType::voucher_redeemed || *e.time > now) return false;
-        const std::string c = data_text(e, "code");
-        return c == code || (c.empty() && !campaign.empty() && data_text(e, "campaign") == campaign);
-    });
+    const auto held = vouchers_as_of(it->second, now);
+    return std::any_of(held.begin(), held.end(), [&](const VoucherView& v) { return v.code == code && v.redeemed; });
 }
 
 // ---- codes ---------------------------------------------------------------------------------
@@ -161,13 +165,15 @@ public:
             contacts_[std::move(id)].contact = std::move(c);
         }
         for (auto& e : in_.history) history_.add(std::make_shared<const Event>(std::move(e)));
-        // The events to run are history too, each from its own time on: every query is
-        // bounded by `now`, so a fast-forwarded wait sees the events up to its wake time
-        // (a redemption a few days after the answer, say) and nothing later.
+        // Fast-forward: the events to run are history at once, each from its own time on
+        // (every query is bounded by `now`), so a fast-forwarded wait sees the events up to its
+        // wake time (a redemption a few days after the answer, say) and nothing later.
+        // Otherwise each joins the history when it is run, as on the server, where an event
+        // posted after another at the same instant is not yet stored when the first is decided.
         events_.reserve(in_.events.size());
         for (auto& e : in_.events) {
             events_.push_back(std::make_shared<const Event>(std::move(e)));
-            history_.add(events_.back());
+            if (in_.fast_forward) history_.add(events_.back());
         }
     }
 
@@ -195,16 +201,11 @@ private:
     void absorb(StepResult& r, SimulatedRun& line) {
         if (r.contact) contacts_[r.contact->id].contact = std::move(*r.contact);
         for (const auto& eff : r.effects) {
-            if (const auto* assign = std::get_if<AssignVoucher>(&eff.params)) {
-                Event assigned;
-                assigned.id = eff.key;
-                assigned.type = "voucher_assigned";
-                assigned.kind = EventType::voucher_assigned;
-                assigned.contact.id = eff.contact;
-                assigned.data = params_json(eff);
-                assigned.time = assign->voucher.assigned_at;
-                history_.add(std::make_shared<const Event>(std::move(assigned)));
-            }
+            // The event the server's store writes for the assignment (voucher.h).
+            const auto* assign = std::get_if<AssignVoucher>(&eff.params);
+            const auto campaign = assign ? in_.campaigns.find(assign->voucher.campaign) : in_.campaigns.end();
+            if (campaign != in_.campaigns.end())
+                history_.add(voucher_assigned_event(campaign->second, assign->voucher, eff.contact));
         }
         line.path.insert(line.path.end(), r.state.path.begin() + static_cast<std::ptrdiff_t>(line.path.size()),
                          r.state.path.end());
@@ -259,6 +260,7 @@ private:
 
     void process(const std::shared_ptr<const Event>& event) {
         const Event& e = *event;
+        if (!in_.fast_forward) history_.add(event);
         Known& known = contacts_[e.contact.id];
         Contact& contact = known.contact;
         if (contact.id.empty()) contact.id = e.contact.id;

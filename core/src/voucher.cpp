@@ -14,14 +14,74 @@ bool is_valid_resource_id(const std::string& id) {
     if (id.empty() || id.size() > 64) return false;
     const auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
     if (!ok_first(id[0])) return false;
-    return std::all_of(id.begin(), id.end(),
-                       [&](char c) { return ok_first(c) || c == '_' || c == '-' || c == '.'; });
+    return std::all_of(id.begin(), id.end(), [&](char c) { return ok_first(c) || c == '_' || c == '-' || c == '.'; });
 }
 
 Time voucher_expiry(const VoucherCampaign& c, Time assigned_at) {
     if (c.valid_for) return add(assigned_at, *c.valid_for);
     if (c.valid_until) return *c.valid_until;
     return add(assigned_at, Duration{12, 0, 0});  // not reachable for a validated campaign
+}
+
+VoucherView assign_voucher(const VoucherCampaign& campaign, std::string code, Time at) {
+    VoucherView v;
+    v.code = std::move(code);
+    v.campaign = campaign.id;
+    v.currency = campaign.currency;
+    v.value = campaign.value;
+    v.assigned_at = at;
+    v.expires_at = voucher_expiry(campaign, at);
+    return v;
+}
+
+Event voucher_assigned_event(const VoucherCampaign& campaign, const VoucherView& v, const std::string& contact_id) {
+    Event e;
+    e.id = "voucher_assigned:" + v.code;
+    e.type = "voucher_assigned";
+    e.kind = EventType::voucher_assigned;
+    e.time = v.assigned_at;
+    e.contact.id = contact_id;
+    e.data = {{"campaign", v.campaign}, {"code", v.code}, {"value", campaign.percent ? 0.0 : v.value}};
+    if (!v.currency.empty()) e.data["currency"] = v.currency;
+    if (campaign.percent) e.data["percent"] = v.value;
+    e.data["expires_at"] = format_time(v.expires_at);
+    return e;
+}
+
+std::optional<VoucherView> voucher_of_event(const Event& e) {
+    if (e.kind != EventType::voucher_assigned || !e.time) return std::nullopt;
+    const auto number = [&](const char* key) {
+        const auto it = e.data.find(key);
+        return it != e.data.end() && it->is_number() ? it->get<double>() : 0.0;
+    };
+    VoucherView v;
+    v.code = e.text("code");
+    v.campaign = e.text("campaign");
+    v.currency = e.text("currency");
+    const double percent = number("percent");
+    v.value = percent > 0 ? percent : number("value");
+    v.assigned_at = *e.time;
+    const auto expires = parse_time(e.text("expires_at"));
+    v.expires_at = expires ? *expires : voucher_never_expires;
+    return v;
+}
+
+const char* to_string(VoucherStatus s) {
+    switch (s) {
+        case VoucherStatus::redeemed:
+            return "redeemed";
+        case VoucherStatus::expired:
+            return "expired";
+        case VoucherStatus::active:
+            break;
+    }
+    return "active";
+}
+
+VoucherStatus voucher_status(const std::optional<Time>& redeemed_at, const std::optional<Time>& expires_at, Time now) {
+    if (redeemed_at && *redeemed_at <= now) return VoucherStatus::redeemed;
+    if (expires_at && *expires_at <= now) return VoucherStatus::expired;
+    return VoucherStatus::active;
 }
 
 Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::string& path) {
@@ -47,8 +107,7 @@ Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::str
         f.fail(invalid_field(f.at("valid_for"), "give valid_for (e.g. P2M) or valid_until"));
     if (f.ok() && c.valid_for && c.valid_until)
         f.fail(invalid_field(f.at("valid_until"), "give valid_for or valid_until, not both"));
-    if (f.ok() && c.valid_for && *c.valid_for == Duration{})
-        f.fail("valid_for", "must be longer than zero");
+    if (f.ok() && c.valid_for && *c.valid_for == Duration{}) f.fail("valid_for", "must be longer than zero");
     if (const json* scope = f.object("scope", false)) {
         Fields s(*scope, f.at("scope"));
         c.scope.brands = s.strings("brands", false, 1000, 128).value_or(std::vector<std::string>{});

@@ -59,7 +59,7 @@ json voucher_json(const Voucher& v, Time now) {
     j["expires_at"] = time_or_null(v.expires_at);
     j["redeemed"] = v.redeemed_at.has_value();
     j["redeemed_at"] = time_or_null(v.redeemed_at);
-    j["status"] = v.redeemed_at ? "redeemed" : (v.expires_at && *v.expires_at <= now ? "expired" : "active");
+    j["status"] = to_string(voucher_status(v.redeemed_at, v.expires_at, now));
     return j;
 }
 

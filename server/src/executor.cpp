@@ -1,5 +1,5 @@
-// Sections: history inside the transaction, effects, runs as records, the executor (catalog,
-// events, due runs, the loop).
+// Sections: effects, runs as records, the executor (catalog, events, due runs, the loop); the
+// history runs read is tx_history.h.
 #include "executor.h"
 
 #include <pthread.h>
@@ -9,6 +9,7 @@
 
 #include "closeloop/engine.h"
 #include "keys.h"
+#include "tx_history.h"
 
 namespace closeloop::server {
 
@@ -16,54 +17,12 @@ using nlohmann::json;
 
 namespace {
 
-// ---- history inside the transaction --------------------------------------------------------
-
-// What expressions and `voucher.*` read, answered by SQL on the writer's transaction, so a
-// run sees everything committed before it and what its own unit wrote so far.
-class TxHistory final : public History, public VoucherBook {
-public:
-    TxHistory(WriteTx& tx, WorkspaceId ws) : tx_(tx), ws_(ws) {}
-
-    bool voucher_assigned_between(const std::string& contact, const std::string& campaign, Time since,
-                                  Time until) const override {
-        return tx_.voucher_assigned_between(ws_, contact, campaign, since, until);
-    }
-    std::int64_t count_events_between(const std::string& contact, const std::string& type, Time since,
-                                      Time until) const override {
-        return tx_.count_events_between(ws_, contact, type, since, until);
-    }
-    std::optional<int> previous_nps(const std::string& contact, Time before,
-                                    const std::string& current_event_id) const override {
-        return tx_.previous_nps(ws_, contact, before, current_event_id);
-    }
-    std::optional<VoucherView> latest(const std::string& contact, const std::vector<std::string>& campaigns,
-                                      Time now) const override {
-        for (const Voucher& v : tx_.contact_vouchers(ws_, contact, now))
-            if (std::find(campaigns.begin(), campaigns.end(), v.campaign) != campaigns.end()) return view(v, now);
-        return std::nullopt;
-    }
-    bool redeemed(const std::string&, const std::string& code, Time now) const override {
-        const auto v = tx_.find_voucher(ws_, code);
-        return v && v->redeemed_at && *v->redeemed_at <= now;
-    }
-
-private:
-    static VoucherView view(const Voucher& v, Time now) {
-        VoucherView out;
-        out.code = v.code;
-        out.campaign = v.campaign;
-        out.currency = v.currency;
-        out.value = v.percent > 0 ? v.percent : v.value;
-        out.assigned_at = v.assigned_at;
-        // Campaigns always have a validity; a voucher without one never expires.
-        out.expires_at = v.expires_at.value_or(Time{253402300799000});  // 9999-12-31T23:59:59Z
-        out.redeemed = v.redeemed_at && *v.redeemed_at <= now;
-        return out;
-    }
-
-    WriteTx& tx_;
-    WorkspaceId ws_;
-};
+// The `now` an event is reacted to (CONTRACT-NOTES, Runs): its own time, never later than when
+// it was received or handled, so the same answers give the same decisions live, late, after a
+// restart and in the simulator (a future-dated event is reacted to as of its receipt).
+Time reaction_time(const Event& e, Time received_or_handled) {
+    return e.time ? std::min(*e.time, received_or_handled) : received_or_handled;
+}
 
 // Voucher codes from OpenSSL's CSPRNG: unique and unguessable (keys.h).
 class SecureCodes final : public CodeSource {
@@ -310,9 +269,11 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
     }
 }
 
-void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time now, ExecutorStats& done) {
+void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time handled_at, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
     if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
+    // A run goes on as of its wake time, however late this is (the `now` rule, CONTRACT-NOTES).
+    const Time now = rec->wake_at ? std::min(*rec->wake_at, handled_at) : handled_at;
     // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
     const auto scenario = scenario_version(cat, rec->workspace, rec->scenario, rec->version);
     const auto contact = tx.find_contact(rec->workspace, rec->contact);
@@ -325,7 +286,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
     else if (!state)
         why = "the stored run state does not load: " + state.error().what();
     if (!why.empty()) {
-        fail_record(*rec, why, now);
+        fail_record(*rec, why, handled_at);
         tx.save_run(*rec);
     } else {
         TxHistory history(tx, rec->workspace);
@@ -335,7 +296,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
         const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
         const Contact& after = step.contact ? *step.contact : contact->contact;
         json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, after, catalog, now);
-        record_step(*rec, step, std::move(effects), now);
+        record_step(*rec, step, std::move(effects), handled_at);  // the record: when it was written
         tx.save_run(*rec);
     }
     ++done.runs_resumed;
@@ -383,7 +344,7 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
             return cat->active.count({w, e.type}) > 0;
         },
         [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
-            handle_event(tx, *cat, w, e, &contact, received_at, done);
+            handle_event(tx, *cat, w, e, &contact, reaction_time(e, received_at), done);
         });
     // Throws when the unit failed: nothing committed, nothing counted.
     const IngestResult result = store_.insert_events(ws, events, received_at, &handler);
@@ -421,7 +382,7 @@ bool Executor::process_events() {
             seqs.clear();
             done = {};
             for (const StoredEvent& e : part) {
-                handle_event(tx, *cat, e.workspace, e.event, nullptr, now, done);
+                handle_event(tx, *cat, e.workspace, e.event, nullptr, reaction_time(e.event, now), done);
                 seqs.push_back(e.seq);
                 if (done.runs_started >= options_.runs_per_unit) break;
             }

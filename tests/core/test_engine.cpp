@@ -19,6 +19,13 @@ struct Harness {
         const StepContext ctx{scenario, history, history, codes, campaigns, nullptr, *e.time};
         return start_run(ctx, "run-" + e.id, e, c);
     }
+    // Puts the run's voucher assignments into the history, as the server's store and the
+    // simulator write them (a redemption then names a voucher the history knows).
+    void keep_vouchers(const StepResult& r) {
+        for (const auto& eff : r.effects)
+            if (const auto* a = std::get_if<AssignVoucher>(&eff.params))
+                history.add(voucher_assigned_event(campaigns.at(a->voucher.campaign), a->voucher, eff.contact));
+    }
     StepResult resume(RunState s, const Contact& c) {
         const StepContext ctx{scenario, history, history, codes, campaigns, nullptr, *s.wake_at};
         return resume_run(ctx, std::move(s), c);
@@ -89,6 +96,7 @@ TEST_CASE("recovery scenario: the reminder goes only when the voucher is unused"
     const Contact c = fixtures::contact("c4", "At Risk");
     auto first = h.start(c, fixtures::nps("e4", "c4", 5, "2026-11-20T10:00:00Z"));
     REQUIRE(first.state.status == RunStatus::waiting);
+    h.keep_vouchers(first);
     const std::string code = first.state.voucher->code;
 
     SUBCASE("not redeemed: reminder e-mail") {
@@ -181,7 +189,8 @@ TEST_CASE("entry: trigger condition and re-entry policies") {
         const auto d = decide_entry_lazy(s, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, ask, none, now);
         CHECK(asked == 1);
         CHECK_FALSE(d.enter);  // the cooldown, as decide_entry says
-        CHECK(d.reason == decide_entry(s, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, facts, none, now).reason);
+        CHECK(d.reason ==
+              decide_entry(s, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, facts, none, now).reason);
         Scenario always = s;
         always.reentry.policy = ReentryPolicy::always;
         CHECK(decide_entry_lazy(always, fixtures::nps("e", "c6", 2, "2026-11-20T10:00:00Z"), c, ask, none, now).enter);

@@ -343,3 +343,37 @@ TEST_CASE("ingest: an event, the run it starts and the run's effects commit in o
         CHECK(f.runs_of("c5").size() == 2);
     }
 }
+
+TEST_CASE("the now rule: an event is reacted to as of its time, never after its receipt; a late wake as of wake_at") {
+    Fixture f;
+    const auto trace_at = [](const RunRecord& r, std::size_t i) { return r.trace.at(i)["at"].get<std::string>(); };
+
+    SUBCASE("an event posted three days late, handled by the executor's pass") {
+        Event late = nps("old", "c1", 3);
+        late.time = add(f.now, Duration{0, -3, 0});
+        f.store.insert_events(f.ws, std::vector<Event>{late}, f.now);
+        f.drain();  // starts the run as of the answer, then resumes its wait (due long ago) as of wake_at
+        const auto runs = f.runs();
+        REQUIRE(runs.size() == 1);
+        CHECK(runs[0].status == "done");
+        CHECK(trace_at(runs[0], 0) == format_time(*late.time));
+        const Time wake = add(*late.time, hours(1));
+        CHECK(trace_at(runs[0], 4) == format_time(wake));  // the node after the wait
+        CHECK(runs[0].updated_at == f.now);                // the record: when it was written
+        const auto vouchers = f.store.vouchers(f.ws, std::string("c1"), 10);
+        REQUIRE(vouchers.size() == 1);
+        CHECK(vouchers[0].assigned_at == *late.time);
+        const auto tasks = f.store.tasks(f.ws, TaskQuery{.role = std::string("care"), .status = {}});
+        REQUIRE(tasks.size() == 1);
+        CHECK(tasks[0].created_at == wake);
+    }
+    SUBCASE("a future-dated event posted through ingest is reacted to as of its receipt") {
+        Event future = nps("future", "c1", 3);
+        future.time = add(f.now, Duration{0, 2, 0});
+        f.executor.ingest(f.ws, std::vector<Event>{future}, f.now);
+        const auto runs = f.runs();
+        REQUIRE(runs.size() == 1);
+        CHECK(trace_at(runs[0], 0) == format_time(f.now));
+        CHECK(runs[0].wake_at == add(f.now, hours(1)));
+    }
+}

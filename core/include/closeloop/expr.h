@@ -43,6 +43,7 @@
 #include "closeloop/event.h"
 #include "closeloop/result.h"
 #include "closeloop/time.h"
+#include "closeloop/voucher.h"  // VoucherView
 
 namespace closeloop {
 
@@ -73,15 +74,6 @@ std::string to_display_string(const Value& v);
 void to_json(nlohmann::json& j, const Value& v);
 
 // ---- evaluation context --------------------------------------------------------------------
-
-// A voucher as expressions and templates see it (`voucher.*`).
-struct VoucherView {
-    std::string code, campaign, currency;
-    double value = 0;
-    Time assigned_at, expires_at;
-    bool redeemed = false;
-    bool operator==(const VoucherView&) const = default;
-};
 
 // Read-only history of a contact, asked by history functions. The server answers from SQL,
 // the simulator from memory. Times are inclusive lower bounds; only history before `now`

@@ -24,8 +24,9 @@ namespace closeloop {
 // voucher_redeemed. Only events at or before the asked time count.
 class MemoryHistory final : public History, public VoucherBook {
 public:
-    void add(const Event& e);                  // e.time must be set
-    void add(std::shared_ptr<const Event> e);  // the same, shared rather than copied
+    void add(const Event& e);                   // e.time must be set
+    void add(std::shared_ptr<const Event> e);   // the same, shared rather than copied
+    void erase(const std::string& contact_id);  // GDPR erasure: nothing about it remains
 
     bool voucher_assigned_between(const std::string& contact_id, const std::string& campaign, Time since,
                                   Time until) const override;

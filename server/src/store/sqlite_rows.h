@@ -83,6 +83,12 @@ Response read_response(const Stmt& st);
 
 Voucher read_voucher(const Stmt& st);
 
+// Of vouchers assigned at the same instant, the one assigned last first (its voucher_assigned
+// event's seq), as the simulator's history orders them; codes are random, so not by code.
+#define CL_VOUCHER_ASSIGNED_LAST                                                 \
+    "(SELECT seq FROM events WHERE events.workspace_id = vouchers.workspace_id " \
+    "AND events.id = 'voucher_assigned:' || vouchers.code) DESC"
+
 #define CL_TASK_COLUMNS \
     "id, role, assignee, title, message, contact_id, run_id, effect_key, status, created_at, due_at, done_at"
 

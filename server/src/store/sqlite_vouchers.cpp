@@ -80,17 +80,8 @@ Voucher SqliteWriteTx::assign_voucher(WorkspaceId ws, const VoucherCampaign& cam
     bind_time(ins, 9, v.expires_at);
     ins.run();
 
-    // On the timeline and in the history expressions read (CONTRACT.md, Event).
-    Event assigned;
-    assigned.id = "voucher_assigned:" + v.code;
-    assigned.type = "voucher_assigned";
-    assigned.kind = EventType::voucher_assigned;
-    assigned.time = now;
-    assigned.contact.id = contact;
-    assigned.data = {{"campaign", v.campaign}, {"code", v.code}, {"value", v.value}};
-    if (!v.currency.empty()) assigned.data["currency"] = v.currency;
-    if (v.percent > 0) assigned.data["percent"] = v.percent;
-    if (v.expires_at) assigned.data["expires_at"] = format_time(*v.expires_at);
+    // On the timeline and in the history expressions read: core's one definition (voucher.h).
+    const Event assigned = voucher_assigned_event(campaign, closeloop::assign_voucher(campaign, code, now), contact);
     insert_events(ws, std::span<const Event>(&assigned, 1), now);
     return v;
 }
@@ -141,7 +132,7 @@ bool SqliteWriteTx::enqueue_effect(WorkspaceId ws, const OutboxEntry& effect) {
 std::vector<Voucher> SqliteWriteTx::contact_vouchers(WorkspaceId ws, std::string_view contact, Time until) {
     auto st = db_.prepare("SELECT " CL_VOUCHER_COLUMNS
                           " FROM vouchers INDEXED BY vouchers_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
-                          "AND assigned_at <= ?3 ORDER BY assigned_at DESC, code");
+                          "AND assigned_at <= ?3 ORDER BY assigned_at DESC, " CL_VOUCHER_ASSIGNED_LAST);
     st.bind(1, ws).bind(2, contact).bind(3, until.ms);
     std::vector<Voucher> out;
     while (st.step()) out.push_back(read_voucher(st));
@@ -221,7 +212,7 @@ void SqliteWriteTx::mark_redeemed(WorkspaceId ws, const Event& e, Time time) {
     db_.prepare(
            "UPDATE vouchers SET redeemed_at = ?4 WHERE workspace_id = ?1 AND code = ("
            "SELECT code FROM vouchers WHERE workspace_id = ?1 AND campaign_id = ?2 AND contact_id = ?3 "
-           "AND redeemed_at IS NULL ORDER BY assigned_at DESC LIMIT 1)")
+           "AND redeemed_at IS NULL ORDER BY assigned_at DESC, " CL_VOUCHER_ASSIGNED_LAST " LIMIT 1)")
         .bind(1, ws)
         .bind(2, campaign)
         .bind(3, e.contact.id)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "closeloop/detail/enum_table.h"
 #include "closeloop/detail/json_read.h"
 
 namespace closeloop {
@@ -297,16 +298,22 @@ private:
 
 }  // namespace
 
+namespace {
+
+constexpr detail::EnumTable<RunStatus, 3> run_statuses = {{
+    {"waiting", RunStatus::waiting},
+    {"done", RunStatus::done},
+    {"failed", RunStatus::failed},
+}};
+
+}  // namespace
+
 std::string_view to_string(RunStatus s) {
-    switch (s) {
-        case RunStatus::waiting:
-            return "waiting";
-        case RunStatus::done:
-            return "done";
-        case RunStatus::failed:
-            return "failed";
-    }
-    return "done";
+    return detail::enum_name(run_statuses, s);
+}
+
+std::optional<RunStatus> run_status_of(std::string_view name) {
+    return detail::enum_value(run_statuses, name);
 }
 
 void fail_run(RunState& state, std::string why) {
@@ -496,14 +503,10 @@ Result<RunState> run_state_from_json(const json& j) {
     r.contact_id = f.string("contact", true, 128, 1).value_or("");
     r.started_at = f.time("started_at", true).value_or(Time{});
     const auto status = f.string("status", true, 16).value_or("");
-    if (status == "waiting")
-        r.status = RunStatus::waiting;
-    else if (status == "failed")
-        r.status = RunStatus::failed;
-    else if (status == "done")
-        r.status = RunStatus::done;
+    if (const auto st = run_status_of(status))
+        r.status = *st;
     else if (f.ok())
-        f.fail("status", "must be waiting, done or failed");
+        f.fail("status", "must be " + detail::enum_names(run_statuses));
     r.resume_at = f.string("resume_at", false, 64).value_or("");
     r.wake_at = f.time("wake_at", false);
     r.error = f.string("error", false, 4096).value_or("");

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "closeloop/detail/enum_table.h"
 #include "closeloop/detail/json_read.h"
 
 namespace closeloop {
@@ -14,16 +15,25 @@ using json = nlohmann::json;
 
 // ---- 1. scores and NPS classes -------------------------------------------------------------
 
+namespace {
+
+constexpr detail::EnumTable<NpsClass, 3> nps_classes = {{
+    {"detractor", NpsClass::detractor},
+    {"passive", NpsClass::passive},
+    {"promoter", NpsClass::promoter},
+}};
+
+constexpr detail::EnumTable<Interval, 4> intervals = {{
+    {"day", Interval::day},
+    {"week", Interval::week},
+    {"month", Interval::month},
+    {"quarter", Interval::quarter},
+}};
+
+}  // namespace
+
 std::string_view nps_class_name(NpsClass c) {
-    switch (c) {
-        case NpsClass::detractor:
-            return "detractor";
-        case NpsClass::passive:
-            return "passive";
-        case NpsClass::promoter:
-            return "promoter";
-    }
-    return "detractor";
+    return detail::enum_name(nps_classes, c);
 }
 
 std::optional<NpsClass> nps_class(int score) {
@@ -262,23 +272,12 @@ std::optional<double> csat_average(const CsatTally& t) {
 // ---- 5. periods ----------------------------------------------------------------------------
 
 std::string_view interval_name(Interval interval) {
-    switch (interval) {
-        case Interval::day:
-            return "day";
-        case Interval::week:
-            return "week";
-        case Interval::month:
-            return "month";
-        case Interval::quarter:
-            return "quarter";
-    }
-    return "week";
+    return detail::enum_name(intervals, interval);
 }
 
 Result<Interval> parse_interval(std::string_view text) {
-    for (Interval i : {Interval::day, Interval::week, Interval::month, Interval::quarter})
-        if (text == interval_name(i)) return i;
-    return invalid_field("", "must be day, week, month or quarter");
+    if (const auto i = detail::enum_value(intervals, text)) return *i;
+    return invalid_field("", "must be " + detail::enum_names(intervals));
 }
 
 IsoWeek iso_week(std::int64_t day) {

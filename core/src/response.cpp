@@ -1,5 +1,6 @@
 #include "closeloop/response.h"
 
+#include "closeloop/detail/enum_table.h"
 #include "closeloop/detail/json_read.h"
 
 namespace closeloop {
@@ -7,8 +8,15 @@ namespace closeloop {
 using detail::Fields;
 using nlohmann::json;
 
+namespace {
+
+constexpr detail::EnumTable<ResponseKind, 2> response_kinds = {
+    {{"nps", ResponseKind::nps}, {"csat", ResponseKind::csat}}};
+
+}  // namespace
+
 std::string_view response_kind_name(ResponseKind kind) {
-    return kind == ResponseKind::nps ? "nps" : "csat";
+    return detail::enum_name(response_kinds, kind);
 }
 
 std::optional<Response> response_from_event(const Event& e, Time received) {
@@ -36,8 +44,9 @@ Result<Response> response_from_json(const json& j, const std::string& path) {
     r.event_id = f.string("event_id", false, 128).value_or("");
     r.contact_id = f.string("contact", true, 128, 1).value_or("");
     const auto kind = f.string("kind", true, 8);
-    if (kind && *kind != "nps" && *kind != "csat") f.fail("kind", "must be \"nps\" or \"csat\"");
-    r.kind = kind && *kind == "csat" ? ResponseKind::csat : ResponseKind::nps;
+    const auto kind_of = kind ? detail::enum_value(response_kinds, *kind) : std::nullopt;
+    if (kind && !kind_of) f.fail("kind", "must be " + detail::enum_names(response_kinds));
+    r.kind = kind_of.value_or(ResponseKind::nps);
     if (f.ok()) {
         const bool nps = r.kind == ResponseKind::nps;
         r.score = static_cast<int>(f.integer("score", true, nps ? 0 : 1, nps ? 10 : 5).value_or(0));

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "closeloop/actions.h"
+#include "closeloop/detail/enum_table.h"
 #include "closeloop/detail/json_read.h"
 
 namespace closeloop {
@@ -17,7 +18,14 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, NodeKind>, 5> node_kind_names = {{
+// Each enum's one table for its text in and out (ActionKind's is actions.cpp's entries).
+constexpr detail::EnumTable<ScenarioStatus, 3> scenario_statuses = {{
+    {"draft", ScenarioStatus::draft},
+    {"active", ScenarioStatus::active},
+    {"paused", ScenarioStatus::paused},
+}};
+
+constexpr detail::EnumTable<NodeKind, 5> node_kinds = {{
     {"condition", NodeKind::condition},
     {"switch", NodeKind::switch_},
     {"split", NodeKind::split},
@@ -25,36 +33,31 @@ constexpr std::array<std::pair<std::string_view, NodeKind>, 5> node_kind_names =
     {"action", NodeKind::action},
 }};
 
+constexpr detail::EnumTable<ReentryPolicy, 3> reentry_policies = {{
+    {"always", ReentryPolicy::always},
+    {"once", ReentryPolicy::once},
+    {"cooldown", ReentryPolicy::cooldown},
+}};
+
 }  // namespace
 
 std::string_view to_string(ScenarioStatus s) {
-    switch (s) {
-        case ScenarioStatus::draft:
-            return "draft";
-        case ScenarioStatus::active:
-            return "active";
-        case ScenarioStatus::paused:
-            return "paused";
-    }
-    return "draft";
+    return detail::enum_name(scenario_statuses, s);
 }
-
 std::string_view to_string(NodeKind k) {
-    for (const auto& [n, v] : node_kind_names)
-        if (v == k) return n;
-    return "action";
+    return detail::enum_name(node_kinds, k);
 }
-
 std::string_view to_string(ReentryPolicy p) {
-    switch (p) {
-        case ReentryPolicy::always:
-            return "always";
-        case ReentryPolicy::once:
-            return "once";
-        case ReentryPolicy::cooldown:
-            return "cooldown";
-    }
-    return "once";
+    return detail::enum_name(reentry_policies, p);
+}
+std::optional<ScenarioStatus> scenario_status_of(std::string_view name) {
+    return detail::enum_value(scenario_statuses, name);
+}
+std::optional<NodeKind> node_kind_of(std::string_view name) {
+    return detail::enum_value(node_kinds, name);
+}
+std::optional<ReentryPolicy> reentry_policy_of(std::string_view name) {
+    return detail::enum_value(reentry_policies, name);
 }
 
 // ---- Node and Scenario ---------------------------------------------------------------------
@@ -198,16 +201,12 @@ public:
         const std::string& id = n.id;
         n.label = text(j, "label", id, "label", false);
         const std::string kind = text(j, "type", id, "type", true, 32);
-        bool kind_ok = false;
-        for (const auto& [name, k] : node_kind_names)
-            if (name == kind) {
-                n.kind = k;
-                kind_ok = true;
-            }
-        if (!kind_ok) {
-            if (!kind.empty()) add(id, "type", "must be condition, switch, split, wait or action");
+        const auto kind_of = node_kind_of(kind);
+        if (!kind_of) {
+            if (!kind.empty()) add(id, "type", "must be " + detail::enum_names(node_kinds));
             return n;
         }
+        n.kind = *kind_of;
         switch (n.kind) {
             case NodeKind::condition:
                 if (auto e = expr(j, "if", id, "if", true)) n.if_expr = std::move(*e);
@@ -282,11 +281,11 @@ public:
             }
             case NodeKind::action: {
                 const std::string action = text(j, "action", id, "action", true, 32);
-                const auto kind_of = action_kind_of(action);
-                if (!kind_of) {
+                const auto action_of = action_kind_of(action);
+                if (!action_of) {
                     if (!action.empty()) add(id, "action", "must be " + action_kind_names());
                 } else {
-                    n.action = *kind_of;
+                    n.action = *action_of;
                     action_params(j, n);
                 }
                 n.next = ref(j, "next", id, "next");
@@ -329,12 +328,10 @@ LoadedScenario load_scenario(const json& j) {
         load.add("", "id", "must be 1-64 lower-case letters, digits, '_', '-' or '.'");
     s.name = load.text(j, "name", "", "name", true, 200);
     const std::string status = load.text(j, "status", "", "status", false, 16);
-    if (status == "active")
-        s.status = ScenarioStatus::active;
-    else if (status == "paused")
-        s.status = ScenarioStatus::paused;
-    else if (!status.empty() && status != "draft")
-        load.add("", "status", "must be draft, active or paused");
+    if (const auto st = scenario_status_of(status))
+        s.status = *st;
+    else if (!status.empty())
+        load.add("", "status", "must be " + detail::enum_names(scenario_statuses));
     if (j.contains("version")) {
         detail::Fields f(j, "");
         s.version = static_cast<int>(f.integer("version", false, 1, 1'000'000).value_or(1));
@@ -358,14 +355,10 @@ LoadedScenario load_scenario(const json& j) {
             load.add("", "reentry", "must be { \"policy\": \"always\" | \"once\" | \"cooldown\", \"days\": n }");
         } else {
             const std::string policy = load.text(*re, "policy", "", "reentry.policy", true, 16);
-            if (policy == "always")
-                s.reentry.policy = ReentryPolicy::always;
-            else if (policy == "once")
-                s.reentry.policy = ReentryPolicy::once;
-            else if (policy == "cooldown")
-                s.reentry.policy = ReentryPolicy::cooldown;
+            if (const auto p = reentry_policy_of(policy))
+                s.reentry.policy = *p;
             else if (!policy.empty())
-                load.add("", "reentry.policy", "must be always, once or cooldown");
+                load.add("", "reentry.policy", "must be " + detail::enum_names(reentry_policies));
             if (s.reentry.policy == ReentryPolicy::cooldown) {
                 detail::Fields f(*re, "");
                 s.reentry.days = static_cast<int>(f.integer("days", true, 1, 36500).value_or(0));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "closeloop/actions.h"
+#include "closeloop/metrics.h"
 #include "scenario_fixtures.h"
 
 using namespace closeloop;
@@ -264,4 +265,21 @@ TEST_CASE("actions: a task from notify and create_task, in a person's or a role'
     tag.kind = ActionKind::add_tag;
     tag.params = TagChange{"vip"};
     CHECK_FALSE(task_of(tag));
+}
+
+TEST_CASE("enum tables: every enum's names read back to the same value, unknown names are refused") {
+    for (auto s : {ScenarioStatus::draft, ScenarioStatus::active, ScenarioStatus::paused})
+        CHECK(scenario_status_of(to_string(s)) == s);
+    for (auto k : {NodeKind::condition, NodeKind::switch_, NodeKind::split, NodeKind::wait, NodeKind::action})
+        CHECK(node_kind_of(to_string(k)) == k);
+    for (auto p : {ReentryPolicy::always, ReentryPolicy::once, ReentryPolicy::cooldown})
+        CHECK(reentry_policy_of(to_string(p)) == p);
+    for (auto r : {RunStatus::waiting, RunStatus::done, RunStatus::failed}) CHECK(run_status_of(to_string(r)) == r);
+    for (auto i : {Interval::day, Interval::week, Interval::month, Interval::quarter})
+        CHECK(parse_interval(interval_name(i)).value() == i);
+    CHECK(to_string(NodeKind::switch_) == "switch");
+    CHECK_FALSE(node_kind_of("switch_"));
+    CHECK_FALSE(scenario_status_of(""));
+    CHECK_FALSE(run_status_of("Waiting"));
+    CHECK(parse_interval("year").error().message == "must be day, week, month or quarter");
 }

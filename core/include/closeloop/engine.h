@@ -55,6 +55,7 @@ namespace closeloop {
 
 enum class RunStatus { waiting, done, failed };
 std::string_view to_string(RunStatus s);
+std::optional<RunStatus> run_status_of(std::string_view name);  // nullopt for an unknown name
 
 // A value that decided a step: the expression (or a fixed label such as "percent", "for",
 // "reason", "error") and what it gave. The expression is held by a shared handle,

@@ -43,7 +43,11 @@ std::string_view to_string(ScenarioStatus s);
 std::string_view to_string(NodeKind k);
 std::string_view to_string(ActionKind a);  // ActionKind's names live in actions.cpp
 std::string_view to_string(ReentryPolicy p);
+// Names to values (nullopt for an unknown name); each enum has one table for both directions.
+std::optional<ScenarioStatus> scenario_status_of(std::string_view name);
+std::optional<NodeKind> node_kind_of(std::string_view name);
 std::optional<ActionKind> action_kind_of(std::string_view name);
+std::optional<ReentryPolicy> reentry_policy_of(std::string_view name);
 
 // ---- Node ----------------------------------------------------------------------------------
 

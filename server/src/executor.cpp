@@ -151,15 +151,15 @@ json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const
 // The record after a step: state from the engine's JSON, trace and effects appended.
 void record_step(RunRecord& rec, const StepResult& step, json effects, Time now) {
     rec.state = step.state;
-    rec.status = rec.state.value("status", "failed");
+    rec.status = run_status_of(rec.state.value("status", "")).value_or(RunStatus::failed);
     rec.error = rec.state.value("error", "");
     rec.wake_at.reset();
-    if (rec.status == "waiting") {
+    if (rec.status == RunStatus::waiting) {
         const auto wake = parse_time(rec.state.value("wake_at", ""));
         if (wake) {
             rec.wake_at = *wake;
         } else {
-            rec.status = "failed";  // a waiting state without a wake time could never continue
+            rec.status = RunStatus::failed;  // a waiting state without a wake time could never continue
             rec.error = "the engine gave no wake time for a waiting run";
         }
     }
@@ -172,7 +172,7 @@ void record_step(RunRecord& rec, const StepResult& step, json effects, Time now)
 
 // Ends a run that cannot go on, with the reason in its record and its state.
 void fail_record(RunRecord& rec, const std::string& why, Time now) {
-    rec.status = "failed";
+    rec.status = RunStatus::failed;
     rec.error = why;
     rec.wake_at.reset();
     if (!rec.state.is_object()) rec.state = json::object();
@@ -283,8 +283,8 @@ void Executor::count(const ExecutorStats& done) {
     stats_.set_aside += done.set_aside;
 }
 
-void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event,
-                            const Contact* contact, Time now, ExecutorStats& done) {
+void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, const Event& event, const Contact* contact,
+                            Time now, ExecutorStats& done) {
     const auto matching = cat.active.find({ws, event.type});
     if (matching == cat.active.end()) return;
     std::optional<Contact> changed;  // the contact after a run that changed it, for the next scenario
@@ -323,7 +323,7 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
         ++done.runs_started;
-        if (rec.status == "failed") ++done.runs_failed;
+        if (rec.status == RunStatus::failed) ++done.runs_failed;
         if (step.contact) {
             changed = std::move(*step.contact);
             contact = &*changed;
@@ -333,7 +333,7 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
 
 void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time now, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
-    if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
+    if (!rec || rec->status != RunStatus::waiting) return;  // ended meanwhile (its scenario was deleted)
     // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
     const auto scenario = scenario_version(cat, rec->workspace, rec->scenario, rec->version);
     const auto contact = tx.find_contact(rec->workspace, rec->contact);
@@ -360,7 +360,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
         tx.save_run(*rec);
     }
     ++done.runs_resumed;
-    if (rec->status == "failed") ++done.runs_failed;
+    if (rec->status == RunStatus::failed) ++done.runs_failed;
 }
 
 namespace {
@@ -400,7 +400,9 @@ IngestResult Executor::ingest(WorkspaceId ws, std::span<const Event> events, Tim
     // (the generation changes before that answer). One concurrent with it may or may not.
     const auto cat = catalog();
     IngestHandler handler(
-        [&cat](WorkspaceId w, const Event& e) { return cat->active.count({w, e.type}) > 0; },
+        [&cat](WorkspaceId w, const Event& e) {
+            return cat->active.count({w, e.type}) > 0;
+        },
         [&](WriteTx& tx, WorkspaceId w, const Event& e, const Contact& contact, ExecutorStats& done) {
             handle_event(tx, *cat, w, e, &contact, received_at, done);
         });
@@ -501,7 +503,7 @@ bool Executor::resume_due_runs() {
                 RunRecord failed = r;
                 fail_record(failed, std::string("internal error: ") + error.what(), clock_());
                 store_.write([&](WriteTx& tx) {
-                    if (auto current = tx.find_run(r.workspace, r.id); current && current->status == "waiting")
+                    if (auto current = tx.find_run(r.workspace, r.id); current && current->status == RunStatus::waiting)
                         tx.save_run(failed);
                 });
                 count(ExecutorStats{.runs_failed = 1, .set_aside = 1});

@@ -469,12 +469,12 @@ TEST_CASE("tasks and the outbox: idempotent by key, listed by role and status") 
     CHECK(store.tasks(ws, {}).size() == 2);
     const auto done = store.complete_task(ws, "t1", at("2026-11-22T11:00:00Z"));
     REQUIRE(done);
-    CHECK(done->status == "done");
+    CHECK(done->status == TaskStatus::done);
     CHECK(store.complete_task(ws, "t1", at("2026-11-22T12:00:00Z"))->done_at == at("2026-11-22T11:00:00Z"));
     TaskQuery open;
-    open.status = "open";
+    open.status = TaskStatus::open;
     CHECK(store.tasks(ws, open).size() == 1);
-    agent.status = "open";
+    agent.status = TaskStatus::open;
     CHECK(store.tasks(ws, agent).empty());
 
     OutboxEntry e;
@@ -493,12 +493,12 @@ TEST_CASE("tasks and the outbox: idempotent by key, listed by role and status") 
     CHECK(store.outbox(ws, {}).size() == 2);
     OutboxQuery mails;
     mails.kind = "send_email";
-    mails.status = "pending";
+    mails.status = OutboxStatus::pending;
     const auto listed = store.outbox(ws, mails);
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].params == json{{"template", "nps-apology"}});
     OutboxQuery sent;
-    sent.status = "sent";
+    sent.status = OutboxStatus::sent;
     CHECK(store.outbox(ws, sent).empty());
 }
 
@@ -724,10 +724,10 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         store.list_events(ws, q);
         TaskQuery t;
         if (variant & 1) t.role = "r";
-        if (variant & 2) t.status = "open";
+        if (variant & 2) t.status = TaskStatus::open;
         store.tasks(ws, t);
         OutboxQuery o;
-        if (variant & 1) o.status = "pending";
+        if (variant & 1) o.status = OutboxStatus::pending;
         if (variant & 2) o.kind = "send_email";
         store.outbox(ws, o);
     }
@@ -770,7 +770,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
     // Scenarios, templates and runs (the executor's statements).
     store.create_scenario(ws, json{{"id", "s"}, {"name", "S"}}, Time{0});
     store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S2"}}, Time{1}, nullptr);
-    store.set_scenario_status(ws, "s", "active", Time{2});
+    store.set_scenario_status(ws, "s", ScenarioStatus::active, Time{2});
     store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S3"}}, Time{3}, nullptr);
     store.scenarios(ws);
     store.find_scenario_version(ws, "s", 1);
@@ -785,7 +785,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         r.id = "run1";
         r.scenario = "s";
         r.contact = "c1";
-        r.status = "waiting";
+        r.status = RunStatus::waiting;
         r.wake_at = Time{10};
         tx.save_run(r);
         tx.save_run(r);
@@ -801,7 +801,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         RunQuery q;
         if (variant & 1) q.contact = "c1";
         if (variant & 2) q.scenario = "s";
-        if (variant & 4) q.status = "waiting";
+        if (variant & 4) q.status = RunStatus::waiting;
         store.runs(ws, q);
     }
     store.find_run(ws, "run1");

@@ -92,7 +92,7 @@ public:
     ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) override;
     ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
                                  StoredScenario* out) override;
-    std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status,
+    std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status,
                                                       Time now) override;
     bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) override;
     std::vector<StoredTemplate> templates(WorkspaceId ws) override;

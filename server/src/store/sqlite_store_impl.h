@@ -93,7 +93,7 @@ public:
 
     ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now);
 
-    bool set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status, Time now);
+    bool set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status, Time now);
 
     bool delete_scenario(WorkspaceId ws, std::string_view id, Time now);
 

@@ -107,7 +107,8 @@ public:
     std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) override;
 
     PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;
-    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result) override;
+    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                         const std::optional<RfmEdges>& edges) override;
 
     struct Impl;
 

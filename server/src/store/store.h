@@ -400,10 +400,14 @@ public:
     virtual std::vector<OutboxEntry> outbox(WorkspaceId ws, const OutboxQuery& query) = 0;
 
     // RFM: purchases with from <= time <= to; the scores of one computation replace the
-    // previous ones (contacts without a segment now have none).
+    // previous ones (contacts without a segment now have none). Its edges are kept: until the
+    // next computation, each purchase stored scores its contact against them at once (core's
+    // score_contact, as of the receive time), so a customer who buys and then answers is
+    // routed by a fresh segment. Without edges (nobody scored), purchases leave scores as
+    // they are.
     virtual PurchaseTable purchases(WorkspaceId ws, Time from, Time to) = 0;
-    virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
-                                 const RfmResult& result) = 0;
+    virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                                 const std::optional<RfmEdges>& edges) = 0;
 
     // Scenarios. Ids are per workspace; reads give the current version.
     virtual std::vector<StoredScenario> scenarios(WorkspaceId ws) = 0;

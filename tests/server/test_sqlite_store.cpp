@@ -861,7 +861,8 @@ TEST_CASE("RFM: a purchase after a computation scores its contact at once agains
     SqliteStore store(dir.path);
     const auto ws = make_workspace(store, "demo");
     const auto purchase = [](const char* id, const char* contact, const char* time, double amount) {
-        Event e = event(R"({"id":"x","type":"purchase","contact":"x","data":{"order_id":"o","amount":1,"currency":"EUR"}})");
+        Event e =
+            event(R"({"id":"x","type":"purchase","contact":"x","data":{"order_id":"o","amount":1,"currency":"EUR"}})");
         e.id = id;
         e.contact.id = contact;
         e.time = at(time);

@@ -254,6 +254,31 @@ std::string purchase_path(std::size_t i, const char* field) {
     return "purchases[" + std::to_string(i) + "]." + field;
 }
 
+// The window start saturates rather than wrapping for an as_of near the start of int64 time.
+std::int64_t window_start(std::int64_t as_of, std::int32_t window_days) {
+    const std::int64_t window_ms = std::int64_t{window_days} * ms_per_day;
+    return as_of < std::numeric_limits<std::int64_t>::min() + window_ms ? std::numeric_limits<std::int64_t>::min()
+                                                                        : as_of - window_ms;
+}
+
+bool valid_amount(double a) {
+    return a >= 0.0 && a <= max_purchase_amount;  // also rejects NaN
+}
+
+// Counts a purchase at `t` of `a` (valid) when it is in the window [start, as_of]. Recency is
+// kept in whole days: the latest purchase has the fewest days, and floor((as_of - t) / day)
+// is monotone in t.
+void add_purchase(Totals& s, std::int64_t start, std::int64_t as_of, std::int64_t t, double a) {
+    if (t < start || t > as_of) return;
+    ++s.count;
+    // Rounded half up to cents (a >= 0); at most 1e14, so the check below cannot overflow.
+    const auto cents = static_cast<std::int64_t>(a * 100.0 + 0.5);
+    s.cents = s.cents > std::numeric_limits<std::int64_t>::max() - cents ? std::numeric_limits<std::int64_t>::max()
+                                                                         : s.cents + cents;
+    const auto days = static_cast<std::int32_t>((as_of - t) / ms_per_day);
+    if (days < s.min_days) s.min_days = days;
+}
+
 }  // namespace
 
 Result<RfmResult> compute_rfm(const RfmSettings& settings, std::uint32_t contact_count,
@@ -265,15 +290,10 @@ Result<RfmResult> compute_rfm(const RfmSettings& settings, std::uint32_t contact
                                               ", time " + std::to_string(purchases.time.size()) + ", amount " +
                                               std::to_string(purchases.amount.size()) + ")");
 
-    // The window start saturates rather than wrapping for an as_of near the start of int64 time.
     const std::int64_t as_of = settings.as_of.ms;
-    const std::int64_t window_ms = std::int64_t{settings.window_days} * ms_per_day;
-    const std::int64_t start = as_of < std::numeric_limits<std::int64_t>::min() + window_ms
-                                   ? std::numeric_limits<std::int64_t>::min()
-                                   : as_of - window_ms;
+    const std::int64_t start = window_start(as_of, settings.window_days);
 
-    // One pass over the columns. Recency is kept in whole days: the latest purchase has the
-    // fewest days, and floor((as_of - t) / day) is monotone in t.
+    // One pass over the columns.
     std::vector<Totals> totals(contact_count);
     const std::uint32_t* contact = purchases.contact.data();
     const Time* time = purchases.time.data();
@@ -283,19 +303,9 @@ Result<RfmResult> compute_rfm(const RfmSettings& settings, std::uint32_t contact
         if (c >= contact_count)
             return invalid_field(purchase_path(i, "contact"),
                                  "must be a contact index below " + std::to_string(contact_count));
-        const double a = amount[i];
-        if (!(a >= 0.0 && a <= max_purchase_amount))  // also rejects NaN
+        if (!valid_amount(amount[i]))
             return invalid_field(purchase_path(i, "amount"), "must be a finite number 0-1e12");
-        const std::int64_t t = time[i].ms;
-        if (t < start || t > as_of) continue;
-        Totals& s = totals[c];
-        ++s.count;
-        // Rounded half up to cents (a >= 0); at most 1e14, so the check below cannot overflow.
-        const auto cents = static_cast<std::int64_t>(a * 100.0 + 0.5);
-        s.cents = s.cents > std::numeric_limits<std::int64_t>::max() - cents ? std::numeric_limits<std::int64_t>::max()
-                                                                             : s.cents + cents;
-        const auto days = static_cast<std::int32_t>((as_of - t) / ms_per_day);
-        if (days < s.min_days) s.min_days = days;
+        add_purchase(totals[c], start, as_of, time[i].ms, amount[i]);
     }
 
     // The scored contacts' values, each oriented so that higher is better.
@@ -337,6 +347,106 @@ Result<RfmResult> compute_rfm(const RfmSettings& settings, std::uint32_t contact
         s.monetary_cents = t.cents;
     }
     return result;
+}
+
+// ---- 7. RfmEdges ---------------------------------------------------------------------------
+
+namespace {
+
+using Edges = std::array<std::optional<std::int64_t>, 4>;
+
+// edges[s - 2] = the least of values[k] over the contacts k whose score is at least s.
+void lower_edges(Edges& edges, std::int64_t value, int score) {
+    for (int s = 2; s <= score; ++s) {
+        auto& e = edges[static_cast<std::size_t>(s - 2)];
+        if (!e || value < *e) e = value;
+    }
+}
+
+int score_by_edges(const Edges& edges, std::int64_t value) {
+    int score = 1;
+    for (const auto& e : edges)
+        if (e && value >= *e) ++score;
+    return score;
+}
+
+json edges_json(const Edges& edges) {
+    json out = json::array();
+    for (const auto& e : edges) out.push_back(e ? json(*e) : json(nullptr));
+    return out;
+}
+
+}  // namespace
+
+std::optional<RfmEdges> rfm_edges(const RfmResult& result, const RfmSettings& settings) {
+    if (result.scored_count == 0) return std::nullopt;
+    RfmEdges edges;
+    edges.window_days = settings.window_days;
+    edges.grid = settings.grid;
+    for (const RfmScore& s : result.contacts) {
+        if (!s.scored()) continue;
+        lower_edges(edges.r, -std::int64_t{s.recency_days}, s.r);
+        lower_edges(edges.f, s.frequency, s.f);
+        lower_edges(edges.m, s.monetary_cents, s.m);
+    }
+    return edges;
+}
+
+ContactRfm score_with_edges(const RfmEdges& edges, std::int64_t recency_days, std::int64_t frequency,
+                            std::int64_t monetary_cents) {
+    ContactRfm rfm;
+    rfm.r = score_by_edges(edges.r, -recency_days);
+    rfm.f = score_by_edges(edges.f, frequency);
+    rfm.m = score_by_edges(edges.m, monetary_cents);
+    rfm.segment = edges.grid.at(rfm.r, fm_score(rfm.f, rfm.m));
+    rfm.recency_days = recency_days;
+    rfm.frequency = frequency;
+    rfm.monetary_cents = monetary_cents;
+    return rfm;
+}
+
+std::optional<ContactRfm> score_contact(const RfmEdges& edges, Time as_of, std::span<const Time> times,
+                                        std::span<const double> amounts) {
+    const std::int64_t start = window_start(as_of.ms, edges.window_days);
+    Totals totals;
+    for (std::size_t i = 0; i < times.size() && i < amounts.size(); ++i)
+        if (valid_amount(amounts[i])) add_purchase(totals, start, as_of.ms, times[i].ms, amounts[i]);
+    if (totals.count == 0) return std::nullopt;
+    return score_with_edges(edges, totals.min_days, totals.count, totals.cents);
+}
+
+void to_json(json& j, const RfmEdges& edges) {
+    j = json{{"window_days", edges.window_days},
+             {"r", edges_json(edges.r)},
+             {"f", edges_json(edges.f)},
+             {"m", edges_json(edges.m)},
+             {"grid", edges.grid}};
+}
+
+Result<RfmEdges> rfm_edges_from_json(const json& j, const std::string& path) {
+    detail::Fields fields(j, path);
+    fields.reject_unknown({"window_days", "r", "f", "m", "grid"});
+    const auto window_days = fields.integer("window_days", true, 1, max_window_days);
+    const json* grid = fields.object("grid", true);
+    if (!fields.ok()) return fields.error();
+    RfmEdges edges;
+    edges.window_days = static_cast<std::int32_t>(*window_days);
+    for (auto [name, column] : {std::pair{"r", &edges.r}, std::pair{"f", &edges.f}, std::pair{"m", &edges.m}}) {
+        const auto it = j.find(name);
+        if (it == j.end() || !it->is_array() || it->size() != 4)
+            return invalid_field(fields.at(name), "must be an array of 4 edges");
+        for (std::size_t s = 0; s < 4; ++s) {
+            const json& e = (*it)[s];
+            if (e.is_null()) continue;
+            if (!e.is_number_integer())
+                return invalid_field(fields.at(name) + "[" + std::to_string(s) + "]", "must be an integer or null");
+            (*column)[s] = e.get<std::int64_t>();
+        }
+    }
+    auto g = segment_grid_from_json(*grid, fields.at("grid"));
+    if (!g) return g.error();
+    edges.grid = std::move(g).value();
+    return edges;
 }
 
 }  // namespace closeloop

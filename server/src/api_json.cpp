@@ -71,7 +71,7 @@ json campaign_json(const StoredCampaign& c) {
 }
 
 json task_json(const Task& t) {
-    json j = {{"id", t.id}, {"title", t.title}, {"message", t.message}, {"status", t.status}};
+    json j = {{"id", t.id}, {"title", t.title}, {"message", t.message}, {"status", to_string(t.status)}};
     put_text(j, "role", t.role);
     put_text(j, "assignee", t.assignee);
     put_text(j, "contact", t.contact);
@@ -87,8 +87,8 @@ json outbox_json(const OutboxEntry& o) {
     json attempts = json::array();
     for (const auto& a : o.attempt_log)
         attempts.push_back({{"at", format_time(a.at)}, {"ok", a.ok}, {"detail", a.detail}});
-    json j = {{"key", o.key},       {"kind", o.kind},         {"params", o.params},
-              {"status", o.status}, {"attempts", o.attempts}, {"attempt_log", attempts}};
+    json j = {{"key", o.key},           {"kind", o.kind},         {"params", o.params}, {"status", to_string(o.status)},
+              {"attempts", o.attempts}, {"attempt_log", attempts}};
     put_text(j, "contact", o.contact);
     put_text(j, "run_id", o.run_id);
     put_text(j, "last_error", o.last_error);

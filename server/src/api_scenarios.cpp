@@ -136,7 +136,7 @@ void save_scenario(Api& api, Call& call) {
     const auto current = api.store.find_scenario(ws, id);
     if (!current) return scenario_not_found(call);
     // An active scenario's new version runs at once: it must validate, as at activation.
-    if (current->status == "active") {
+    if (current->status == ScenarioStatus::active) {
         json candidate = *doc;
         candidate["status"] = "active";
         if (const auto errors = check(api, ws, candidate); !errors.empty()) return send_invalid(call.res, errors);
@@ -167,13 +167,14 @@ void activate(Api& api, Call& call) {
     json candidate = current->document;
     candidate["status"] = "active";
     if (const auto errors = check(api, ws, candidate); !errors.empty()) return send_invalid(call.res, errors);
-    const auto s = api.store.set_scenario_status(ws, call.param(1), "active", api.now());
+    const auto s = api.store.set_scenario_status(ws, call.param(1), ScenarioStatus::active, api.now());
     if (!s) return scenario_not_found(call);
     send_json(call.res, 200, scenario_json(*s));
 }
 
 void pause(Api& api, Call& call) {
-    const auto s = api.store.set_scenario_status(call.caller.workspace, call.param(1), "paused", api.now());
+    const auto s =
+        api.store.set_scenario_status(call.caller.workspace, call.param(1), ScenarioStatus::paused, api.now());
     if (!s) return scenario_not_found(call);
     send_json(call.res, 200, scenario_json(*s));
 }
@@ -259,7 +260,7 @@ json run_json(const RunRecord& r) {
               {"version", r.version},
               {"contact", r.contact},
               {"event", r.event_id},
-              {"status", r.status},
+              {"status", to_string(r.status)},
               {"path", r.state.contains("path") ? r.state["path"] : json::array()},
               {"wake_at", r.wake_at ? json(format_time(*r.wake_at)) : json()},
               {"effects", r.effects},
@@ -271,11 +272,13 @@ json run_json(const RunRecord& r) {
 
 void list_runs(Api& api, Call& call) {
     RunQuery q;
+    std::optional<std::string> status;
     if (!take_param(call.res, query_text(call.req, "scenario", 64), q.scenario) ||
         !take_param(call.res, query_text(call.req, "contact", 128), q.contact) ||
-        !take_param(call.res, query_choice(call.req, "status", {"waiting", "done", "failed"}), q.status) ||
+        !take_param(call.res, query_choice(call.req, "status", {"waiting", "done", "failed"}), status) ||
         !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
         return;
+    if (status) q.status = run_status_of(*status);
     json out = json::array();
     for (const auto& r : api.store.runs(call.caller.workspace, q)) out.push_back(run_json(r));
     send_json(call.res, 200, {{"runs", std::move(out)}});

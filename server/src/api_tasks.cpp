@@ -13,10 +13,12 @@ namespace {
 
 void list_tasks(Api& api, Call& call) {
     TaskQuery q;
+    std::optional<std::string> status;
     if (!take_param(call.res, query_text(call.req, "role", 64), q.role) ||
-        !take_param(call.res, query_choice(call.req, "status", {"open", "done"}), q.status) ||
+        !take_param(call.res, query_choice(call.req, "status", {"open", "done"}), status) ||
         !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
         return;
+    if (status) q.status = task_status_of(*status);
     json out = json::array();
     for (const auto& t : api.store.tasks(call.caller.workspace, q)) out.push_back(task_json(t));
     send_json(call.res, 200, {{"tasks", std::move(out)}});
@@ -58,10 +60,12 @@ void done(Api& api, Call& call) {
 
 void list_outbox(Api& api, Call& call) {
     OutboxQuery q;
-    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead"}), q.status) ||
+    std::optional<std::string> status;
+    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead"}), status) ||
         !take_param(call.res, query_text(call.req, "kind", 64), q.kind) ||
         !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
         return;
+    if (status) q.status = outbox_status_of(*status);
     json out = json::array();
     for (const auto& o : api.store.outbox(call.caller.workspace, q)) out.push_back(outbox_json(o));
     send_json(call.res, 200, {{"outbox", std::move(out)}});

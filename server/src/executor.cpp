@@ -97,7 +97,7 @@ json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const
 void record_step(RunRecord& rec, const StepResult& step, json effects, Time now) {
     const RunState& state = step.state;
     rec.state = state;
-    rec.status = to_string(state.status);
+    rec.status = state.status;
     rec.error = state.error;
     rec.wake_at = state.wake_at;  // set exactly when waiting (engine.h)
     if (!rec.trace.is_array()) rec.trace = json::array();
@@ -114,7 +114,7 @@ void fail_record(RunRecord& rec, const std::string& why, Time now) {
         fail_run(*state, why);
         rec.state = *state;
     }
-    rec.status = to_string(RunStatus::failed);
+    rec.status = RunStatus::failed;
     rec.error = why;
     rec.wake_at.reset();
     rec.updated_at = now;
@@ -261,7 +261,7 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
         ++done.runs_started;
-        if (rec.status == "failed") ++done.runs_failed;
+        if (rec.status == RunStatus::failed) ++done.runs_failed;
         if (step.contact) {
             changed = std::move(*step.contact);
             contact = &*changed;
@@ -271,7 +271,7 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
 
 void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time handled_at, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
-    if (!rec || rec->status != "waiting") return;  // ended meanwhile (its scenario was deleted)
+    if (!rec || rec->status != RunStatus::waiting) return;  // ended meanwhile (its scenario was deleted)
     // A run goes on as of its wake time, however late this is (the `now` rule, CONTRACT-NOTES).
     const Time now = rec->wake_at ? std::min(*rec->wake_at, handled_at) : handled_at;
     // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
@@ -300,7 +300,7 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
         tx.save_run(*rec);
     }
     ++done.runs_resumed;
-    if (rec->status == "failed") ++done.runs_failed;
+    if (rec->status == RunStatus::failed) ++done.runs_failed;
 }
 
 namespace {
@@ -443,7 +443,7 @@ bool Executor::resume_due_runs() {
                 RunRecord failed = r;
                 fail_record(failed, std::string("internal error: ") + error.what(), clock_());
                 store_.write([&](WriteTx& tx) {
-                    if (auto current = tx.find_run(r.workspace, r.id); current && current->status == "waiting")
+                    if (auto current = tx.find_run(r.workspace, r.id); current && current->status == RunStatus::waiting)
                         tx.save_run(failed);
                 });
                 count(ExecutorStats{.runs_failed = 1, .set_aside = 1});

@@ -45,7 +45,7 @@ Result<RfmOutcome> RfmService::recompute(WorkspaceId ws, const RfmSettings& sett
     out.scored = result->scored_count;
     for (std::uint32_t i = 0; i < table.contact_ids.size(); ++i)
         if (const std::string* segment = result->segment_name(i)) ++out.segments[*segment];
-    store_.save_rfm(ws, table.contact_ids, *result);
+    store_.save_rfm(ws, table.contact_ids, *result, rfm_edges(*result, settings));
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return out;
 }

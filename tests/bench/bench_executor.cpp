@@ -56,7 +56,7 @@ bool measure(std::size_t n, double entering, const ExecutorOptions& options) {
         auto campaign = voucher_campaign_from_json(asset("campaigns.json")[0]);
         store.save_voucher_campaign(ws, *campaign, now);
         store.create_scenario(ws, asset("scenarios/nps-recovery.json"), now);
-        store.set_scenario_status(ws, "nps-recovery", "active", now);
+        store.set_scenario_status(ws, "nps-recovery", ScenarioStatus::active, now);
 
         // Every k-th answer of 100 is low: `entering` of them start a run.
         const auto low = static_cast<std::size_t>(entering * 100 + 0.5);
@@ -86,7 +86,8 @@ bool measure(std::size_t n, double entering, const ExecutorOptions& options) {
                     entering * 100, seconds, static_cast<double>(n) / seconds,
                     static_cast<unsigned long long>(stats.runs_started),
                     static_cast<double>(stats.runs_started) / seconds);
-        const auto waiting = store.runs(ws, RunQuery{.scenario = {}, .contact = {}, .status = "waiting", .limit = 1});
+        const auto waiting =
+            store.runs(ws, RunQuery{.scenario = {}, .contact = {}, .status = RunStatus::waiting, .limit = 1});
         if (stats.runs_started != expected || !store.unprocessed_events(1).empty() ||
             store.vouchers(ws, std::nullopt, expected + 1).size() != expected || (expected > 0 && waiting.empty())) {
             std::fprintf(stderr, "FAIL: expected %zu runs and vouchers, every event processed\n", expected);

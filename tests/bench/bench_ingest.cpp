@@ -44,9 +44,9 @@
 #include <thread>
 #include <vector>
 
+#include "clock.h"
 #include "closeloop/detail/json_read.h"
 #include "closeloop/event.h"
-#include "clock.h"
 #include "executor.h"
 #include "store/sqlite_store.h"
 
@@ -263,7 +263,7 @@ std::pair<Summary, Summary> run_direct_executor(const Options& o, const std::fil
     const json scenario = json::parse(read_file(assets / "scenarios" / "nps-recovery.json"));
     const std::string id = scenario.at("id").get<std::string>();
     if (store.create_scenario(ws, scenario, now) != server::ScenarioSave::saved ||
-        !store.set_scenario_status(ws, id, "active", now)) {
+        !store.set_scenario_status(ws, id, ScenarioStatus::active, now)) {
         std::fprintf(stderr, "bench_ingest: cannot activate %s in the direct store\n", id.c_str());
         std::exit(1);
     }
@@ -402,7 +402,8 @@ int main(int argc, char** argv) {
     print("single-event units", direct_single);
     print("batches of 100", direct_batch);
     if (direct_executor) {
-        std::printf("straight into the executor's ingest, recovery scenario active (what a request costs below HTTP):\n");
+        std::printf(
+            "straight into the executor's ingest, recovery scenario active (what a request costs below HTTP):\n");
         print("single-event units", direct_executor->first);
         print("batches of 100", direct_executor->second);
     }

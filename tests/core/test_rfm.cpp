@@ -604,3 +604,105 @@ TEST_CASE("the card's rfm JSON") {
         CHECK(bad.error().path == "rfm.segmnet");  // a typo is named, not taken as a missing segment
     }
 }
+
+TEST_CASE("RfmEdges: a contact scored between computations") {
+    // 40 contacts with spread and tied aggregates: c buys (c % 7) + 1 times, the latest
+    // (c * 3) % 50 days ago, for (c % 11) * 10.00 + 10.99 in all.
+    Purchases p;
+    const std::uint32_t n = 40;
+    for (std::uint32_t c = 0; c < n; ++c) {
+        const int count = static_cast<int>(c % 7) + 1;
+        const std::int64_t latest = (c * 3) % 50;
+        p.add(c, days_ago(latest), (c % 11) * 10.0 + 10.99 - (count - 1));
+        for (int k = 1; k < count; ++k) p.add(c, days_ago(latest + k), 1.0);
+    }
+    const RfmResult res = compute(p, n);
+    const auto edges = rfm_edges(res, settings());
+    REQUIRE(edges.has_value());
+    if (!edges) return;
+
+    SUBCASE("the aggregates of a contact in the computation get its scores and segment") {
+        for (std::uint32_t c = 0; c < n; ++c) {
+            CAPTURE(c);
+            const RfmScore& s = res.contacts[c];
+            const ContactRfm got = score_with_edges(*edges, s.recency_days, s.frequency, s.monetary_cents);
+            CHECK(got == res.card(c).value_or(ContactRfm{}));
+        }
+    }
+    SUBCASE("beyond every contact: the best score there was; below: 1") {
+        const ContactRfm best = score_with_edges(*edges, 0, 1000, 1'000'000'00);
+        CHECK(best.r == 5);
+        CHECK(best.f == 5);
+        CHECK(best.m == 5);
+        CHECK(best.segment == "Champions");
+        const ContactRfm worst = score_with_edges(*edges, 365, 1, 0);
+        CHECK(worst.r == 1);
+        CHECK(worst.f == 1);
+        CHECK(worst.m == 1);
+        CHECK(worst.segment == "Lost");
+    }
+    SUBCASE("scores never fall as an aggregate improves") {
+        int last = 1;
+        for (std::int64_t cents = 0; cents < 12000; cents += 37) {
+            const int m = score_with_edges(*edges, 10, 2, cents).m;
+            CHECK(m >= last);
+            last = m;
+        }
+        CHECK(last == 5);
+    }
+    SUBCASE("score_contact aggregates as compute_rfm does") {
+        const std::array<Time, 3> times = {days_ago(3, 5), days_ago(400), Time{as_of.ms + 1}};
+        const std::array<double, 3> amounts = {10.005, 99.0, 99.0};  // outside the window: the last two
+        const auto got = score_contact(*edges, as_of, times, amounts);
+        REQUIRE(got.has_value());
+        if (!got) return;
+        CHECK(got->recency_days == 3);
+        CHECK(got->frequency == 1);
+        CHECK(got->monetary_cents == 1001);  // rounded half up to cents
+        CHECK(*got == score_with_edges(*edges, 3, 1, 1001));
+        CHECK_FALSE(score_contact(*edges, as_of, std::span<const Time>(times).subspan(1),
+                                  std::span<const double>(amounts).subspan(1)));
+    }
+    SUBCASE("an edited grid names the segment") {
+        RfmSettings s = settings();
+        s.grid.at(5, 5) = "Stars";
+        const auto edited = rfm_edges(res, s);
+        REQUIRE(edited.has_value());
+        if (edited) CHECK(score_with_edges(*edited, 0, 1000, 1'000'000'00).segment == "Stars");
+    }
+    SUBCASE("JSON round trip; errors name the field") {
+        const nlohmann::json j = *edges;
+        const auto back = rfm_edges_from_json(j);
+        REQUIRE(back.ok());
+        if (back) CHECK(*back == *edges);
+        nlohmann::json bad = j;
+        bad["f"] = nlohmann::json::array({1, 2});
+        const auto e = rfm_edges_from_json(bad, "rfm_edges");
+        REQUIRE_FALSE(e.ok());
+        if (!e) CHECK(e.error().path == "rfm_edges.f");
+        bad = j;
+        bad["m"][2] = "x";
+        const auto e2 = rfm_edges_from_json(bad);
+        REQUIRE_FALSE(e2.ok());
+        if (!e2) CHECK(e2.error().path == "m[2]");
+    }
+}
+
+TEST_CASE("RfmEdges: one contact scored, edges it did not reach are null; none scored, no edges") {
+    Purchases p;
+    p.add(0, days_ago(20), 20.0);
+    const RfmResult one = compute(p, 2);
+    const auto edges = rfm_edges(one, settings());
+    REQUIRE(edges.has_value());
+    if (!edges) return;
+    // It scored 3/3/3: edges for 2 and 3 at its values, none for 4 and 5.
+    CHECK(edges->f[0] == 1);
+    CHECK(edges->f[1] == 1);
+    CHECK_FALSE(edges->f[2].has_value());
+    CHECK_FALSE(edges->f[3].has_value());
+    CHECK(edges->r[1] == -20);
+    CHECK(score_with_edges(*edges, 5, 9, 99999).r == 3);
+    CHECK(score_with_edges(*edges, 21, 1, 2000).r == 1);
+    CHECK(nlohmann::json(*edges)["f"] == nlohmann::json::parse("[1, 1, null, null]"));
+    CHECK_FALSE(rfm_edges(compute(Purchases{}, 3), settings()).has_value());
+}

@@ -71,7 +71,7 @@ struct Fixture {
         REQUIRE(campaign.ok());
         store.save_voucher_campaign(ws, *campaign, now);
         REQUIRE(store.create_scenario(ws, scenario, now) == ScenarioSave::saved);
-        REQUIRE(store.set_scenario_status(ws, scenario["id"].get<std::string>(), "active", now));
+        REQUIRE(store.set_scenario_status(ws, scenario["id"].get<std::string>(), ScenarioStatus::active, now));
     }
 
     void drain() {
@@ -97,7 +97,7 @@ TEST_CASE("the executor starts runs, applies effects and resumes waits when they
     REQUIRE(runs.size() == 1);  // the 9 does not enter
     const RunRecord& run = runs[0];
     CHECK(run.contact == "c1");
-    CHECK(run.status == "waiting");
+    CHECK(run.status == RunStatus::waiting);
     CHECK(run.wake_at == add(f.now, hours(1)));
     CHECK(run.state["path"] == json::array({"segment", "give_voucher", "mail_voucher", "wait"}));
     CHECK(f.store.unprocessed_events(10).empty());  // voucher_assigned included
@@ -110,12 +110,12 @@ TEST_CASE("the executor starts runs, applies effects and resumes waits when they
     REQUIRE(outbox.size() == 1);
     CHECK(outbox[0].key == run.id + "/mail_voucher");
     CHECK(outbox[0].params["to"] == "c1@example.cz");
-    CHECK(outbox[0].status == "pending");
+    CHECK(outbox[0].status == OutboxStatus::pending);
 
     SUBCASE("not before its time") {
         f.now = add(f.now, minutes(59));
         f.drain();
-        CHECK(f.runs()[0].status == "waiting");
+        CHECK(f.runs()[0].status == RunStatus::waiting);
     }
     SUBCASE("after its wake time: the rest of the path, a task and a tag") {
         f.now = add(f.now, minutes(61));
@@ -123,7 +123,7 @@ TEST_CASE("the executor starts runs, applies effects and resumes waits when they
         f.drain();
         const auto after = f.runs();
         REQUIRE(after.size() == 1);
-        CHECK(after[0].status == "done");
+        CHECK(after[0].status == RunStatus::done);
         CHECK(!after[0].wake_at);
         CHECK(after[0].effects.size() == 4);
         CHECK(after[0].trace.size() == 6);
@@ -147,7 +147,7 @@ TEST_CASE("the executor starts runs, applies effects and resumes waits when they
         StoredScenario saved;
         REQUIRE(f.store.update_scenario(f.ws, "rec", doc, f.now, &saved) == ScenarioSave::saved);
         CHECK(saved.version == 2);
-        CHECK(saved.status == "active");
+        CHECK(saved.status == ScenarioStatus::active);
         CHECK(f.store.find_scenario_version(f.ws, "rec", 1));
         f.store.insert_events(f.ws, std::vector<Event>{nps("n4", "c3", 1)}, f.now);
         f.drain();
@@ -158,7 +158,7 @@ TEST_CASE("the executor starts runs, applies effects and resumes waits when they
 
         REQUIRE(f.store.delete_scenario(f.ws, "rec", f.now));
         for (const auto& r : f.runs()) {
-            CHECK(r.status == "failed");
+            CHECK(r.status == RunStatus::failed);
             CHECK(r.error == "the scenario was deleted");
             CHECK(r.state["status"] == "failed");
         }
@@ -183,7 +183,7 @@ TEST_CASE("an expression that fails at run time fails that run with its reason; 
                                  {"then", nullptr},
                                  {"else", nullptr}}});
     REQUIRE(f.store.create_scenario(f.ws, doc, f.now) == ScenarioSave::saved);
-    REQUIRE(f.store.set_scenario_status(f.ws, "bad", "active", f.now));
+    REQUIRE(f.store.set_scenario_status(f.ws, "bad", ScenarioStatus::active, f.now));
     std::vector<Event> events;
     for (const char* x : {R"("text")", "5"}) {
         auto e = event_from_json(json{
@@ -195,9 +195,9 @@ TEST_CASE("an expression that fails at run time fails that run with its reason; 
     f.drain();
     const auto runs = f.runs();
     REQUIRE(runs.size() == 2);
-    CHECK(runs[1].status == "failed");  // newest first: the text came first
+    CHECK(runs[1].status == RunStatus::failed);  // newest first: the text came first
     CHECK(runs[1].error.find("check") != std::string::npos);
-    CHECK(runs[0].status == "done");
+    CHECK(runs[0].status == RunStatus::done);
     CHECK(f.store.unprocessed_events(10).empty());
 }
 
@@ -212,7 +212,7 @@ TEST_CASE("the shipped recovery scenario: a reminder 10 days before expiry unles
     REQUIRE(v1[0].expires_at);
     const Time wake = subtract(*v1[0].expires_at, days(10));
     for (const auto& r : waiting) {
-        CHECK(r.status == "waiting");
+        CHECK(r.status == RunStatus::waiting);
         CHECK(r.wake_at == wake);
     }
     CHECK(f.store.redeem_voucher(f.ws, v1[0].code, add(f.now, days(3))).outcome == RedeemOutcome::redeemed);
@@ -223,9 +223,9 @@ TEST_CASE("the shipped recovery scenario: a reminder 10 days before expiry unles
     const auto c2 = f.runs_of("c2");
     REQUIRE(c1.size() == 1);
     REQUIRE(c2.size() == 1);
-    CHECK(c1[0].status == "done");
+    CHECK(c1[0].status == RunStatus::done);
     CHECK(c1[0].state["path"].back() == "still_unused");
-    CHECK(c2[0].status == "done");
+    CHECK(c2[0].status == RunStatus::done);
     CHECK(c2[0].state["path"].back() == "mail_reminder");
     std::vector<std::string> mails;
     for (const auto& o : f.store.outbox(f.ws, OutboxQuery{}))
@@ -264,7 +264,7 @@ TEST_CASE("the executor sees catalog changes at once: a campaign's new value, a 
     CHECK(f.store.vouchers(f.ws, std::string("k1"), 1).at(0).value == 20);
     CHECK(f.store.vouchers(f.ws, std::string("k2"), 1).at(0).value == 35);
 
-    REQUIRE(f.store.set_scenario_status(f.ws, "rec", "paused", f.now));
+    REQUIRE(f.store.set_scenario_status(f.ws, "rec", ScenarioStatus::paused, f.now));
     f.store.insert_events(f.ws, std::vector<Event>{nps("k3", "k3", 1)}, f.now);
     f.drain();
     CHECK(f.runs_of("k3").empty());
@@ -272,7 +272,7 @@ TEST_CASE("the executor sees catalog changes at once: a campaign's new value, a 
     // A paused scenario's live runs still finish.
     f.now = add(f.now, hours(2));
     f.drain();
-    CHECK(f.runs_of("k1").at(0).status == "done");
+    CHECK(f.runs_of("k1").at(0).status == RunStatus::done);
 }
 
 TEST_CASE("live runs finish on the version they started on, across a save and a restart of the executor") {
@@ -310,7 +310,7 @@ TEST_CASE("ingest: an event, the run it starts and the run's effects commit in o
     REQUIRE(runs.size() == 1);
     CHECK(runs[0].contact == "c1");
     CHECK(runs[0].event_id == "i1");
-    CHECK(runs[0].status == "waiting");
+    CHECK(runs[0].status == RunStatus::waiting);
     CHECK(f.store.vouchers(f.ws, std::string("c1"), 10).size() == 1);
     const auto outbox = f.store.outbox(f.ws, OutboxQuery{});
     REQUIRE(outbox.size() == 1);
@@ -338,7 +338,7 @@ TEST_CASE("ingest: an event, the run it starts and the run's effects commit in o
         auto doc = detail::parse_json(recovery).value();
         doc["id"] = "rec2";
         REQUIRE(f.store.create_scenario(f.ws, doc, f.now) == ScenarioSave::saved);
-        REQUIRE(f.store.set_scenario_status(f.ws, "rec2", "active", f.now));
+        REQUIRE(f.store.set_scenario_status(f.ws, "rec2", ScenarioStatus::active, f.now));
         f.executor.ingest(f.ws, std::vector<Event>{nps("i5", "c5", 1)}, f.now);
         CHECK(f.runs_of("c5").size() == 2);
     }

@@ -469,12 +469,12 @@ TEST_CASE("tasks and the outbox: idempotent by key, listed by role and status") 
     CHECK(store.tasks(ws, {}).size() == 2);
     const auto done = store.complete_task(ws, "t1", at("2026-11-22T11:00:00Z"));
     REQUIRE(done);
-    CHECK(done->status == "done");
+    CHECK(done->status == TaskStatus::done);
     CHECK(store.complete_task(ws, "t1", at("2026-11-22T12:00:00Z"))->done_at == at("2026-11-22T11:00:00Z"));
     TaskQuery open;
-    open.status = "open";
+    open.status = TaskStatus::open;
     CHECK(store.tasks(ws, open).size() == 1);
-    agent.status = "open";
+    agent.status = TaskStatus::open;
     CHECK(store.tasks(ws, agent).empty());
 
     OutboxEntry e;
@@ -493,12 +493,12 @@ TEST_CASE("tasks and the outbox: idempotent by key, listed by role and status") 
     CHECK(store.outbox(ws, {}).size() == 2);
     OutboxQuery mails;
     mails.kind = "send_email";
-    mails.status = "pending";
+    mails.status = OutboxStatus::pending;
     const auto listed = store.outbox(ws, mails);
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].params == json{{"template", "nps-apology"}});
     OutboxQuery sent;
-    sent.status = "sent";
+    sent.status = OutboxStatus::sent;
     CHECK(store.outbox(ws, sent).empty());
 }
 
@@ -518,7 +518,7 @@ TEST_CASE("RFM results replace the previous ones") {
     auto result =
         compute_rfm(settings, static_cast<std::uint32_t>(table.contact_ids.size()), table.purchases.columns());
     REQUIRE(result.ok());
-    CHECK(store.save_rfm(ws, table.contact_ids, *result) == 2);
+    CHECK(store.save_rfm(ws, table.contact_ids, *result, rfm_edges(*result, settings)) == 2);
     const auto c1 = store.contact_card(ws, "c1", 1)->contact.contact.rfm;
     REQUIRE(c1);
     CHECK(c1->monetary_cents == 10000);
@@ -530,7 +530,7 @@ TEST_CASE("RFM results replace the previous ones") {
     CHECK(later.contact_ids == std::vector<std::string>{"c2"});
     auto again = compute_rfm(settings, 1, later.purchases.columns());
     REQUIRE(again.ok());
-    store.save_rfm(ws, later.contact_ids, *again);
+    store.save_rfm(ws, later.contact_ids, *again, rfm_edges(*again, settings));
     CHECK_FALSE(store.contact_card(ws, "c1", 1)->contact.contact.rfm);
     CHECK(store.contact_card(ws, "c2", 1)->contact.contact.rfm);
 }
@@ -724,10 +724,10 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         store.list_events(ws, q);
         TaskQuery t;
         if (variant & 1) t.role = "r";
-        if (variant & 2) t.status = "open";
+        if (variant & 2) t.status = TaskStatus::open;
         store.tasks(ws, t);
         OutboxQuery o;
-        if (variant & 1) o.status = "pending";
+        if (variant & 1) o.status = OutboxStatus::pending;
         if (variant & 2) o.kind = "send_email";
         store.outbox(ws, o);
     }
@@ -766,11 +766,12 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
     store.contact_card(ws, "c1", 10);
     store.export_contact(ws, "c1");
     const auto table = store.purchases(ws, Time{0}, Time{ms_per_day * 365 * 100});
-    store.save_rfm(ws, table.contact_ids, compute_rfm(RfmSettings{}, 1, table.purchases.columns()).value());
+    store.save_rfm(ws, table.contact_ids, compute_rfm(RfmSettings{}, 1, table.purchases.columns()).value(),
+                   std::nullopt);
     // Scenarios, templates and runs (the executor's statements).
     store.create_scenario(ws, json{{"id", "s"}, {"name", "S"}}, Time{0});
     store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S2"}}, Time{1}, nullptr);
-    store.set_scenario_status(ws, "s", "active", Time{2});
+    store.set_scenario_status(ws, "s", ScenarioStatus::active, Time{2});
     store.update_scenario(ws, "s", json{{"id", "s"}, {"name", "S3"}}, Time{3}, nullptr);
     store.scenarios(ws);
     store.find_scenario_version(ws, "s", 1);
@@ -785,7 +786,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         r.id = "run1";
         r.scenario = "s";
         r.contact = "c1";
-        r.status = "waiting";
+        r.status = RunStatus::waiting;
         r.wake_at = Time{10};
         tx.save_run(r);
         tx.save_run(r);
@@ -801,7 +802,7 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
         RunQuery q;
         if (variant & 1) q.contact = "c1";
         if (variant & 2) q.scenario = "s";
-        if (variant & 4) q.status = "waiting";
+        if (variant & 4) q.status = RunStatus::waiting;
         store.runs(ws, q);
     }
     store.find_run(ws, "run1");
@@ -855,4 +856,68 @@ TEST_CASE("every query the store has run uses an index (no full scans of growing
             CHECK((sql.find("FROM vouchers") != std::string::npos || sql.find("contact_id = ?2") != std::string::npos));
         }
     }
+}
+
+TEST_CASE("RFM: a purchase after a computation scores its contact at once against the computation's edges") {
+    TempDir dir;
+    SqliteStore store(dir.path);
+    const auto ws = make_workspace(store, "demo");
+    const auto purchase = [](const char* id, const char* contact, const char* time, double amount) {
+        Event e =
+            event(R"({"id":"x","type":"purchase","contact":"x","data":{"order_id":"o","amount":1,"currency":"EUR"}})");
+        e.id = id;
+        e.contact.id = contact;
+        e.time = at(time);
+        e.data["amount"] = amount;
+        return e;
+    };
+    ingest(store, ws,
+           {purchase("p1", "small", "2026-11-01T00:00:00Z", 10), purchase("p2", "mid", "2026-11-02T00:00:00Z", 100),
+            purchase("p3", "big", "2026-11-03T00:00:00Z", 1000)});
+    RfmSettings settings;
+    settings.as_of = at("2026-11-22T00:00:00Z");
+    const auto table = store.purchases(ws, Time{settings.as_of.ms - 365 * ms_per_day}, settings.as_of);
+    const auto result =
+        compute_rfm(settings, static_cast<std::uint32_t>(table.contact_ids.size()), table.purchases.columns());
+    REQUIRE(result.ok());
+    const auto edges = rfm_edges(*result, settings);
+    REQUIRE(edges);
+    CHECK(store.save_rfm(ws, table.contact_ids, *result, edges) == 3);
+    const auto rfm_of = [&](const char* id) { return store.contact_card(ws, id, 1)->contact.contact.rfm; };
+
+    // A new customer buys and then answers: the purchase gives a segment at once, and a scenario
+    // handed the answer sees it.
+    const Time received = at("2026-11-23T10:00:00Z");
+    std::optional<ContactRfm> seen;
+    Handler answers([&](WriteTx&, WorkspaceId, std::int64_t, const Event&, const Contact& c) { seen = c.rfm; },
+                    [](const Event& e) { return e.type == "nps_response"; });
+    store.insert_events(ws,
+                        std::vector<Event>{purchase("p4", "newbie", "2026-11-23T09:00:00Z", 2000),
+                                           event(R"({"id":"n1","type":"nps_response","contact":"newbie",)"
+                                                 R"("time":"2026-11-23T09:30:00Z","data":{"score":4}})")},
+                        received, &answers);
+    const auto newbie = rfm_of("newbie");
+    REQUIRE(newbie);
+    const std::array<Time, 1> times = {at("2026-11-23T09:00:00Z")};
+    const std::array<double, 1> amounts = {2000};
+    CHECK(*newbie == score_contact(*edges, received, times, amounts).value());
+    CHECK(newbie->m == 5);  // above every spend of the computation
+    CHECK(newbie->recency_days == 0);
+    CHECK(seen == newbie);
+
+    // A customer of the computation buys again: frequency and spend move now, not at the next
+    // computation.
+    const auto before = rfm_of("small");
+    REQUIRE(before);
+    ingest(store, ws, {purchase("p5", "small", "2026-11-23T11:00:00Z", 990)}, at("2026-11-23T11:00:00Z"));
+    const auto after = rfm_of("small");
+    REQUIRE(after);
+    CHECK(after->frequency == 2);
+    CHECK(after->monetary_cents == 100000);
+    CHECK(after->m > before->m);
+
+    // A computation that scored no one leaves no edges: purchases then change no scores.
+    CHECK(store.save_rfm(ws, {}, compute_rfm(settings, 0, Purchases{}.columns()).value(), std::nullopt) == 0);
+    ingest(store, ws, {purchase("p6", "later", "2026-11-24T00:00:00Z", 50)}, at("2026-11-24T00:00:00Z"));
+    CHECK_FALSE(rfm_of("later"));
 }

@@ -17,6 +17,7 @@
 //   4. Purchases         — the columnar input
 //   5. ContactRfm        — one contact's RFM as the card and scenarios see it; JSON
 //   6. compute_rfm       — the computation and its result
+//   7. RfmEdges          — one contact scored between computations (a purchase)
 #pragma once
 
 #include <array>
@@ -210,5 +211,39 @@ struct RfmResult {
 
 Result<RfmResult> compute_rfm(const RfmSettings& settings, std::uint32_t contact_count,
                               const PurchaseColumns& purchases);
+
+// ---- 7. RfmEdges: one contact scored between computations ----------------------------------
+//
+// A purchase changes its contact's aggregates at once, but quintiles are a property of all
+// contacts and are computed on a schedule. In between, the contact is scored against the
+// edges of the last computation: for each score s = 2..5, the least value (oriented so that
+// higher is better: recency as minus days) that scored at least s. A value scores 1 + the
+// number of edges it reaches, so a contact whose aggregates equal those of a contact in the
+// computation gets that contact's scores, and scores never fall as an aggregate improves. The
+// segment is the cell of the computation's grid.
+// JSON: { "window_days": 365, "r": [e2, e3, e4, e5], "f": [...], "m": [...], "grid": {...} },
+// an edge that no contact reached being null.
+struct RfmEdges {
+    std::int32_t window_days = default_window_days;
+    std::array<std::optional<std::int64_t>, 4> r, f, m;  // [s - 2]
+    SegmentGrid grid = default_segment_grid();
+
+    bool operator==(const RfmEdges&) const = default;
+};
+
+// The edges of a computation made with `settings`; nullopt when it scored no contact.
+std::optional<RfmEdges> rfm_edges(const RfmResult& result, const RfmSettings& settings);
+
+// The card's view of a contact with these aggregates (frequency 1 or more).
+ContactRfm score_with_edges(const RfmEdges& edges, std::int64_t recency_days, std::int64_t frequency,
+                            std::int64_t monetary_cents);
+
+// One contact's purchases (times[i], amounts[i]) aggregated as compute_rfm does, as of `as_of`
+// over the edges' window, and scored; nullopt when none is in the window.
+std::optional<ContactRfm> score_contact(const RfmEdges& edges, Time as_of, std::span<const Time> times,
+                                        std::span<const double> amounts);
+
+void to_json(nlohmann::json& j, const RfmEdges& edges);
+Result<RfmEdges> rfm_edges_from_json(const nlohmann::json& j, const std::string& path = "");
 
 }  // namespace closeloop

@@ -74,7 +74,11 @@ IngestResult SqliteWriteTx::insert_rows(WorkspaceId ws, const std::vector<EventR
         else
             upsert_event_contact(ws, e.contact, time);
         if (row.response) insert_response(ws, seq, *row.response);
-        if (e.kind == EventType::purchase) insert_purchase(ws, seq, e, time);
+        if (e.kind == EventType::purchase) {
+            insert_purchase(ws, seq, e, time);
+            auto rfm = rescore_rfm(ws, e.contact.id, received_at);
+            if (rfm && contact) contact->contact.rfm = std::move(rfm);
+        }
         if (e.kind == EventType::voucher_redeemed) mark_redeemed(ws, e, time);
 
         if (!handler) {
@@ -236,7 +240,7 @@ std::optional<ContactErasure> SqliteWriteTx::erase_contact(WorkspaceId ws, std::
 }
 
 std::size_t SqliteWriteTx::save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
-                                    const RfmResult& result) {
+                                    const RfmResult& result, const std::optional<RfmEdges>& edges) {
     db_.prepare(
            "UPDATE contacts SET rfm_r = NULL, rfm_f = NULL, rfm_m = NULL, rfm_segment = NULL, "
            "rfm_recency_days = NULL, rfm_frequency = NULL, rfm_monetary_cents = NULL "
@@ -244,25 +248,61 @@ std::size_t SqliteWriteTx::save_rfm(WorkspaceId ws, const std::vector<std::strin
         .bind(1, ws)
         .run();
     std::size_t saved = 0;
-    for (std::uint32_t i = 0; i < contact_ids.size() && i < result.contacts.size(); ++i) {
-        const RfmScore& s = result.contacts[i];
-        const std::string* segment = result.segment_name(i);
-        if (!segment) continue;
-        auto st = db_.prepare(
-            "UPDATE contacts SET rfm_r = ?3, rfm_f = ?4, rfm_m = ?5, rfm_segment = ?6, rfm_recency_days = ?7, "
-            "rfm_frequency = ?8, rfm_monetary_cents = ?9 WHERE workspace_id = ?1 AND id = ?2");
-        st.bind(1, ws)
-            .bind(2, contact_ids[i])
-            .bind(3, int{s.r})
-            .bind(4, int{s.f})
-            .bind(5, int{s.m})
-            .bind(6, *segment)
-            .bind(7, std::int64_t{s.recency_days})
-            .bind(8, std::int64_t{s.frequency})
-            .bind(9, s.monetary_cents);
-        saved += static_cast<std::size_t>(st.run());
+    for (std::uint32_t i = 0; i < contact_ids.size() && i < result.contacts.size(); ++i)
+        if (const auto card = result.card(i)) saved += static_cast<std::size_t>(write_rfm(ws, contact_ids[i], *card));
+    if (edges) {
+        db_.prepare(
+               "INSERT INTO settings (workspace_id, name, value, updated_at) VALUES (?1, 'rfm_edges', ?2, "
+               "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) "
+               "ON CONFLICT (workspace_id, name) DO UPDATE SET value = excluded.value, updated_at = "
+               "excluded.updated_at")
+            .bind(1, ws)
+            .bind(2, json(*edges).dump())
+            .run();
+    } else {
+        db_.prepare("DELETE FROM settings WHERE workspace_id = ?1 AND name = 'rfm_edges'").bind(1, ws).run();
     }
     return saved;
+}
+
+int SqliteWriteTx::write_rfm(WorkspaceId ws, std::string_view contact, const ContactRfm& rfm) {
+    return db_
+        .prepare(
+            "UPDATE contacts SET rfm_r = ?3, rfm_f = ?4, rfm_m = ?5, rfm_segment = ?6, rfm_recency_days = ?7, "
+            "rfm_frequency = ?8, rfm_monetary_cents = ?9 WHERE workspace_id = ?1 AND id = ?2")
+        .bind(1, ws)
+        .bind(2, contact)
+        .bind(3, rfm.r)
+        .bind(4, rfm.f)
+        .bind(5, rfm.m)
+        .bind(6, rfm.segment)
+        .bind(7, rfm.recency_days)
+        .bind(8, rfm.frequency)
+        .bind(9, rfm.monetary_cents)
+        .run();
+}
+
+std::optional<ContactRfm> SqliteWriteTx::rescore_rfm(WorkspaceId ws, const std::string& contact, Time as_of) {
+    auto saved = db_.prepare("SELECT value FROM settings WHERE workspace_id = ?1 AND name = 'rfm_edges'");
+    saved.bind(1, ws);
+    if (!saved.step()) return std::nullopt;
+    const auto edges = rfm_edges_from_json(parse_stored(saved.text(0), json()));
+    if (!edges) return std::nullopt;
+    // The contact's purchases, found through its events (purchases are clustered by time).
+    auto st = db_.prepare(
+        "SELECT p.time, p.amount FROM events e INDEXED BY events_contact JOIN purchases p ON p.workspace_id = "
+        "e.workspace_id AND p.time = e.time AND p.event_seq = e.seq WHERE e.workspace_id = ?1 AND e.contact_id = ?2 "
+        "AND e.type = 'purchase' AND e.time >= ?3 AND e.time <= ?4");
+    st.bind(1, ws).bind(2, contact).bind(3, as_of.ms - std::int64_t{edges->window_days} * ms_per_day).bind(4, as_of.ms);
+    std::vector<Time> times;
+    std::vector<double> amounts;
+    while (st.step()) {
+        times.push_back(time_at(st, 0));
+        amounts.push_back(st.real(1));
+    }
+    auto rfm = score_contact(*edges, as_of, times, amounts);
+    if (rfm) write_rfm(ws, contact, *rfm);
+    return rfm;
 }
 
 void SqliteWriteTx::ensure_contact(WorkspaceId ws, const std::string& id, Time now) {
@@ -495,10 +535,10 @@ PurchaseTable SqliteStore::purchases(WorkspaceId ws, Time from, Time to) {
     return table;
 }
 
-std::size_t SqliteStore::save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
-                                  const RfmResult& result) {
+std::size_t SqliteStore::save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                                  const std::optional<RfmEdges>& edges) {
     std::size_t saved = 0;
-    write([&](WriteTx& tx) { saved = sqlite_tx(tx).save_rfm(ws, contact_ids, result); });
+    write([&](WriteTx& tx) { saved = sqlite_tx(tx).save_rfm(ws, contact_ids, result, edges); });
     return saved;
 }
 

@@ -133,7 +133,7 @@ Task read_task(const Stmt& st) {
     t.contact = st.text(5);
     t.run_id = st.text(6);
     t.key = st.text(7);
-    t.status = st.text(8);
+    t.status = task_status_of(st.text(8)).value_or(TaskStatus::open);
     t.created_at = time_at(st, 9);
     t.due_at = opt_time(st, 10);
     t.done_at = opt_time(st, 11);
@@ -148,7 +148,7 @@ OutboxEntry read_outbox(const Stmt& st) {
     o.contact = st.text(3);
     o.run_id = st.text(4);
     o.params = parse_stored(st.text(5), json::object());
-    o.status = st.text(6);
+    o.status = outbox_status_of(st.text(6)).value_or(OutboxStatus::pending);
     o.attempts = st.int32(7);
     o.next_attempt_at = opt_time(st, 8);
     o.last_error = st.text(9);
@@ -165,7 +165,7 @@ RunRecord read_run(const Stmt& st) {
     r.version = st.int32(3);
     r.contact = st.text(4);
     r.event_id = st.text(5);
-    r.status = st.text(6);
+    r.status = run_status_of(st.text(6)).value_or(RunStatus::failed);
     r.wake_at = opt_time(st, 7);
     r.error = st.text(8);
     r.state = parse_stored(st.text(9), json::object());
@@ -181,12 +181,12 @@ StoredScenario read_scenario(const Stmt& st) {
     s.workspace = st.int64(0);
     s.id = st.text(1);
     s.version = st.int32(2);
-    s.status = st.text(3);
+    s.status = scenario_status_of(st.text(3)).value_or(ScenarioStatus::draft);
     s.document = parse_stored(st.text(4), json::object());
     if (!s.document.is_object()) s.document = json::object();
     s.document["id"] = s.id;
     s.document["version"] = s.version;
-    s.document["status"] = s.status;
+    s.document["status"] = to_string(s.status);
     s.created_at = time_at(st, 5);
     s.updated_at = time_at(st, 6);
     return s;

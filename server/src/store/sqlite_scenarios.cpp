@@ -49,7 +49,7 @@ void SqliteWriteTx::save_run(const RunRecord& r) {
         .bind(4, r.version)
         .bind(5, r.contact)
         .bind(6, r.event_id)
-        .bind(7, r.status)
+        .bind(7, to_string(r.status))
         .bind_text_or_null(9, r.error)
         .bind(10, r.state.dump(-1, ' ', false, json::error_handler_t::replace))
         .bind(11, r.trace.dump(-1, ' ', false, json::error_handler_t::replace))
@@ -100,11 +100,11 @@ ScenarioSave SqliteWriteTx::update_scenario(WorkspaceId ws, std::string_view id,
     return ScenarioSave::saved;
 }
 
-bool SqliteWriteTx::set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status, Time now) {
+bool SqliteWriteTx::set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status, Time now) {
     auto st = db_.prepare(
         "UPDATE scenarios SET status = ?3, activated = activated OR ?3 = 'active', updated_at = ?4 "
         "WHERE workspace_id = ?1 AND id = ?2");
-    st.bind(1, ws).bind(2, id).bind(3, status).bind(4, now.ms);
+    st.bind(1, ws).bind(2, id).bind(3, to_string(status)).bind(4, now.ms);
     return st.run() > 0;
 }
 
@@ -205,7 +205,7 @@ ScenarioSave SqliteStore::update_scenario(WorkspaceId ws, std::string_view id, c
 }
 
 std::optional<StoredScenario> SqliteStore::set_scenario_status(WorkspaceId ws, std::string_view id,
-                                                               std::string_view status, Time now) {
+                                                               ScenarioStatus status, Time now) {
     bool found = false;
     write([&](WriteTx& tx) { found = sqlite_tx(tx).set_scenario_status(ws, id, status, now); });
     ++impl_->catalog_generation;
@@ -253,7 +253,8 @@ std::vector<RunRecord> SqliteStore::runs(WorkspaceId ws, const RunQuery& q) {
     Impl::Reader r(*impl_);
     const std::size_t variant = q.contact ? 1 : q.scenario ? 2 : q.status ? 3 : 0;
     auto st = r->prepare(list_runs_sql[variant]);
-    st.bind(1, ws).bind(2, q.scenario).bind(3, q.contact).bind(4, q.status).bind(5, limit_of(q.limit));
+    st.bind(1, ws).bind(2, q.scenario).bind(3, q.contact).bind(5, limit_of(q.limit));
+    if (q.status) st.bind(4, to_string(*q.status));
     std::vector<RunRecord> out;
     while (st.step()) out.push_back(read_run(st));
     return out;

@@ -92,7 +92,7 @@ public:
     ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) override;
     ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
                                  StoredScenario* out) override;
-    std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status,
+    std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status,
                                                       Time now) override;
     bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) override;
     std::vector<StoredTemplate> templates(WorkspaceId ws) override;
@@ -107,7 +107,8 @@ public:
     std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) override;
 
     PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;
-    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result) override;
+    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                         const std::optional<RfmEdges>& edges) override;
 
     struct Impl;
 

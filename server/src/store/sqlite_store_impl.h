@@ -93,7 +93,7 @@ public:
 
     ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now);
 
-    bool set_scenario_status(WorkspaceId ws, std::string_view id, std::string_view status, Time now);
+    bool set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status, Time now);
 
     bool delete_scenario(WorkspaceId ws, std::string_view id, Time now);
 
@@ -107,7 +107,8 @@ public:
 
     std::optional<Task> complete_task(WorkspaceId ws, std::string_view id, Time now);
 
-    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result);
+    std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                         const std::optional<RfmEdges>& edges);
 
 private:
     // Creates or replaces a document row (workspace_id, id, doc, created_at, updated_at) of a
@@ -124,6 +125,12 @@ private:
     void insert_response(WorkspaceId ws, std::int64_t seq, const Response& r);
 
     void insert_purchase(WorkspaceId ws, std::int64_t seq, const Event& e, Time time);
+
+    // The contact scored against the last computation's edges as of `as_of` and saved; nullopt
+    // (nothing changed) without edges or without a purchase in their window.
+    std::optional<ContactRfm> rescore_rfm(WorkspaceId ws, const std::string& contact, Time as_of);
+    // Returns the rows changed (0 or 1).
+    int write_rfm(WorkspaceId ws, std::string_view contact, const ContactRfm& rfm);
 
     // A voucher_redeemed event marks the voucher used: by its code, or the contact's latest
     // unused voucher of the campaign (CONTRACT.md, Event). Already used: nothing changes.

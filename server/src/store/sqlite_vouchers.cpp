@@ -108,7 +108,7 @@ Task SqliteWriteTx::create_task(WorkspaceId ws, const Task& task) {
     bind_time(ins, 11, task.due_at);
     ins.run();
     Task out = task;
-    out.status = "open";
+    out.status = TaskStatus::open;
     out.done_at.reset();
     return out;
 }
@@ -282,7 +282,7 @@ std::vector<Task> SqliteStore::tasks(WorkspaceId ws, const TaskQuery& q) {
     auto st = r->prepare(list_tasks_sql[variant]);
     st.bind(1, ws).bind(4, limit_of(q.limit));
     if (q.role) st.bind(2, *q.role);
-    if (q.status) st.bind(3, *q.status);
+    if (q.status) st.bind(3, to_string(*q.status));
     std::vector<Task> out;
     while (st.step()) out.push_back(read_task(st));
     return out;
@@ -302,7 +302,7 @@ std::vector<OutboxEntry> SqliteStore::outbox(WorkspaceId ws, const OutboxQuery& 
     {
         auto st = r->prepare(list_outbox_sql[variant]);
         st.bind(1, ws).bind(4, q.before_seq.value_or(int64_max)).bind(5, limit_of(q.limit));
-        if (q.status) st.bind(2, *q.status);
+        if (q.status) st.bind(2, to_string(*q.status));
         if (q.kind) st.bind(3, *q.kind);
         while (st.step()) out.push_back(read_outbox(st));
     }

@@ -26,9 +26,11 @@
 #include <vector>
 
 #include "closeloop/contact.h"
+#include "closeloop/engine.h"
 #include "closeloop/event.h"
 #include "closeloop/response.h"
 #include "closeloop/rfm.h"
+#include "closeloop/scenario.h"
 #include "closeloop/time.h"
 #include "closeloop/voucher.h"
 
@@ -47,6 +49,18 @@ struct Workspace {
 
 enum class KeyKind { admin, publishable };
 std::string_view key_kind_name(KeyKind kind);
+
+// Statuses, as the records carry them. A run's and a scenario's are core's (RunStatus,
+// ScenarioStatus: their text is core's to_string); a task's and an outbox entry's are the
+// store's, each with one table of names (store.cpp) for text in and out.
+enum class TaskStatus { open, done };
+enum class OutboxStatus { pending, sent, failed, dead };
+std::string_view to_string(TaskStatus status);
+std::string_view to_string(OutboxStatus status);
+std::optional<TaskStatus> task_status_of(std::string_view text);
+std::optional<OutboxStatus> outbox_status_of(std::string_view text);
+std::optional<RunStatus> run_status_of(std::string_view text);
+std::optional<ScenarioStatus> scenario_status_of(std::string_view text);
 
 // What a key resolves to. Keys are stored only as their SHA-256 (hex).
 struct KeyGrant {
@@ -119,16 +133,17 @@ struct Task {
     std::string role;      // the inbox it is in ("call_center_agent"), or ""
     std::string assignee;  // a person's address, or ""
     std::string title, message;
-    std::string contact;          // the contact it is about, or ""
-    std::string run_id;           // the scenario run that created it, or ""
-    std::string key;              // the effect's idempotency key, or ""
-    std::string status = "open";  // open | done
+    std::string contact;  // the contact it is about, or ""
+    std::string run_id;   // the scenario run that created it, or ""
+    std::string key;      // the effect's idempotency key, or ""
+    TaskStatus status = TaskStatus::open;
     Time created_at;
     std::optional<Time> due_at, done_at;
 };
 
 struct TaskQuery {
-    std::optional<std::string> role, status;
+    std::optional<std::string> role;
+    std::optional<TaskStatus> status;
     std::size_t limit = 100;
 };
 
@@ -145,7 +160,7 @@ struct OutboxEntry {
     std::string kind;  // "send_email", "webhook", ...
     std::string contact, run_id;
     nlohmann::json params = nlohmann::json::object();
-    std::string status = "pending";  // pending | sent | failed | dead
+    OutboxStatus status = OutboxStatus::pending;
     int attempts = 0;
     std::optional<Time> next_attempt_at, sent_at;
     std::string last_error;
@@ -154,7 +169,8 @@ struct OutboxEntry {
 };
 
 struct OutboxQuery {
-    std::optional<std::string> status, kind;
+    std::optional<OutboxStatus> status;
+    std::optional<std::string> kind;
     std::size_t limit = 100;
     std::optional<std::int64_t> before_seq;  // paging: entries older than this
 };
@@ -195,7 +211,7 @@ struct StoredScenario {
     WorkspaceId workspace = 0;
     std::string id;
     int version = 1;
-    std::string status = "draft";  // draft | active | paused
+    ScenarioStatus status = ScenarioStatus::draft;
     nlohmann::json document = nlohmann::json::object();
     Time created_at, updated_at;  // of the scenario; updated_at changes with each save
 };
@@ -216,7 +232,7 @@ struct RunRecord {
     std::string id, scenario;
     int version = 1;
     std::string contact, event_id;
-    std::string status = "done";  // waiting | done | failed
+    RunStatus status = RunStatus::done;
     std::optional<Time> wake_at;  // waiting: when it continues
     std::string error;            // failed: why
     nlohmann::json state = nlohmann::json::object();
@@ -226,7 +242,8 @@ struct RunRecord {
 };
 
 struct RunQuery {
-    std::optional<std::string> scenario, contact, status;
+    std::optional<std::string> scenario, contact;
+    std::optional<RunStatus> status;
     std::size_t limit = 100;
 };
 
@@ -383,10 +400,14 @@ public:
     virtual std::vector<OutboxEntry> outbox(WorkspaceId ws, const OutboxQuery& query) = 0;
 
     // RFM: purchases with from <= time <= to; the scores of one computation replace the
-    // previous ones (contacts without a segment now have none).
+    // previous ones (contacts without a segment now have none). Its edges are kept: until the
+    // next computation, each purchase stored scores its contact against them at once (core's
+    // score_contact, as of the receive time), so a customer who buys and then answers is
+    // routed by a fresh segment. Without edges (nobody scored), purchases leave scores as
+    // they are.
     virtual PurchaseTable purchases(WorkspaceId ws, Time from, Time to) = 0;
-    virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids,
-                                 const RfmResult& result) = 0;
+    virtual std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
+                                 const std::optional<RfmEdges>& edges) = 0;
 
     // Scenarios. Ids are per workspace; reads give the current version.
     virtual std::vector<StoredScenario> scenarios(WorkspaceId ws) = 0;
@@ -402,7 +423,7 @@ public:
     virtual ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
                                          StoredScenario* out) = 0;
     virtual std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id,
-                                                              std::string_view status, Time now) = 0;
+                                                              ScenarioStatus status, Time now) = 0;
     // Deletes the scenario with its versions; its waiting runs end as failed ("the scenario was
     // deleted"), so no timer of it fires later. False when there is no such scenario.
     virtual bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) = 0;

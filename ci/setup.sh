@@ -15,7 +15,7 @@ say() { printf '[setup] %s\n' "$*"; }
 # Build, test and run dependencies. Emscripten goes in without recommends (with them apt
 # pulls in systemd and more), so it is installed on its own below.
 packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates dpkg-dev
+  build-essential cmake ninja-build pkg-config git ca-certificates dpkg-dev clang-format
   clang-14 lld-14 libclang-rt-14-dev
   nlohmann-json3-dev doctest-dev libcpp-httplib-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libcli11-dev libhowardhinnant-date-dev

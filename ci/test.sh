@@ -10,6 +10,12 @@ if [[ $(id -u) -eq 0 ]]; then bash ci/setup.sh; else sudo bash ci/setup.sh; fi
 export NODE_PATH=/usr/share/nodejs
 
 status=0
+# Formatting is part of the test: the committed .clang-format, Debian's clang-format 14.
+echo "== format: clang-format --dry-run -Werror"
+if ! git ls-files -z '*.cpp' '*.h' | xargs -0 clang-format --dry-run -Werror; then
+  echo "== formatting differs: run clang-format -i on the files above"
+  status=1
+fi
 for preset in native wasm; do
   echo "== build: $preset"
   cmake --preset "$preset" >/dev/null

@@ -32,7 +32,7 @@ void add_task_routes(Router& router, Api& api);     // api_tasks.cpp: tasks and 
 void add_rfm_routes(Router& router, Api& api);      // api_rfm.cpp
 // api_scenarios.cpp: scenarios (validate, simulate, activate, pause), runs, templates
 void add_scenario_routes(Router& router, Api& api);
-void add_system_routes(Router& router, Api& api);   // api_system.cpp: /, /healthz, /metrics, /api/openapi.json
+void add_system_routes(Router& router, Api& api);  // api_system.cpp: /, /healthz, /metrics, /api/openapi.json
 
 // All of the above.
 void add_api_routes(Router& router, Api& api);

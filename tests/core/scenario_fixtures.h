@@ -40,7 +40,9 @@ inline const char* recovery_json = R"json({ "id": "nps-recovery", "name": "NPS r
       "next": null } ],
   "ui": { "had_voucher": { "x": 80, "y": 120 } } })json";
 
-inline nlohmann::json parse(const char* text) { return closeloop::detail::parse_json(text).value(); }
+inline nlohmann::json parse(const char* text) {
+    return closeloop::detail::parse_json(text).value();
+}
 
 inline closeloop::Scenario recovery() {
     auto loaded = closeloop::load_scenario(parse(recovery_json));
@@ -53,7 +55,9 @@ inline std::map<std::string, closeloop::VoucherCampaign> campaigns() {
     return {{"nps-apology-20", c.value()}};
 }
 
-inline closeloop::Time at(const char* rfc3339) { return closeloop::parse_time(rfc3339).value(); }
+inline closeloop::Time at(const char* rfc3339) {
+    return closeloop::parse_time(rfc3339).value();
+}
 
 inline closeloop::Contact contact(const std::string& id, const std::string& segment, bool vip = false) {
     closeloop::Contact c;
@@ -90,8 +94,8 @@ inline closeloop::Event voucher_assigned(const std::string& contact_id, const ch
     e.kind = closeloop::EventType::voucher_assigned;
     e.time = at(time);
     e.contact.id = contact_id;
-    e.data = {{"campaign", "nps-apology-20"}, {"code", "OLD-1"}, {"value", 20}, {"currency", "EUR"},
-              {"expires_at", expires}};
+    e.data = {
+        {"campaign", "nps-apology-20"}, {"code", "OLD-1"}, {"value", 20}, {"currency", "EUR"}, {"expires_at", expires}};
     return e;
 }
 

@@ -163,17 +163,22 @@ TEST_CASE("validation names the node and the field of each error") {
     }
     SUBCASE("a split's percents add up to 100") {
         auto n = node_by_id(doc, "mail_plain");
-        doc["nodes"].push_back({{"id", "ab"},
-                                {"type", "split"},
-                                {"branches", {{{"percent", 50}, {"next", "mail_plain"}}, {{"percent", 40}, {"next", nullptr}}}}});
+        doc["nodes"].push_back(
+            {{"id", "ab"},
+             {"type", "split"},
+             {"branches", {{{"percent", 50}, {"next", "mail_plain"}}, {{"percent", 40}, {"next", nullptr}}}}});
         auto hv = node_by_id(doc, "had_voucher");
         hv["then"] = "ab";
         set_node(doc, "had_voucher", hv);
         CHECK(has(problems(doc), "ab|branches"));
     }
     SUBCASE("shape errors are all reported, not only the first") {
-        json broken = {{"id", "Bad Id"}, {"name", "x"}, {"trigger", {{"event", "NPS"}}}, {"start", "a"},
-                       {"nodes", {{{"id", "a"}, {"type", "teleport"}}}}, {"colour", "red"}};
+        json broken = {{"id", "Bad Id"},
+                       {"name", "x"},
+                       {"trigger", {{"event", "NPS"}}},
+                       {"start", "a"},
+                       {"nodes", {{{"id", "a"}, {"type", "teleport"}}}},
+                       {"colour", "red"}};
         const auto p = problems(broken);
         CHECK(has(p, "|id"));
         CHECK(has(p, "|trigger.event"));
@@ -191,7 +196,8 @@ TEST_CASE("cycles: only through a wait") {
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].message.find("no wait") != std::string::npos);
 
-    const json reminding = fixtures::parse(R"json({ "id": "remind", "name": "remind", "trigger": { "event": "purchase" },
+    const json reminding =
+        fixtures::parse(R"json({ "id": "remind", "name": "remind", "trigger": { "event": "purchase" },
         "start": "a", "nodes": [
           { "id": "a", "type": "action", "action": "add_tag", "params": { "tag": "x" }, "next": "w" },
           { "id": "w", "type": "wait", "for": "P7D", "next": "b" },

@@ -355,7 +355,7 @@ TEST_CASE("the now rule: an event is reacted to as of its time, never after its 
         f.drain();  // starts the run as of the answer, then resumes its wait (due long ago) as of wake_at
         const auto runs = f.runs();
         REQUIRE(runs.size() == 1);
-        CHECK(runs[0].status == "done");
+        CHECK(runs[0].status == RunStatus::done);
         CHECK(trace_at(runs[0], 0) == format_time(*late.time));
         const Time wake = add(*late.time, hours(1));
         CHECK(trace_at(runs[0], 4) == format_time(wake));  // the node after the wait

@@ -23,7 +23,7 @@ struct Contact {
     bool vip = false;
     std::vector<std::string> tags;
     nlohmann::json attributes = nlohmann::json::object();  // name -> string, number or boolean
-    std::optional<ContactRfm> rfm;  // computed by rfm.h; scenarios read contact.rfm.segment
+    std::optional<ContactRfm> rfm;                         // computed by rfm.h; scenarios read contact.rfm.segment
 
     bool has_tag(const std::string& tag) const;
     bool operator==(const Contact&) const = default;

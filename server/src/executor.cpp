@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-// The `now` an event is reacted to (CONTRACT-NOTES, Runs): its own time, never later than when
+// The `now` an event is reacted to (CONTRACT.md, part 2, Runs): its own time, never later than when
 // it was received or handled, so the same answers give the same decisions live, late, after a
 // restart and in the simulator (a future-dated event is reacted to as of its receipt).
 Time reaction_time(const Event& e, Time received_or_handled) {
@@ -272,7 +272,7 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
 void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Time handled_at, ExecutorStats& done) {
     auto rec = tx.find_run(due.workspace, due.id);
     if (!rec || rec->status != RunStatus::waiting) return;  // ended meanwhile (its scenario was deleted)
-    // A run goes on as of its wake time, however late this is (the `now` rule, CONTRACT-NOTES).
+    // A run goes on as of its wake time, however late this is (the `now` rule, CONTRACT.md, part 2).
     const Time now = rec->wake_at ? std::min(*rec->wake_at, handled_at) : handled_at;
     // Loaded before the unit (resume_due_runs): found in the cache, no store call here.
     const auto scenario = scenario_version(cat, rec->workspace, rec->scenario, rec->version);

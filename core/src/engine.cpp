@@ -186,7 +186,10 @@ private:
                 return &n.default_next;
             }
             case NodeKind::split: {
-                const auto b = split_branch(n, state_.id);
+                // By scenario and contact, not by run: the server's run ids are random, so only this
+                // key lets the simulator show the branch the server takes (and a contact stays in
+                // its group when it enters again: a held-out group stays held out).
+                const auto b = split_branch(n, state_.scenario_id + "/" + state_.contact_id);
                 step.outcome = "branch " + std::to_string(b + 1);
                 step.values.push_back({{}, "percent", Value::number(n.branches[b].percent)});
                 return &n.branches[b].next;

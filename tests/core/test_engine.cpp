@@ -234,7 +234,7 @@ TEST_CASE("effects: keys are unique across runs and repeat visits") {
     CHECK(keys.size() == 100);
 }
 
-TEST_CASE("split: a stable function of the run id, close to its percents") {
+TEST_CASE("split: a stable function of its key (scenario and contact), close to its percents") {
     const auto loaded =
         load_scenario(fixtures::parse(R"json({ "id": "ab", "name": "A/B", "trigger": { "event": "purchase" },
         "start": "s", "nodes": [

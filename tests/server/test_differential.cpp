@@ -28,7 +28,7 @@ json parse(const char* text) {
 }
 
 // Each reads history (previous_nps, count_events, voucher_assigned_within) or `voucher.*`,
-// assigns vouchers and waits. No split: its branch is a function of the run id, which differs.
+// assigns vouchers, waits and splits (by scenario and contact, so both sides take the same branch).
 const char* recovery = R"json({ "id": "recovery", "name": "Recovery",
   "trigger": { "event": "nps_response", "when": "event.score <= 6" }, "reentry": { "policy": "always" },
   "start": "prev",
@@ -74,7 +74,9 @@ const char* app_open = R"json({ "id": "app", "name": "App opened",
       "params": { "role": "care", "message": "{{voucher.code}} worth {{voucher.value}} until {{voucher.expires_at}}" },
       "next": null },
     { "id": "often", "type": "condition", "if": "count_events('opened_app', days(3)) >= 3",
-      "then": "give", "else": null },
+      "then": "give", "else": "ab" },
+    { "id": "ab", "type": "split", "branches": [ { "percent": 50, "next": "tag_a" }, { "percent": 50, "next": null } ] },
+    { "id": "tag_a", "type": "action", "action": "add_tag", "params": { "tag": "group-a" }, "next": null },
     { "id": "give", "type": "action", "action": "assign_voucher", "params": { "campaign": "apology" },
       "next": "later" },
     { "id": "later", "type": "wait", "for": "PT12H", "next": "has" } ] })json";

@@ -206,7 +206,8 @@ StepResult start_run(const StepContext& ctx, const std::string& run_id, const Ev
 // Continues a waiting run whose wake time has come (ctx.now >= wake_at).
 StepResult resume_run(const StepContext& ctx, RunState state, const Contact& contact);
 
-// The branch a split takes for a run: a stable function of the run id and node id.
-std::size_t split_branch(const Node& split, const std::string& run_id);
+// The branch a split takes: a stable function of the node id and `key` (the engine passes
+// "<scenario id>/<contact id>", so the simulator and the server agree; CONTRACT.md, part 2).
+std::size_t split_branch(const Node& split, const std::string& key);
 
 }  // namespace closeloop

@@ -36,7 +36,7 @@ void add_system_routes(Router& router, Api& api) {
                   {{"status", ok ? "ok" : "unavailable"}, {"schema_version", api.store.schema_version()}});
     });
     router.get("/metrics", Access::open, [&api](Call& c) {
-        c.res.set_content(api.metrics.render(api.store), "text/plain; version=0.0.4; charset=utf-8");
+        c.res.set_content(api.metrics.render(api.store, api.now()), "text/plain; version=0.0.4; charset=utf-8");
     });
     router.get("/api/openapi.json", Access::open,
                [](Call& c) { c.res.set_content(openapi_document(), "application/json"); });

@@ -2,8 +2,6 @@
 
 #include <cstdio>
 
-#include "clock.h"
-
 namespace closeloop::server {
 
 namespace {
@@ -55,10 +53,10 @@ std::uint64_t ServerMetrics::events_accepted() const {
     return events_accepted_;
 }
 
-std::string ServerMetrics::render(Store& store) const {
+std::string ServerMetrics::render(Store& store, Time now) const {
     const auto size = store.size_bytes();
     const auto stats = store.stats();
-    const auto backlog = store.executor_backlog(now_utc());
+    const auto backlog = store.executor_backlog(now);
     std::string out;
     std::lock_guard lock(mutex_);
 

@@ -32,7 +32,7 @@ public:
     void set_executor_stats(std::function<ExecutorStats()> stats);
 
     // The exposition text, with the store's figures read now.
-    std::string render(Store& store) const;
+    std::string render(Store& store, Time now) const;  // now: the App's clock (due runs)
 
 private:
     struct Histogram {

@@ -132,6 +132,21 @@ StaticSite::StaticSite(const std::vector<EmbeddedFile>& files) {
             scripts += " 'sha256-" + base64_sha256(html.substr(open_end + 1, close - open_end - 1)) + "'";
         }
     }
+    // Inline event handlers (<canvas oncontextmenu="...">) are allowed by their hashes too,
+    // which CSP takes only with 'unsafe-hashes' (addEventListener in a script needs neither).
+    if (const auto index = files_.find("index.html"); index != files_.end()) {
+        const std::string_view html = index->second.file->data;
+        std::string handlers;
+        for (std::size_t at = html.find(" on"); at != std::string_view::npos; at = html.find(" on", at + 1)) {
+            std::size_t name_end = at + 3;
+            while (name_end < html.size() && html[name_end] >= 'a' && html[name_end] <= 'z') ++name_end;
+            if (name_end == at + 3 || html.substr(name_end, 2) != "=\"") continue;
+            const auto value_end = html.find('"', name_end + 2);
+            if (value_end == std::string_view::npos) break;
+            handlers += " 'sha256-" + base64_sha256(html.substr(name_end + 2, value_end - name_end - 2)) + "'";
+        }
+        if (!handlers.empty()) scripts += " 'unsafe-hashes'" + handlers;
+    }
     csp_ = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" + scripts +
            "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; font-src 'self' data:; "
            "connect-src 'self'; frame-src 'self' blob: about:; child-src 'self' blob:; worker-src 'self' blob:; "

@@ -374,7 +374,8 @@ TEST_CASE("static files: MIME types, gzip when accepted, ETag and 304, security 
     const std::string wasm(4000, '\x01');
     const std::string js = "var x = 1;\n" + std::string(3000, ' ') + "console.log(x);\n";
     const std::string index =
-        "<!doctype html><title>b</title><script>window.a = 1;</script><script src=\"builder.js\"></script>";
+        "<!doctype html><title>b</title><script>window.a = 1;</script><script src=\"builder.js\"></script>"
+        "<canvas oncontextmenu=\"event.preventDefault()\"></canvas>";
     const std::string wasm_gz = gzip_of(wasm), js_gz = gzip_of(js);
     const std::vector<EmbeddedFile> files = {{"index.html", index, ""},
                                              {"builder.js", js, js_gz},
@@ -408,6 +409,8 @@ TEST_CASE("static files: MIME types, gzip when accepted, ETag and 304, security 
     CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
     // The inline script's hash, as a browser computes it (base64 of SHA-256 of its text).
     CHECK(csp.find("'sha256-ShPZs6SyOIfeOg7tsGkUC0BIIQiM/4HlSLumBwNEK6k='") != std::string::npos);
+    // ... and its inline event handler's.
+    CHECK(csp.find("'unsafe-hashes' 'sha256-cwPror8N/Ds4hiaerviPOQ1rJd1zjNrEPnNZvr5x7Z8='") != std::string::npos);
 
     auto w = c.Get("/builder.wasm", {{"Accept-Encoding", "gzip, deflate"}});
     REQUIRE(w);

@@ -223,6 +223,11 @@ TEST_CASE("session: refused sign-ins (wrong key, publishable key, no session)") 
     CHECK(pub.status == 403);
     CHECK(pub.header("Set-Cookie").empty());
     CHECK(s.call("POST", "/api/v1/session", json{{"kee", s.admin}}).status == 422);
+    // A form another site could post without asking: refused, no cookie.
+    auto form = s.client->Post("/api/v1/session", json{{"key", s.admin}}.dump(), "text/plain");
+    REQUIRE(form);
+    CHECK(form->status == 415);
+    CHECK(form->get_header_value("Set-Cookie").empty());
     const auto none = s.call("GET", "/api/v1/session");
     CHECK(none.status == 401);
     CHECK(none.error_code() == "unauthorized");

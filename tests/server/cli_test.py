@@ -55,6 +55,26 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("a file nested 60,000 levels: refused naming the field, no crash",
             r.returncode == 2 and "ui.layout: is nested deeper than 64 levels" in r.stderr, (r.returncode, r.stderr))
 
+    # ---- simulate --templates ----------------------------------------------------------------
+    a = lambda *p: os.path.join(root, "assets", *p)
+    base = ["simulate", "--scenario", a("scenarios", "nps-recovery.json"), "--events", a("samples", "events.jsonl"),
+            "--contacts", a("samples", "contacts.jsonl"), "--history", a("samples", "history.jsonl"),
+            "--campaigns", a("campaigns.json"), "--fast-forward"]
+    plain = run(*base)
+    with_mail = run(*base, "--templates", a("templates"))
+    lines = [json.loads(line) for line in with_mail.stdout.splitlines()]
+    emails = [m for line in lines for m in line.get("emails", [])]
+    sends = [e for line in lines for e in line["effects"] if e["kind"] == "send_email"]
+    t.check("simulate --templates: one rendered e-mail per send_email effect, subject and HTML filled",
+            with_mail.returncode == 0 and sends and len(emails) == len(sends)
+            and all(m.get("subject") and "<" in m.get("html", "") and m["dir"] == "ltr" for m in emails),
+            (with_mail.returncode, with_mail.stderr, emails[:1]))
+    t.check("simulate --templates: a Czech contact's e-mail is rendered in Czech",
+            any(m["locale"] == "cs" for m in emails), [m.get("locale") for m in emails])
+    stripped = [{k: v for k, v in line.items() if k != "emails"} for line in lines]
+    t.check("simulate --templates changes nothing else in the lines",
+            plain.returncode == 0 and stripped == [json.loads(x) for x in plain.stdout.splitlines()], plain.stderr)
+
     # ---- serve --config ----------------------------------------------------------------------
     def serve(args, data):
         env = dict(os.environ, CLOSELOOP_BOOTSTRAP_KEY=KEY)

@@ -43,6 +43,11 @@ std::string text_of(const json& j, const char* key) {
     return "";
 }
 
+void mark(App::State& s, const char* name) {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    s.marks[name] = {{"x", a.x}, {"y", a.y}, {"w", b.x - a.x}, {"h", b.y - a.y}};
+}
+
 // ---- banner ----------------------------------------------------------------------------------
 
 void show_banner(App::State& s, Banner::Kind kind, std::string text) {
@@ -133,6 +138,7 @@ void sign_in(App::State& s) {
     s.sign_in_message.clear();
     api::call("POST", "/api/v1/session", json{{"key", key}}, [&s](const api::Reply& r) {
         s.sign_in_busy = false;
+        s.focus_key = true;
         if (r.ok()) return signed_in(s, r.body);
         if (r.status == 401 || r.status == 403) {
             s.sign_in_message =
@@ -151,6 +157,7 @@ void go_to_sign_in(App::State& s, std::string message) {
     s.signed_in = false;
     s.screen = Screen::sign_in;
     s.sign_in_message = std::move(message);
+    s.focus_key = true;
     set_csrf_token("");
     // Unsaved edits stay in the editor: signing in again returns to them.
 }
@@ -183,12 +190,16 @@ void draw_sign_in(App::State& s, float w, float h) {
     ImGui::PopTextWrapPos();
     ImGui::TextUnformatted("Admin key");
     ImGui::SetNextItemWidth(-1);
-    if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
+    if (ImGui::IsWindowAppearing() || s.focus_key) ImGui::SetKeyboardFocusHere();
+    s.focus_key = false;
     const bool enter = ImGui::InputTextWithHint("##key", "sk_…", s.key, sizeof s.key,
                                                 ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
+    mark(s, "sign_in.key");
     ImGui::Dummy(ImVec2(0, 2));
     ImGui::BeginDisabled(s.sign_in_busy);
-    if (theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34)) || enter) sign_in(s);
+    const bool clicked = theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34));
+    mark(s, "sign_in.submit");
+    if (clicked || enter) sign_in(s);
     ImGui::EndDisabled();
     ImGui::Dummy(ImVec2(0, 4));
     ImGui::End();
@@ -261,8 +272,13 @@ json App::state() const {
     return j;
 }
 
+json App::geometry() const {
+    return s_->marks;
+}
+
 void App::draw(float w, float h) {
     State& s = *s_;
+    s.marks = json::object();
     set_unsaved_changes(s.screen == Screen::editor && s.editor.unsaved());
     switch (s.screen) {
         case Screen::loading: {

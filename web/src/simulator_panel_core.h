@@ -20,7 +20,8 @@ struct SimulationRequest {
 };
 
 struct RenderedEmail {
-    std::string node, template_id, to, locale, subject, html;
+    std::string effect, node, template_id, to, locale, subject, html;
+    std::string error;  // why it could not be rendered
     bool rtl = false;
 };
 

@@ -4,6 +4,7 @@
 //
 // Sections: helpers, banner, session, sign-in, the App.
 #include <imgui.h>
+#include <imgui_internal.h>  // BringWindowToDisplayFront: the banner stays above every window
 
 #include <algorithm>
 #include <cctype>
@@ -87,6 +88,7 @@ void draw_banner(App::State& s, float y, float w) {
     ImGui::Begin("##banner", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                      ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoFocusOnAppearing);
+    ImGui::BringWindowToDisplayFront(ImGui::GetCurrentWindow());
     ImGui::PushStyleColor(ImGuiCol_Text, fg);
     ImGui::PushTextWrapPos(width - 90);
     ImGui::TextUnformatted(b.text.c_str());

@@ -391,7 +391,8 @@ void status_pill(const std::string& status) {
     if (status == "active") colour = theme::success();
     if (status == "paused") colour = ImVec4(0.72f, 0.45f, 0.05f, 1);
     const ImVec2 size = ImGui::CalcTextSize(label);
-    const ImVec2 p = ImGui::GetCursorScreenPos();
+    ImVec2 p = ImGui::GetCursorScreenPos();
+    p.y += ImGui::GetStyle().FramePadding.y;  // the row's text sits on the frame padding line
     ImDrawList* dl = ImGui::GetWindowDrawList();
     dl->AddRectFilled(ImVec2(p.x, p.y - 1), ImVec2(p.x + size.x + 16, p.y + size.y + 1),
                       ImGui::GetColorU32(ImVec4(colour.x, colour.y, colour.z, 0.13f)), 9);

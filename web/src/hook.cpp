@@ -78,11 +78,12 @@ EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_errors() {
     return answer(nlohmann::json::array());
 }
 
-// The editor's geometry (nodes, ports, palette, ...) with the shell's buttons under "shell".
+// The editor's geometry (nodes, ports, palette, ...) and the shell's buttons and fields, side
+// by side (their names differ: "save_button", "open:<id>", ...).
 EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_geometry() {
     nlohmann::json g = app().editor_open() ? app().editor().geometry() : nlohmann::json::object();
     if (!g.is_object()) g = nlohmann::json::object();
-    g["shell"] = app().geometry();
+    for (const auto& [name, rect] : app().geometry().items()) g[name] = rect;
     return answer(g);
 }
 

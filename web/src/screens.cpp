@@ -196,11 +196,11 @@ void draw_sign_in(App::State& s, float w, float h) {
     s.focus_key = false;
     const bool enter = ImGui::InputTextWithHint("##key", "sk_…", s.key, sizeof s.key,
                                                 ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "sign_in.key");
+    mark(s, "sign_in_key");
     ImGui::Dummy(ImVec2(0, 2));
     ImGui::BeginDisabled(s.sign_in_busy);
     const bool clicked = theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34));
-    mark(s, "sign_in.submit");
+    mark(s, "sign_in_button");
     if (clicked || enter) sign_in(s);
     ImGui::EndDisabled();
     ImGui::Dummy(ImVec2(0, 4));

@@ -234,7 +234,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
     bool enter = ImGui::InputTextWithHint("##name", "Low NPS recovery", s.new_name, sizeof s.new_name,
                                           ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "dialog.name");
+    mark(s, "dialog_name");
     if (!id_edited && ImGui::IsItemEdited()) copy_to(s.new_id, sizeof s.new_id, free_id(s, id_from_name(s.new_name)));
     ImGui::TextUnformatted("Id");
     ImGui::SameLine();
@@ -242,7 +242,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     ImGui::SetNextItemWidth(-1);
     enter |= ImGui::InputTextWithHint("##id", "low-nps-recovery", s.new_id, sizeof s.new_id,
                                       ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "dialog.id");
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -258,11 +258,11 @@ bool dialog_buttons(App::State& s, const char* ok_label, bool ok_enabled, bool d
     ImGui::BeginDisabled(!ok_enabled || s.dialog_busy);
     const bool ok =
         danger ? theme::danger_button(ok_label, ImVec2(150, 0)) : theme::primary_button(ok_label, ImVec2(150, 0));
-    mark(s, "dialog.ok");
+    mark(s, "dialog_ok");
     ImGui::EndDisabled();
     ImGui::SameLine();
     const bool cancel = ImGui::Button("Cancel", ImVec2(100, 0));
-    mark(s, "dialog.cancel");
+    mark(s, "dialog_cancel");
     if (cancel || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
         s.open_popup.clear();
         s.dialog_error.clear();
@@ -331,7 +331,7 @@ void example_dialog(App::State& s) {
             const std::string description = text_of(ex, "description");
             ImGui::PushID(id.c_str());
             const bool picked = ImGui::Selectable("##pick", s.example_id == id, 0, ImVec2(0, 44));
-            mark(s, ("dialog.example." + id).c_str());
+            mark(s, ("example:" + id).c_str());
             if (picked) {
                 s.example_id = id;
                 if (!id_edited) copy_to(s.new_id, sizeof s.new_id, free_id(s, id));
@@ -350,7 +350,7 @@ void example_dialog(App::State& s) {
     ImGui::TextUnformatted("Id of the new scenario");
     ImGui::SetNextItemWidth(-1);
     ImGui::InputText("##id", s.new_id, sizeof s.new_id);
-    mark(s, "dialog.id");
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -432,7 +432,7 @@ void draw_list(App::State& s, float y, float w, float h) {
     ImGui::SameLine();
     ImGui::SetCursorPosY(9);
     const bool sign_out = ImGui::Button("Sign out");
-    mark(s, "list.sign_out");
+    mark(s, "sign_out_button");
     if (sign_out) {
         api::call("DELETE", "/api/v1/session", nullptr, [&s](const api::Reply&) {
             go_to_sign_in(s, "");
@@ -454,14 +454,14 @@ void draw_list(App::State& s, float y, float w, float h) {
         "assigns or alerts.");
     ImGui::Dummy(ImVec2(0, 4));
     const bool new_clicked = theme::primary_button("+ New scenario");
-    mark(s, "list.new");
+    mark(s, "new_scenario_button");
     if (new_clicked) {
         s.new_id[0] = s.new_name[0] = 0;
         open_dialog(s, "New scenario");
     }
     ImGui::SameLine();
     const bool example_clicked = ImGui::Button("Start from an example");
-    mark(s, "list.example");
+    mark(s, "example_button");
     if (example_clicked) {
         s.new_id[0] = 0;
         s.example_id.clear();
@@ -528,14 +528,14 @@ void draw_list(App::State& s, float y, float w, float h) {
             ImGui::TextUnformatted(short_time(text_of(sc, "updated_at")).c_str());
             ImGui::TableNextColumn();
             if (ImGui::SmallButton("Open")) pending_open = id;
-            mark(s, ("list.open." + id).c_str());
+            mark(s, ("open:" + id).c_str());
             ImGui::SameLine();
             if (ImGui::SmallButton("Duplicate")) pending_duplicate = id;
-            mark(s, ("list.duplicate." + id).c_str());
+            mark(s, ("duplicate:" + id).c_str());
             ImGui::SameLine();
             ImGui::PushStyleColor(ImGuiCol_Text, theme::danger());
             if (ImGui::SmallButton("Delete")) pending_delete = id;
-            mark(s, ("list.delete." + id).c_str());
+            mark(s, ("delete:" + id).c_str());
             ImGui::PopStyleColor();
             ImGui::PopID();
         }

@@ -83,7 +83,8 @@ EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_errors() {
 EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_geometry() {
     nlohmann::json g = app().editor_open() ? app().editor().geometry() : nlohmann::json::object();
     if (!g.is_object()) g = nlohmann::json::object();
-    for (const auto& [name, rect] : app().geometry().items()) g[name] = rect;
+    const nlohmann::json shell = app().geometry();
+    for (const auto& [name, rect] : shell.items()) g[name] = rect;
     return answer(g);
 }
 

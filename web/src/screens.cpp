@@ -116,10 +116,15 @@ std::string workspace_name(const json& session) {
 
 void signed_in(App::State& s, const json& session) {
     s.signed_in = true;
-    s.workspace = workspace_name(session);
+    const std::string workspace = workspace_name(session);
+    const bool same_workspace = workspace == s.workspace;
+    s.workspace = workspace;
     set_csrf_token(text_of(session, "csrf_token"));
     s.sign_in_message.clear();
-    s.screen = Screen::list;
+    // Signed out in the middle of editing (the session expired): back to the same document,
+    // unsaved edits and all, when it is the same workspace.
+    s.screen = s.resume_editor && same_workspace ? Screen::editor : Screen::list;
+    s.resume_editor = false;
     load_list(s);
     load_catalog(s);
 }
@@ -157,11 +162,11 @@ void sign_in(App::State& s) {
 void go_to_sign_in(App::State& s, std::string message) {
     if (s.screen == Screen::sign_in && !s.signed_in) return;
     s.signed_in = false;
+    s.resume_editor = s.screen == Screen::editor && !s.local_document;
     s.screen = Screen::sign_in;
     s.sign_in_message = std::move(message);
     s.focus_key = true;
     set_csrf_token("");
-    // Unsaved edits stay in the editor: signing in again returns to them.
 }
 
 // ---- sign-in ---------------------------------------------------------------------------------

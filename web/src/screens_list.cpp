@@ -41,6 +41,7 @@ void load_list(App::State& s) {
 void load_catalog(App::State& s) {
     // Three lists; the editor gets them together once all have answered (a missing one is
     // left empty: pickers then take typed ids, and the server still checks on activation).
+    if (s.catalog_pending > 0) return;  // one load at a time; it reads the newest anyway
     s.catalog = WorkspaceCatalog{};
     s.catalog_pending = 3;
     auto done = [&s]() {

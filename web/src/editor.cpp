@@ -315,7 +315,11 @@ void Editor::set_catalog(WorkspaceCatalog catalog) {
     EditorState& s = *state_;
     s.templates.clear();
     s.campaigns.clear();
-    for (const auto& t : catalog.templates) {
+    for (json t : catalog.templates) {
+        if (t.is_object()) {  // what the API adds to a listed template is not part of it
+            t.erase("created_at");
+            t.erase("updated_at");
+        }
         auto parsed = template_from_json(t);
         if (parsed) {
             s.templates[parsed.value().id] = parsed.value();

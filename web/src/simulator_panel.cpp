@@ -157,8 +157,10 @@ SimulationRequest request_of(const EditorState& s, const EditorState::Simulator&
         if (v.campaign.empty()) continue;
         r.voucher_history.push_back({v.campaign, v.date.size() == 10 ? v.date + "T09:00:00Z" : v.date});
     }
-    r.templates = s.catalog.templates;
-    r.campaigns = s.catalog.campaigns;
+    // Before the workspace's lists arrive nothing is known: campaigns are then not checked
+    // (as `closeloop simulate` without --campaigns) and no e-mail is rendered.
+    r.templates = s.catalog_known ? s.catalog.templates : json();
+    r.campaigns = s.catalog_known ? s.catalog.campaigns : json();
     r.fast_forward = sim.fast_forward;
     return r;
 }
@@ -305,7 +307,8 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         for (std::size_t i = 0; i < sim.outcome.emails.size(); ++i) {
             const auto& m = sim.outcome.emails[i];
             ImGui::PushID(static_cast<int>(i));
-            std::string item = m.subject.empty() ? m.template_id : m.subject;
+            // ImGui cannot lay out right-to-left text: a Hebrew subject is shown in the preview only.
+            std::string item = "[" + m.locale + "] " + (m.subject.empty() || m.rtl ? m.template_id : m.subject);
             if (ImGui::Selectable(item.c_str(), sim.shown_email == static_cast<int>(i)))
                 sim.shown_email = static_cast<int>(i);
             ImGui::PopID();
@@ -487,6 +490,41 @@ std::string simulator_error(const EditorState& s) {
 
 // ---- the e-mail preview --------------------------------------------------------------------
 
+namespace {
+
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+// The subject goes into the page above the body, where the browser lays it out (right to left
+// for Hebrew), as a mail client shows it.
+std::string with_subject(const RenderedEmail& m) {
+    return "<div style=\"font:600 15px Arial,Helvetica,sans-serif;padding:10px 12px;border-bottom:1px solid "
+           "#d5d9e0;background:#f7f8fa;color:#1c2129\">" +
+           html_escape(m.subject) + "</div>" + m.html;
+}
+
+}  // namespace
+
 void simulator_preview(EditorState& s, Rect beside) {
     EditorState::Simulator& sim = *s.sim;
     bool show = beside.w > 0 && !sim.outcome.emails.empty();
@@ -505,11 +543,20 @@ void simulator_preview(EditorState& s, Rect beside) {
                         m.locale.c_str(), m.template_id.c_str());
     ImGui::PushTextWrapPos(beside.x + beside.w - 10);
     ImGui::Text("To: %s", m.to.c_str());
-    ImGui::Text("Subject: %s", m.subject.c_str());
     ImGui::PopTextWrapPos();
     ImGui::EndGroup();
     float top = ImGui::GetItemRectMax().y + 8;
     Rect frame{beside.x + 6, top, beside.w - 12, beside.y + beside.h - top - 6};
+    if (!m.error.empty()) {  // nothing to lay out: say why in ImGui
+        if (sim.preview_shown >= 0) preview_hide();
+        sim.preview_shown = -1;
+        s.preview_rect = Rect{};
+        ImGui::SetCursorScreenPos(ImVec2(frame.x + 4, frame.y + 4));
+        ImGui::PushTextWrapPos(frame.x + frame.w - 4);
+        ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1), "Not rendered: %s", m.error.c_str());
+        ImGui::PopTextWrapPos();
+        return;
+    }
     s.preview_rect = frame;
     ImGui::GetWindowDrawList()->AddRect(ImVec2(frame.x - 1, frame.y - 1),
                                         ImVec2(frame.x + frame.w + 1, frame.y + frame.h + 1),
@@ -517,7 +564,7 @@ void simulator_preview(EditorState& s, Rect beside) {
     bool moved = frame.x != sim.preview_at.x || frame.y != sim.preview_at.y || frame.w != sim.preview_at.w ||
                  frame.h != sim.preview_at.h;
     if (sim.preview_shown != sim.shown_email || moved) {
-        preview_show(m.html, m.rtl, frame.x, frame.y, frame.w, frame.h);
+        preview_show(with_subject(m), m.rtl, frame.x, frame.y, frame.w, frame.h);
         sim.preview_shown = sim.shown_email;
         sim.preview_at = frame;
     }

@@ -43,8 +43,12 @@ EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_errors() {
     return answer(nlohmann::json::array());
 }
 
+// The editor's geometry (nodes, ports, palette, ...) with the shell's buttons under "shell".
 EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_geometry() {
-    return answer(app().editor().geometry());
+    nlohmann::json g = app().editor_open() ? app().editor().geometry() : nlohmann::json::object();
+    if (!g.is_object()) g = nlohmann::json::object();
+    g["shell"] = app().geometry();
+    return answer(g);
 }
 
 EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_last_simulation() {

@@ -92,7 +92,7 @@ SimulationOutcome simulate_request(const SimulationRequest& request) {
         for (const auto& m : line["emails"]) {
             RenderedEmail e;
             e.effect = m.value("effect", "");
-            e.template_id = m.value("template_id", "");
+            e.template_id = m.value("template", "");
             e.locale = m.value("locale", "");
             e.rtl = m.value("dir", "ltr") == "rtl";
             e.subject = m.value("subject", "");

@@ -441,6 +441,30 @@ void shortcuts(EditorState& s) {
     }
 }
 
+// Where a new note covers no node: the nearest free place around the view's centre.
+ImVec2 free_spot(const EditorState& s, ImVec2 centre) {
+    auto free = [&](ImVec2 p) {
+        for (const auto& n : s.nodes)
+            if (p.x < n.pos.x + n.size.x + 10 && n.pos.x < p.x + note_width + 10 && p.y < n.pos.y + n.size.y + 10 &&
+                n.pos.y < p.y + note_height + 10)
+                return false;
+        return true;
+    };
+    ImVec2 start(centre.x - note_width / 2, centre.y - note_height / 2);
+    for (int ring = 0; ring < 12; ++ring) {
+        for (int i = -ring; i <= ring; ++i) {
+            for (ImVec2 d : {ImVec2(static_cast<float>(i), static_cast<float>(-ring)),
+                             ImVec2(static_cast<float>(i), static_cast<float>(ring)),
+                             ImVec2(static_cast<float>(-ring), static_cast<float>(i)),
+                             ImVec2(static_cast<float>(ring), static_cast<float>(i))}) {
+                ImVec2 p(start.x + d.x * 60, start.y + d.y * 60);
+                if (free(p)) return p;
+            }
+        }
+    }
+    return start;
+}
+
 void toolbar(EditorState& s) {
     ImGui::BeginDisabled(!s.history.can_undo());
     if (ImGui::Button("Undo")) undo(s);
@@ -473,13 +497,13 @@ void toolbar(EditorState& s) {
     record(s.widget_geometry, "fit_button");
     ImGui::SameLine();
     if (ImGui::Button("Add note")) {
-        ImVec2 c = to_world(s, ImVec2((s.canvas_min.x + s.canvas_max.x) / 2, (s.canvas_min.y + s.canvas_max.y) / 2));
-        if (run(s, edit::AddNote{{c.x - note_width / 2, c.y - note_height / 2}, "Note"}, true)) {
+        ImVec2 c = free_spot(
+            s, to_world(s, ImVec2((s.canvas_min.x + s.canvas_max.x) / 2, (s.canvas_min.y + s.canvas_max.y) / 2)));
+        if (run(s, edit::AddNote{{c.x, c.y}, "Note"}, true)) {
             refresh(s);
             if (!s.notes.empty()) {
                 s.selected_note = s.notes.back().id;
-                s.editing_note = s.selected_note;
-                s.note_buffer = s.notes.back().text;
+                edit_note(s, s.notes.back());
             }
         }
     }
@@ -658,6 +682,7 @@ json Editor::geometry() const {
               {"inspector", rect_json(s.inspector_rect)},
               {"preview", rect_json(s.preview_rect)},
               {"status", s.status},
+              {"editing_note", s.editing_note},
               {"simulator_error", simulator_error(s)},
               {"draw_ms", s.draw_ms},
               {"draw_ms_total", s.draw_ms_total},

@@ -142,6 +142,7 @@ void text_field(EditorState& s, const json& root, const std::string& node, const
     } else {
         changed = input_text("##v", value);
     }
+    record(s.widget_geometry, "field:" + field);
     if (changed) set_field(s, node, field, value, required);
     if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
     if (hint && value.empty() && !ImGui::IsItemActive()) {
@@ -164,6 +165,7 @@ void picker_field(EditorState& s, const json& root, const std::string& node, con
     float button = ImGui::GetFrameHeight();
     ImGui::SetNextItemWidth(-button - ImGui::GetStyle().ItemInnerSpacing.x);
     if (input_text("##v", value)) set_field(s, node, field, value, required);
+    record(s.widget_geometry, "field:" + field);
     if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
     ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
     ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
@@ -202,7 +204,9 @@ void enum_field(EditorState& s, const json& root, const std::string& node, const
     label_row(label, required);
     std::string value = string_at(root, field);
     ImGui::SetNextItemWidth(-1);
-    if (ImGui::BeginCombo("##v", value.empty() ? "(none)" : value.c_str())) {
+    bool open = ImGui::BeginCombo("##v", value.empty() ? "(none)" : value.c_str());
+    record(s.widget_geometry, "field:" + field);
+    if (open) {
         if (!required && ImGui::Selectable("(none)", value.empty())) set_field(s, node, field, "", false);
         for (const auto& v : values)
             if (ImGui::Selectable(v.c_str(), v == value)) set_field(s, node, field, v, required);
@@ -320,7 +324,7 @@ void node_form(EditorState& s, const NodeView& n) {
     ImGui::TextUnformatted("id");
     ImGui::SetNextItemWidth(-1);
     input_text("##id", s.rename_buffer, ImGuiInputTextFlags_CharsNoBlank);
-    record(s.widget_geometry, "inspector_id");
+    record(s.widget_geometry, "field:id");
     if (ImGui::IsItemDeactivated() && s.rename_buffer != n.id) {
         std::string to = s.rename_buffer;
         if (run(s, edit::RenameNode{n.id, to})) {
@@ -443,6 +447,7 @@ void scenario_form(EditorState& s) {
         float button = ImGui::GetFrameHeight();
         ImGui::SetNextItemWidth(-button - ImGui::GetStyle().ItemInnerSpacing.x);
         if (input_text("##v", value)) set_field(s, "", "trigger.event", value, true);
+        record(s.widget_geometry, "field:trigger.event");
         if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
         ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
         if (ImGui::BeginCombo("##pick", nullptr, ImGuiComboFlags_NoPreview | ImGuiComboFlags_PopupAlignLeft)) {

@@ -59,7 +59,8 @@ struct EditorState::Simulator {
 namespace {
 
 constexpr const char* locales[] = {"cs", "en", "pl", "he"};
-constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · עברית"};
+// ImGui draws text left to right only: the Hebrew name would come out reversed.
+constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · Hebrew"};
 
 std::vector<std::string> segment_names() {
     std::vector<std::string> out;
@@ -294,9 +295,20 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         ImGui::TextDisabled("%s", path.c_str());
         for (const auto& e : line.value("effects", json::array())) {
             std::string kind = e.value("kind", "");
-            std::string params = e.contains("params") ? e["params"].dump() : "";
-            if (params.size() > 160) params = params.substr(0, 157) + "...";
-            ImGui::BulletText("%s  %s", kind.c_str(), params.c_str());
+            ImGui::Bullet();
+            ImGui::TextUnformatted(kind.c_str());
+            if (e.contains("params") && e["params"].is_object()) {
+                for (const auto& [key, value] : e["params"].items()) {
+                    std::string v =
+                        value.is_object() && value.contains("code") ? value_text(value["code"]) : value_text(value);
+                    if (v.size() > 90) v = v.substr(0, 87) + "...";
+                    ImGui::Indent();
+                    ImGui::TextDisabled("%s:", key.c_str());
+                    ImGui::SameLine();
+                    ImGui::TextUnformatted(v.c_str());
+                    ImGui::Unindent();
+                }
+            }
         }
         ImGui::PopTextWrapPos();
         ImGui::PopID();

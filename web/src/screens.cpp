@@ -4,6 +4,7 @@
 //
 // Sections: helpers, banner, session, sign-in, the App.
 #include <imgui.h>
+#include <imgui_internal.h>  // BringWindowToDisplayFront: the banner stays above every window
 
 #include <algorithm>
 #include <cctype>
@@ -87,6 +88,7 @@ void draw_banner(App::State& s, float y, float w) {
     ImGui::Begin("##banner", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                      ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoFocusOnAppearing);
+    ImGui::BringWindowToDisplayFront(ImGui::GetCurrentWindow());
     ImGui::PushStyleColor(ImGuiCol_Text, fg);
     ImGui::PushTextWrapPos(width - 90);
     ImGui::TextUnformatted(b.text.c_str());
@@ -114,10 +116,15 @@ std::string workspace_name(const json& session) {
 
 void signed_in(App::State& s, const json& session) {
     s.signed_in = true;
-    s.workspace = workspace_name(session);
+    const std::string workspace = workspace_name(session);
+    const bool same_workspace = workspace == s.workspace;
+    s.workspace = workspace;
     set_csrf_token(text_of(session, "csrf_token"));
     s.sign_in_message.clear();
-    s.screen = Screen::list;
+    // Signed out in the middle of editing (the session expired): back to the same document,
+    // unsaved edits and all, when it is the same workspace.
+    s.screen = s.resume_editor && same_workspace ? Screen::editor : Screen::list;
+    s.resume_editor = false;
     load_list(s);
     load_catalog(s);
 }
@@ -155,11 +162,11 @@ void sign_in(App::State& s) {
 void go_to_sign_in(App::State& s, std::string message) {
     if (s.screen == Screen::sign_in && !s.signed_in) return;
     s.signed_in = false;
+    s.resume_editor = s.screen == Screen::editor && !s.local_document;
     s.screen = Screen::sign_in;
     s.sign_in_message = std::move(message);
     s.focus_key = true;
     set_csrf_token("");
-    // Unsaved edits stay in the editor: signing in again returns to them.
 }
 
 // ---- sign-in ---------------------------------------------------------------------------------
@@ -194,11 +201,11 @@ void draw_sign_in(App::State& s, float w, float h) {
     s.focus_key = false;
     const bool enter = ImGui::InputTextWithHint("##key", "sk_…", s.key, sizeof s.key,
                                                 ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "sign_in.key");
+    mark(s, "sign_in_key");
     ImGui::Dummy(ImVec2(0, 2));
     ImGui::BeginDisabled(s.sign_in_busy);
     const bool clicked = theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34));
-    mark(s, "sign_in.submit");
+    mark(s, "sign_in_button");
     if (clicked || enter) sign_in(s);
     ImGui::EndDisabled();
     ImGui::Dummy(ImVec2(0, 4));

@@ -27,7 +27,7 @@ public:
     // "scenario": id, "version", "unsaved", "message"}.
     nlohmann::json state() const;
     // For the test hook: the shell's buttons and fields drawn in the last frame, by name
-    // ("sign_in.key", "sign_in.submit", "list.new", "editor.save", ...): {x, y, w, h}.
+    // ("sign_in_key", "new_scenario_button", "open:<id>", "save_button", ...): {x, y, w, h}.
     nlohmann::json geometry() const;
 
     struct State;

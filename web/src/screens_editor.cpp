@@ -46,6 +46,9 @@ std::string scenario_path(const App::State& s) {
 void open_scenario(App::State& s, const std::string& id) {
     if (s.opening) return;
     s.opening = true;
+    // Installing an example adds templates and campaigns, and another tab may have added
+    // some: the pickers and the editor's checks read the workspace as it is now.
+    load_catalog(s);
     api::get("/api/v1/scenarios/" + api::escape(id), [&s, id](const api::Reply& r) {
         s.opening = false;
         if (!r.ok() || !r.body.is_object()) {
@@ -200,7 +203,7 @@ void errors_dialog(App::State& s) {
     ImGui::TextDisabled("The problems panel under the canvas shows the same list; click one to go to its node.");
     ImGui::PopTextWrapPos();
     const bool ok = theme::primary_button("OK", ImVec2(120, 0));
-    mark(s, "errors.ok");
+    mark(s, "errors_ok");
     if (ok || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
         s.activation_errors.clear();
         ImGui::CloseCurrentPopup();
@@ -233,7 +236,7 @@ void conflict_dialog(App::State& s) {
     ImGui::PopTextWrapPos();
     ImGui::Dummy(ImVec2(0, 4));
     const bool theirs = theme::primary_button("Load their version");
-    mark(s, "conflict.theirs");
+    mark(s, "conflict_load_theirs");
     if (theirs) {
         s.conflict_version = 0;
         ImGui::CloseCurrentPopup();
@@ -241,7 +244,7 @@ void conflict_dialog(App::State& s) {
     }
     ImGui::SameLine();
     const bool keep = ImGui::Button("Keep editing mine");
-    mark(s, "conflict.keep");
+    mark(s, "conflict_keep");
     if (keep) {
         s.conflict_version = 0;
         ImGui::CloseCurrentPopup();
@@ -249,7 +252,7 @@ void conflict_dialog(App::State& s) {
     ImGui::SameLine();
     ImGui::BeginDisabled(s.conflict_version <= 0);
     const bool replace = theme::danger_button("Replace theirs with mine");
-    mark(s, "conflict.replace");
+    mark(s, "conflict_replace");
     if (replace) {
         ImGui::CloseCurrentPopup();
         save(s, nullptr, true);
@@ -269,7 +272,7 @@ void leave_dialog(App::State& s) {
     ImGui::PopTextWrapPos();
     ImGui::Dummy(ImVec2(0, 4));
     const bool save_leave = theme::primary_button("Save and leave");
-    mark(s, "leave.save");
+    mark(s, "leave_save");
     if (save_leave) {
         ImGui::CloseCurrentPopup();
         s.leave_pending = false;
@@ -277,7 +280,7 @@ void leave_dialog(App::State& s) {
     }
     ImGui::SameLine();
     const bool discard = theme::danger_button("Discard changes");
-    mark(s, "leave.discard");
+    mark(s, "leave_discard");
     if (discard) {
         ImGui::CloseCurrentPopup();
         leave(s);
@@ -440,7 +443,7 @@ void draw_editor_screen(App::State& s, float w, float h) {
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
     ImGui::SetCursorPosY(9);
     const bool back = ImGui::Button("← Scenarios");
-    mark(s, "editor.back");
+    mark(s, "back_button");
     if (back) {
         if (unsaved && !s.local_document) {
             s.leave_pending = true;
@@ -487,7 +490,7 @@ void draw_editor_screen(App::State& s, float w, float h) {
     ImGui::SetCursorPosY(9);
     ImGui::BeginDisabled(s.local_document);
     const bool versions = ImGui::Button("Versions");
-    mark(s, "editor.versions");
+    mark(s, "versions_button");
     if (versions) {
         s.versions_open = !s.versions_open;
         if (s.versions_open) load_versions(s);
@@ -495,7 +498,7 @@ void draw_editor_screen(App::State& s, float w, float h) {
     ImGui::SameLine();
     ImGui::BeginDisabled(s.changing_status || s.saving);
     const bool lifecycle_clicked = active || unsaved ? ImGui::Button(lifecycle) : theme::primary_button(lifecycle);
-    mark(s, "editor.lifecycle");
+    mark(s, "lifecycle_button");
     if (lifecycle_clicked) change_status(s, active ? "pause" : "activate");
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip(active ? "Stop starting new runs (customers already in it go on)"
@@ -504,7 +507,7 @@ void draw_editor_screen(App::State& s, float w, float h) {
     ImGui::SameLine();
     ImGui::BeginDisabled(!unsaved || s.saving);
     const bool save_clicked = theme::primary_button(save_label, ImVec2(std::max(bw(save_label), 70.0f), 0));
-    mark(s, "editor.save");
+    mark(s, "save_button");
     if (save_clicked) save(s);
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip(unsaved ? "Save a new version (Ctrl+S)" : "Everything is saved");

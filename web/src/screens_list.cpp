@@ -41,6 +41,7 @@ void load_list(App::State& s) {
 void load_catalog(App::State& s) {
     // Three lists; the editor gets them together once all have answered (a missing one is
     // left empty: pickers then take typed ids, and the server still checks on activation).
+    if (s.catalog_pending > 0) return;  // one load at a time; it reads the newest anyway
     s.catalog = WorkspaceCatalog{};
     s.catalog_pending = 3;
     auto done = [&s]() {
@@ -234,7 +235,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
     bool enter = ImGui::InputTextWithHint("##name", "Low NPS recovery", s.new_name, sizeof s.new_name,
                                           ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "dialog.name");
+    mark(s, "dialog_name");
     if (!id_edited && ImGui::IsItemEdited()) copy_to(s.new_id, sizeof s.new_id, free_id(s, id_from_name(s.new_name)));
     ImGui::TextUnformatted("Id");
     ImGui::SameLine();
@@ -242,7 +243,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     ImGui::SetNextItemWidth(-1);
     enter |= ImGui::InputTextWithHint("##id", "low-nps-recovery", s.new_id, sizeof s.new_id,
                                       ImGuiInputTextFlags_EnterReturnsTrue);
-    mark(s, "dialog.id");
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -258,11 +259,11 @@ bool dialog_buttons(App::State& s, const char* ok_label, bool ok_enabled, bool d
     ImGui::BeginDisabled(!ok_enabled || s.dialog_busy);
     const bool ok =
         danger ? theme::danger_button(ok_label, ImVec2(150, 0)) : theme::primary_button(ok_label, ImVec2(150, 0));
-    mark(s, "dialog.ok");
+    mark(s, "dialog_ok");
     ImGui::EndDisabled();
     ImGui::SameLine();
     const bool cancel = ImGui::Button("Cancel", ImVec2(100, 0));
-    mark(s, "dialog.cancel");
+    mark(s, "dialog_cancel");
     if (cancel || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
         s.open_popup.clear();
         s.dialog_error.clear();
@@ -331,7 +332,7 @@ void example_dialog(App::State& s) {
             const std::string description = text_of(ex, "description");
             ImGui::PushID(id.c_str());
             const bool picked = ImGui::Selectable("##pick", s.example_id == id, 0, ImVec2(0, 44));
-            mark(s, ("dialog.example." + id).c_str());
+            mark(s, ("example:" + id).c_str());
             if (picked) {
                 s.example_id = id;
                 if (!id_edited) copy_to(s.new_id, sizeof s.new_id, free_id(s, id));
@@ -350,7 +351,7 @@ void example_dialog(App::State& s) {
     ImGui::TextUnformatted("Id of the new scenario");
     ImGui::SetNextItemWidth(-1);
     ImGui::InputText("##id", s.new_id, sizeof s.new_id);
-    mark(s, "dialog.id");
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -391,7 +392,8 @@ void status_pill(const std::string& status) {
     if (status == "active") colour = theme::success();
     if (status == "paused") colour = ImVec4(0.72f, 0.45f, 0.05f, 1);
     const ImVec2 size = ImGui::CalcTextSize(label);
-    const ImVec2 p = ImGui::GetCursorScreenPos();
+    ImVec2 p = ImGui::GetCursorScreenPos();
+    p.y += ImGui::GetStyle().FramePadding.y;  // the row's text sits on the frame padding line
     ImDrawList* dl = ImGui::GetWindowDrawList();
     dl->AddRectFilled(ImVec2(p.x, p.y - 1), ImVec2(p.x + size.x + 16, p.y + size.y + 1),
                       ImGui::GetColorU32(ImVec4(colour.x, colour.y, colour.z, 0.13f)), 9);
@@ -431,7 +433,7 @@ void draw_list(App::State& s, float y, float w, float h) {
     ImGui::SameLine();
     ImGui::SetCursorPosY(9);
     const bool sign_out = ImGui::Button("Sign out");
-    mark(s, "list.sign_out");
+    mark(s, "sign_out_button");
     if (sign_out) {
         api::call("DELETE", "/api/v1/session", nullptr, [&s](const api::Reply&) {
             go_to_sign_in(s, "");
@@ -453,14 +455,14 @@ void draw_list(App::State& s, float y, float w, float h) {
         "assigns or alerts.");
     ImGui::Dummy(ImVec2(0, 4));
     const bool new_clicked = theme::primary_button("+ New scenario");
-    mark(s, "list.new");
+    mark(s, "new_scenario_button");
     if (new_clicked) {
         s.new_id[0] = s.new_name[0] = 0;
         open_dialog(s, "New scenario");
     }
     ImGui::SameLine();
     const bool example_clicked = ImGui::Button("Start from an example");
-    mark(s, "list.example");
+    mark(s, "example_button");
     if (example_clicked) {
         s.new_id[0] = 0;
         s.example_id.clear();
@@ -527,14 +529,14 @@ void draw_list(App::State& s, float y, float w, float h) {
             ImGui::TextUnformatted(short_time(text_of(sc, "updated_at")).c_str());
             ImGui::TableNextColumn();
             if (ImGui::SmallButton("Open")) pending_open = id;
-            mark(s, ("list.open." + id).c_str());
+            mark(s, ("open:" + id).c_str());
             ImGui::SameLine();
             if (ImGui::SmallButton("Duplicate")) pending_duplicate = id;
-            mark(s, ("list.duplicate." + id).c_str());
+            mark(s, ("duplicate:" + id).c_str());
             ImGui::SameLine();
             ImGui::PushStyleColor(ImGuiCol_Text, theme::danger());
             if (ImGui::SmallButton("Delete")) pending_delete = id;
-            mark(s, ("list.delete." + id).c_str());
+            mark(s, ("delete:" + id).c_str());
             ImGui::PopStyleColor();
             ImGui::PopID();
         }

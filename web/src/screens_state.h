@@ -32,8 +32,9 @@ struct App::State {
     std::string workspace;        // as the session names it
     std::string sign_in_message;  // why the sign-in screen is shown (expired, wrong key, down)
     bool sign_in_busy = false;
-    bool focus_key = false;  // put the cursor in the key field on the next frame
-    char key[256] = {};      // the admin key while typed; cleared once sent
+    bool resume_editor = false;  // signing in again returns to the open document
+    bool focus_key = false;      // put the cursor in the key field on the next frame
+    char key[256] = {};          // the admin key while typed; cleared once sent
 
     // ---- the list ------------------------------------------------------------------------
     nlohmann::json scenarios = nlohmann::json::array();

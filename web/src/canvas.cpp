@@ -316,7 +316,7 @@ void begin_gesture(EditorState& s, ImVec2 mouse) {
         s.drag = Drag::note;
         return;
     }
-    s.drag = multi ? Drag::box : Drag::pan;
+    s.drag = multi || s.box_tool ? Drag::box : Drag::pan;
 }
 
 // Which node a dragged link would go to, and whether core would take it (tried on a copy,
@@ -425,7 +425,6 @@ void edit_note(EditorState& s, const NoteView& note) {
                           s.editing_note.clear();
                       });
 }
-
 
 // ---- draw_canvas ---------------------------------------------------------------------------
 

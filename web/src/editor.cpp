@@ -509,6 +509,16 @@ void toolbar(EditorState& s) {
     }
     record(s.widget_geometry, "note_button");
     ImGui::SameLine();
+    // Box selection as a tool as well as Shift+drag: for a touchpad, and a mouse in one hand.
+    bool tool = s.box_tool;
+    if (tool) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+    if (ImGui::Button("Select")) s.box_tool = !s.box_tool;
+    if (tool) ImGui::PopStyleColor();
+    record(s.widget_geometry, "select_tool");
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip(s.box_tool ? "Dragging the background selects; drag with the right button to pan"
+                                     : "Drag the background to select (or hold Shift)");
+    ImGui::SameLine();
     ImGui::TextDisabled("%d%%", static_cast<int>(std::lround(s.zoom * 100)));
     if (!s.last_simulation.is_null() || !s.pass_counts.empty()) {
         ImGui::SameLine();
@@ -519,7 +529,9 @@ void toolbar(EditorState& s) {
     if (fresh && !s.status.empty()) {
         ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1.0f), "%s", s.status.c_str());
     } else {
-        ImGui::TextDisabled("Drag to pan · Ctrl+scroll to zoom · Shift+drag to select · drag a port to a node");
+        ImGui::TextDisabled(s.box_tool
+                                ? "Drag to select · right-drag to pan · Ctrl+scroll to zoom"
+                                : "Drag to pan · Ctrl+scroll to zoom · Shift+drag to select · drag a port to a node");
     }
 }
 

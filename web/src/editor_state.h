@@ -95,6 +95,7 @@ struct EditorState {
     std::string link_from, link_port;  // the port a link is dragged from
     std::string link_was;              // the target the dragged link had ("" = a new link)
     bool canvas_focused = false;       // keys go to the canvas
+    bool box_tool = false;             // a drag on the background selects (else it pans)
     ImVec2 canvas_min, canvas_max;     // screen rectangle of the canvas
     std::string status;                // last refusal or hint
     double status_time = -1000;        // ImGui time it was set

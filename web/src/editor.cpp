@@ -96,6 +96,8 @@ void refresh(EditorState& s) {
             catalog.campaigns = &s.campaigns;
         }
         s.errors = validate_document(doc, catalog);
+        // The path shown was taken by the scenario as it was: after an edit it would mislead.
+        if (!s.last_simulation.is_null() || !s.pass_counts.empty()) clear_simulation(s);
     }
     s.errors_stale = true;
 

@@ -460,8 +460,13 @@ void draw_canvas(EditorState& s, ImVec2 size) {
                 s.zoom = std::clamp(s.zoom * std::pow(1.12f, io.MouseWheel), min_zoom, max_zoom);
                 s.offset = ImVec2(mouse.x - a.x - world.x * s.zoom, mouse.y - a.y - world.y * s.zoom);
             } else {
-                float dx = io.KeyShift ? io.MouseWheel : io.MouseWheelH;
-                float dy = io.KeyShift ? 0 : io.MouseWheel;
+                // Emscripten 3.1.6's GLFW hands over the page's wheel deltas as they are: pixels,
+                // positive downwards, where GLFW elsewhere gives about 1 per notch, positive
+                // upwards. More than 3 in one frame can only be the former: turn it into notches.
+                auto notches = [](float v) { return std::fabs(v) > 3 ? -v / 100 : v; };
+                float wheel = notches(io.MouseWheel), wheel_h = notches(io.MouseWheelH);
+                float dx = io.KeyShift ? wheel : wheel_h;
+                float dy = io.KeyShift ? 0 : wheel;
                 s.offset = add(s.offset, ImVec2(std::clamp(dx, -3.0f, 3.0f) * 40, std::clamp(dy, -3.0f, 3.0f) * 40));
             }
         }

@@ -28,6 +28,13 @@ std::string text_of(const json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A coordinate of a hand-written `ui` block: anything but a number reads as 0 (json's value()
+// would throw, and a throw aborts the WebAssembly module).
+float number_of(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<float>() : 0.0f;
+}
+
 ImU32 header_colour(const std::string& kind, const std::string& action) {
     if (kind == "condition") return IM_COL32(59, 111, 182, 255);
     if (kind == "switch") return IM_COL32(122, 79, 176, 255);
@@ -139,7 +146,7 @@ void refresh(EditorState& s) {
                 v.ports.push_back({port, port_label(n, port), edit::linked(n, port).value_or("")});
             auto pos = ui.find(v.id);
             if (pos != ui.end() && pos->is_object())
-                v.pos = ImVec2(pos->value("x", 0.0f), pos->value("y", 0.0f));
+                v.pos = ImVec2(number_of(*pos, "x"), number_of(*pos, "y"));
             else
                 v.pos = ImVec2(40.0f * static_cast<float>(s.nodes.size() % 10),
                                40.0f * static_cast<float>(s.nodes.size() / 10));
@@ -159,7 +166,7 @@ void refresh(EditorState& s) {
     if (notes != ui.end() && notes->is_array()) {
         for (const auto& n : *notes) {
             if (!n.is_object()) continue;
-            s.notes.push_back({text_of(n, "id"), text_of(n, "text"), ImVec2(n.value("x", 0.0f), n.value("y", 0.0f)),
+            s.notes.push_back({text_of(n, "id"), text_of(n, "text"), ImVec2(number_of(n, "x"), number_of(n, "y")),
                                ImVec2(note_width, note_height)});
         }
     }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "editor_state.h"
+#include "platform.h"
 
 namespace closeloop::web {
 
@@ -151,7 +152,20 @@ void text_field(EditorState& s, const json& root, const std::string& node, const
         ImGui::GetWindowDrawList()->AddText(ImVec2(a.x + pad.x, a.y + pad.y), ImGui::GetColorU32(ImGuiCol_TextDisabled),
                                             hint);
     }
+    ImVec2 field_min = ImGui::GetItemRectMin(), field_max = ImGui::GetItemRectMax();
     error_marks(s, node, field, value, kind == FieldKind::multiline);
+    // Messages may be written in Hebrew or typed with an IME: ImGui lays out neither, the
+    // page's own text box does (the shell's overlay over this field).
+    if (kind == FieldKind::multiline && ImGui::SmallButton("Edit in a text box")) {
+        std::string node_id = node, field_name = field;
+        text_overlay_open(value, true, field_min.x, field_min.y, field_max.x - field_min.x,
+                          std::max(field_max.y - field_min.y, 120.0f),
+                          [&s, node_id, field_name, required](const std::string& text) {
+                              set_field(s, node_id, field_name, text, required);
+                              s.history.seal();
+                          });
+    }
+    if (kind == FieldKind::multiline) record(s.widget_geometry, "overlay:" + field);
     ImGui::PopID();
     ImGui::Spacing();
 }

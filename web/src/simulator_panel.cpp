@@ -59,7 +59,8 @@ struct EditorState::Simulator {
 namespace {
 
 constexpr const char* locales[] = {"cs", "en", "pl", "he"};
-constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · עברית"};
+// ImGui draws text left to right only: the Hebrew name would come out reversed.
+constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · Hebrew"};
 
 std::vector<std::string> segment_names() {
     std::vector<std::string> out;
@@ -157,8 +158,10 @@ SimulationRequest request_of(const EditorState& s, const EditorState::Simulator&
         if (v.campaign.empty()) continue;
         r.voucher_history.push_back({v.campaign, v.date.size() == 10 ? v.date + "T09:00:00Z" : v.date});
     }
-    r.templates = s.catalog.templates;
-    r.campaigns = s.catalog.campaigns;
+    // Before the workspace's lists arrive nothing is known: campaigns are then not checked
+    // (as `closeloop simulate` without --campaigns) and no e-mail is rendered.
+    r.templates = s.catalog_known ? s.catalog.templates : json();
+    r.campaigns = s.catalog_known ? s.catalog.campaigns : json();
     r.fast_forward = sim.fast_forward;
     return r;
 }
@@ -279,7 +282,14 @@ void results(EditorState& s, EditorState::Simulator& sim) {
             continue;
         }
         std::string state = line.value("state", "");
-        ImGui::Text("%s%s", line.value("resumed", false) ? "Woke up, " : "Entered, ", state.c_str());
+        bool resumed = line.value("resumed", false);
+        std::string woke;  // a run that waited goes on at its wake time: the first step's time
+        if (resumed && line.contains("trace") && line["trace"].is_array() && !line["trace"].empty())
+            woke = line["trace"][0].value("at", "");
+        if (resumed)
+            ImGui::Text("Woke up %s%s, %s", woke.empty() ? "" : "at ", woke.c_str(), state.c_str());
+        else
+            ImGui::Text("Entered, %s", state.c_str());
         if (line.contains("wake_at") && line["wake_at"].is_string()) {
             ImGui::SameLine();
             ImGui::TextDisabled("wakes %s", line["wake_at"].get<std::string>().c_str());
@@ -290,11 +300,33 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         for (const auto& id : line.value("path", json::array())) path += (path.empty() ? "" : " → ") + value_text(id);
         ImGui::PushTextWrapPos(0);
         ImGui::TextDisabled("%s", path.c_str());
+        // Each wait: until when (with fast-forward the run goes on at that time).
+        for (const auto& step : line.value("trace", json::array())) {
+            const NodeView* n = find_node(s, step.value("node", ""));
+            if (!n || n->kind != "wait") continue;
+            std::string until;
+            if (step.contains("values") && step["values"].is_object())
+                for (const auto& [name, value] : step["values"].items())
+                    if (value.is_string()) until = value.get<std::string>();
+            ImGui::TextDisabled("%s waits until %s (%s)", n->id.c_str(), until.empty() ? "?" : until.c_str(),
+                                step.value("outcome", "").c_str());
+        }
         for (const auto& e : line.value("effects", json::array())) {
             std::string kind = e.value("kind", "");
-            std::string params = e.contains("params") ? e["params"].dump() : "";
-            if (params.size() > 160) params = params.substr(0, 157) + "...";
-            ImGui::BulletText("%s  %s", kind.c_str(), params.c_str());
+            ImGui::Bullet();
+            ImGui::TextUnformatted(kind.c_str());
+            if (e.contains("params") && e["params"].is_object()) {
+                for (const auto& [key, value] : e["params"].items()) {
+                    std::string v =
+                        value.is_object() && value.contains("code") ? value_text(value["code"]) : value_text(value);
+                    if (v.size() > 90) v = v.substr(0, 87) + "...";
+                    ImGui::Indent();
+                    ImGui::TextDisabled("%s:", key.c_str());
+                    ImGui::SameLine();
+                    ImGui::TextUnformatted(v.c_str());
+                    ImGui::Unindent();
+                }
+            }
         }
         ImGui::PopTextWrapPos();
         ImGui::PopID();
@@ -305,7 +337,8 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         for (std::size_t i = 0; i < sim.outcome.emails.size(); ++i) {
             const auto& m = sim.outcome.emails[i];
             ImGui::PushID(static_cast<int>(i));
-            std::string item = m.subject.empty() ? m.template_id : m.subject;
+            // ImGui cannot lay out right-to-left text: a Hebrew subject is shown in the preview only.
+            std::string item = "[" + m.locale + "] " + (m.subject.empty() || m.rtl ? m.template_id : m.subject);
             if (ImGui::Selectable(item.c_str(), sim.shown_email == static_cast<int>(i)))
                 sim.shown_email = static_cast<int>(i);
             ImGui::PopID();
@@ -487,6 +520,41 @@ std::string simulator_error(const EditorState& s) {
 
 // ---- the e-mail preview --------------------------------------------------------------------
 
+namespace {
+
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+// The subject goes into the page above the body, where the browser lays it out (right to left
+// for Hebrew), as a mail client shows it.
+std::string with_subject(const RenderedEmail& m) {
+    return "<div style=\"font:600 15px Arial,Helvetica,sans-serif;padding:10px 12px;border-bottom:1px solid "
+           "#d5d9e0;background:#f7f8fa;color:#1c2129\">" +
+           html_escape(m.subject) + "</div>" + m.html;
+}
+
+}  // namespace
+
 void simulator_preview(EditorState& s, Rect beside) {
     EditorState::Simulator& sim = *s.sim;
     bool show = beside.w > 0 && !sim.outcome.emails.empty();
@@ -505,11 +573,20 @@ void simulator_preview(EditorState& s, Rect beside) {
                         m.locale.c_str(), m.template_id.c_str());
     ImGui::PushTextWrapPos(beside.x + beside.w - 10);
     ImGui::Text("To: %s", m.to.c_str());
-    ImGui::Text("Subject: %s", m.subject.c_str());
     ImGui::PopTextWrapPos();
     ImGui::EndGroup();
     float top = ImGui::GetItemRectMax().y + 8;
     Rect frame{beside.x + 6, top, beside.w - 12, beside.y + beside.h - top - 6};
+    if (!m.error.empty()) {  // nothing to lay out: say why in ImGui
+        if (sim.preview_shown >= 0) preview_hide();
+        sim.preview_shown = -1;
+        s.preview_rect = Rect{};
+        ImGui::SetCursorScreenPos(ImVec2(frame.x + 4, frame.y + 4));
+        ImGui::PushTextWrapPos(frame.x + frame.w - 4);
+        ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1), "Not rendered: %s", m.error.c_str());
+        ImGui::PopTextWrapPos();
+        return;
+    }
     s.preview_rect = frame;
     ImGui::GetWindowDrawList()->AddRect(ImVec2(frame.x - 1, frame.y - 1),
                                         ImVec2(frame.x + frame.w + 1, frame.y + frame.h + 1),
@@ -517,7 +594,7 @@ void simulator_preview(EditorState& s, Rect beside) {
     bool moved = frame.x != sim.preview_at.x || frame.y != sim.preview_at.y || frame.w != sim.preview_at.w ||
                  frame.h != sim.preview_at.h;
     if (sim.preview_shown != sim.shown_email || moved) {
-        preview_show(m.html, m.rtl, frame.x, frame.y, frame.w, frame.h);
+        preview_show(with_subject(m), m.rtl, frame.x, frame.y, frame.w, frame.h);
         sim.preview_shown = sim.shown_email;
         sim.preview_at = frame;
     }

@@ -14,8 +14,7 @@ struct SimulationRequest {
     nlohmann::json scenario, contact, event;  // documents as the contract writes them
     // Vouchers the contact was given before: (campaign id, RFC 3339 time).
     std::vector<std::pair<std::string, std::string>> voucher_history;
-    nlohmann::json templates = nlohmann::json::array();  // the workspace's, as the API lists them
-    nlohmann::json campaigns = nlohmann::json::array();
+    nlohmann::json templates, campaigns;  // the workspace's, as the API lists them; null = not known
     bool fast_forward = false;
 };
 

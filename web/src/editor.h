@@ -23,6 +23,8 @@ struct WorkspaceCatalog {
     std::vector<std::string> roles;                      // GET /api/v1/roles
 };
 
+struct EditorState;
+
 class Editor {
 public:
     Editor();
@@ -46,9 +48,15 @@ public:
     // The last in-browser simulation shown (the JSON array of runs), or null.
     nlohmann::json last_simulation() const;
 
+    // A paste event's text while no text field is active: nodes copied with Ctrl+C (core's
+    // copy_nodes JSON) are pasted at the mouse; false = not nodes (the shell may use the text).
+    bool paste(const std::string& text);
+    // Zooms by `factor` keeping (x, y) (ImGui coordinates) in place: for a pinch, which the
+    // page sees as a wheel event with ctrlKey and GLFW reports as plain scrolling.
+    void zoom_at(float factor, float x, float y);
+
 private:
-    struct State;
-    State* state_;
+    EditorState* state_;  // editor_state.h
 };
 
 }  // namespace closeloop::web

@@ -1,0 +1,135 @@
+// closeloop builder — the program: a GLFW window on WebGL2, Dear ImGui's frame loop driven by
+// the browser (emscripten_set_main_loop), the font, and the device pixel ratio.
+//
+// Coordinates: ImGui works in CSS pixels (what the page, Playwright's mouse and the test
+// hook's geometry use); the canvas's backing store is CSS size x devicePixelRatio, and the
+// font is rasterized at that density, so a 2x screen is sharp.
+#include <GLES3/gl3.h>
+#include <GLFW/glfw3.h>
+#include <emscripten/emscripten.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include <cfloat>
+#include <cmath>
+
+#include "platform.h"
+#include "platform_shell.h"
+#include "screens.h"
+#include "theme.h"
+
+extern const unsigned char closeloop_font_ttf[];
+extern const unsigned closeloop_font_ttf_size;
+
+namespace {
+
+using namespace closeloop::web;
+
+GLFWwindow* window = nullptr;
+int backing_w = 0, backing_h = 0;
+float font_dpr = 0;  // the density the font atlas was built for
+long frames = 0;
+
+// Must match CLOSELOOP_FONT_UNICODES in web/CMakeLists.txt (what the subset holds).
+const ImWchar font_ranges[] = {
+    0x0020, 0x007E,  // Basic Latin
+    0x00A0, 0x017F,  // Latin-1 Supplement, Latin Extended-A (Czech, Polish)
+    0x0590, 0x05FF,  // Hebrew
+    0x2000, 0x206F,  // General Punctuation (dashes, quotes, bullet, ellipsis)
+    0x20AC, 0x20AC,  // euro sign
+    0x2190, 0x2199,  // arrows
+    0x21B6, 0x21B7,  // undo / redo arrows
+    0x21BB, 0x21BB,  // reload arrow
+    0x2212, 0x2212,  // minus sign
+    0x2261, 0x2261,  // menu bars
+    0x25A0, 0x25FF,  // geometric shapes (triangles, circles)
+    0x26A0, 0x26A0,  // warning sign
+    0x2713, 0x2718,  // check marks and crosses
+    0,
+};
+
+void build_fonts(float dpr) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.Fonts->Clear();
+    ImFontConfig config;
+    config.FontDataOwnedByAtlas = false;  // the array is static
+    config.OversampleH = 2;
+    config.OversampleV = 1;
+    const float size = theme::font_size * dpr;
+    io.Fonts->AddFontFromMemoryTTF(const_cast<unsigned char*>(closeloop_font_ttf),
+                                   static_cast<int>(closeloop_font_ttf_size), size, &config, font_ranges);
+    io.FontGlobalScale = 1.0f / dpr;
+    font_dpr = dpr;
+}
+
+void frame() {
+    ImGuiIO& io = ImGui::GetIO();
+    const shell::CssSize css = shell::canvas_css_size();
+    const float dpr = static_cast<float>(shell::device_pixel_ratio());
+    const int want_w = std::max(1, static_cast<int>(std::lround(css.w * dpr)));
+    const int want_h = std::max(1, static_cast<int>(std::lround(css.h * dpr)));
+    if (want_w != backing_w || want_h != backing_h) {
+        glfwSetWindowSize(window, want_w, want_h);  // the canvas's backing store; CSS sizes it
+        backing_w = want_w;
+        backing_h = want_h;
+    }
+    if (dpr != font_dpr) {
+        build_fonts(dpr);
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+    }
+
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    // GLFW reports sizes and the mouse in backing pixels: make ImGui's space CSS pixels.
+    const float sx = css.w > 0 ? static_cast<float>(backing_w / css.w) : 1.0f;
+    const float sy = css.h > 0 ? static_cast<float>(backing_h / css.h) : 1.0f;
+    io.DisplaySize = ImVec2(static_cast<float>(css.w), static_cast<float>(css.h));
+    io.DisplayFramebufferScale = ImVec2(sx, sy);
+    if (io.MousePos.x != -FLT_MAX) io.MousePos = ImVec2(io.MousePos.x / sx, io.MousePos.y / sy);
+
+    ImGui::NewFrame();
+    app().draw(io.DisplaySize.x, io.DisplaySize.y);
+    ImGui::Render();
+
+    glViewport(0, 0, backing_w, backing_h);
+    const ImVec4 bg = theme::background();
+    glClearColor(bg.x, bg.y, bg.z, 1.0f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    if (++frames == 1) shell::first_frame();
+}
+
+}  // namespace
+
+int main() {
+    shell::init();  // before glfwInit: the page's key listeners must run before GLFW's
+    if (!glfwInit()) return 1;
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+    const shell::CssSize css = shell::canvas_css_size();
+    const double dpr = shell::device_pixel_ratio();
+    backing_w = std::max(1, static_cast<int>(std::lround(css.w * dpr)));
+    backing_h = std::max(1, static_cast<int>(std::lround(css.h * dpr)));
+    window = glfwCreateWindow(backing_w, backing_h, "closeloop builder", nullptr, nullptr);
+    if (!window) return 1;
+    glfwMakeContextCurrent(window);
+
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;  // window layout is view state the app owns, not a file
+    io.LogFilename = nullptr;
+    theme::apply();
+    build_fonts(static_cast<float>(dpr));
+    ImGui_ImplGlfw_InitForOpenGL(window, true);
+    ImGui_ImplOpenGL3_Init("#version 300 es");
+    shell::install_imgui_hooks();
+
+    app().start();
+    shell::ready();
+    emscripten_set_main_loop(frame, 0, false);
+    return 0;
+}

@@ -20,16 +20,32 @@ export async function signIn(page, key) {
     await h.click(page, 'sign_in_button');
 }
 
-// Types into the ImGui field whose rectangle geometry() names `key`: click, select all, type.
-export async function typeInto(page, key, text, { replace = true } = {}) {
-    await h.click(page, key);
+// Puts the keyboard focus into an inspector field of the selected node: its rectangle when
+// geometry() names it ("field:if"), else by Tab from the id field (ImGui's tab order is the
+// form's order: id, label, then the kind's fields; `tabs` is the field's place after id).
+export async function focusField(page, field, tabs) {
+    const g = await h.geometry(page);
+    if (g[`field:${field}`]) {
+        await h.click(page, `field:${field}`);
+        return;
+    }
+    await h.click(page, 'inspector_id');
+    for (let i = 0; i < tabs; ++i) {
+        await page.keyboard.press('Tab');
+        await h.nextFrames(page, 1);
+    }
+}
+
+// Types into a focused ImGui field, one character a frame (ImGui takes queued characters each
+// frame); `replace` selects what is there first.
+export async function typeText(page, text, { replace = true } = {}) {
     if (replace) {
         await page.keyboard.press('Control+A');
         await h.nextFrames(page, 1);
     }
     for (const ch of text) {
         await page.keyboard.type(ch);
-        await h.nextFrames(page, 1);  // ImGui takes queued characters each frame; one a frame is safe
+        await h.nextFrames(page, 1);
     }
     await h.nextFrames(page, 2);
 }
@@ -43,16 +59,11 @@ async function clickBackground(page) {
 
 const nodeOf = (doc, id) => (doc.nodes || []).find((n) => n.id === id);
 
-// Sets the simulator's NPS score with ImGui's Ctrl+click text entry on the slider.
+// Sets the simulator's NPS score (0-10) with one click on the slider: an integer slider's grab
+// is a range step wide, so value v sits at (v + 0.5) / 11 of its width.
 export async function setScore(page, score) {
-    const c = h.center(await h.widget(page, 'score_slider'));
-    await page.keyboard.down('Control');
-    await page.mouse.click(c.x, c.y);
-    await page.keyboard.up('Control');
-    await h.nextFrames(page, 2);
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type(String(score));
-    await page.keyboard.press('Enter');
+    const r = await h.widget(page, 'score_slider');
+    await page.mouse.click(r.x + (r.w * (score + 0.5)) / 11, r.y + r.h / 2);
     await h.nextFrames(page, 2);
 }
 
@@ -130,7 +141,8 @@ export default function register({ test, env }) {
             g = await h.geometry(page);
             await page.mouse.click(g.nodes[cond].x + g.nodes[cond].w / 2, g.nodes[cond].y + 10);
             await h.nextFrames(page, 2);
-            await typeInto(page, 'field:if', 'event.score <');
+            await focusField(page, 'if', 2);
+            await typeText(page, 'event.score <');
             doc = await h.hook(page, 'scenario');
             assert.equal(nodeOf(doc, cond).if, 'event.score <', 'the expression as typed');
             const errors = await h.hook(page, 'errors');
@@ -143,14 +155,16 @@ export default function register({ test, env }) {
             await h.shot(page, 'expression error on the node and in the panel');
 
             // Fix it; pick the templates so the draft is a whole, valid scenario.
-            await typeInto(page, 'field:if', ' 7', { replace: false });
+            await page.keyboard.press('End');
+            await typeText(page, ' 7', { replace: false });
             doc = await h.hook(page, 'scenario');
             assert.equal(nodeOf(doc, cond).if, 'event.score < 7');
             for (const [node, template] of [[mailLow, 'nps-apology'], [mailHigh, 'nps-promoter-review']]) {
                 g = await h.geometry(page);
                 await page.mouse.click(g.nodes[node].x + g.nodes[node].w / 2, g.nodes[node].y + 10);
                 await h.nextFrames(page, 2);
-                await typeInto(page, 'field:params.template', template);
+                await focusField(page, 'params.template', 2);
+                await typeText(page, template);
             }
             await clickBackground(page);
             const left = await h.hook(page, 'errors');

@@ -159,6 +159,15 @@ export async function startServer() {
     } catch (e) {
         throw new Error(`${e.message}\n${bin} ${args.join(' ')} said:\n${output}`);
     }
+    // A development aid: CLOSELOOP_WEB_DIST=build/wasm/web/dist serves that app build in front of
+    // the server (everything else is passed through), to try an app against a binary that does
+    // not embed it. The tests in CI use the binary as shipped.
+    if (process.env.CLOSELOOP_WEB_DIST) {
+        const front = await distFront(process.env.CLOSELOOP_WEB_DIST, port);
+        server.url = front;
+        server.apiUrl = url;
+        return server;
+    }
     // The builder must be in the binary: a placeholder at / means the wasm preset was not built
     // before the native one.
     const page = await fetch(url + '/');
@@ -169,6 +178,30 @@ export async function startServer() {
                         'preset, then the native one, so the app is embedded into the closeloop binary (ci/test.sh does it)');
     }
     return server;
+}
+
+async function distFront(dist, apiPort) {
+    const http = await import('node:http');
+    const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+    const srv = http.createServer((req, res) => {
+        const p = new URL(req.url, 'http://x').pathname;
+        const file = path.join(dist, p === '/' ? 'index.html' : path.basename(p));
+        if (!p.startsWith('/api/') && fs.existsSync(file)) {
+            res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream' });
+            res.end(fs.readFileSync(file));
+            return;
+        }
+        const fwd = http.request({ host: '127.0.0.1', port: apiPort, path: req.url, method: req.method, headers: req.headers },
+                                 (up) => {
+                                     res.writeHead(up.statusCode, up.headers);
+                                     up.pipe(res);
+                                 });
+        fwd.on('error', () => res.writeHead(502).end());
+        req.pipe(fwd);
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    onExit(() => new Promise((r) => srv.close(r)));
+    return `http://127.0.0.1:${srv.address().port}`;
 }
 
 // ---- browser -------------------------------------------------------------------------------
@@ -312,9 +345,13 @@ export async function widget(page, key) {
 }
 export const center = (r) => ({ x: r.x + (r.w || 0) / 2, y: r.y + (r.h || 0) / 2 });
 
+// Clicks the middle of a named widget, or of its visible part when the window's bottom edge
+// cuts it; one wholly below the edge fails (a test must not click what a user cannot see).
 export async function click(page, key) {
-    const c = center(await widget(page, key));
-    await page.mouse.click(c.x, c.y);
+    const r = await widget(page, key);
+    const bottom = Math.min(r.y + r.h, page.viewportSize().height - 1);
+    if (bottom - r.y < 4) throw new Error(`"${key}" is below the window's bottom edge: ${JSON.stringify(r)}`);
+    await page.mouse.click(r.x + r.w / 2, (r.y + bottom) / 2);
     await nextFrames(page, 2);
 }
 

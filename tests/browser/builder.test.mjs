@@ -11,13 +11,15 @@ import * as h from './harness.mjs';
 // The ids and positions the steps share (one signed-in page through the whole file).
 const ctx = { page: null, id: 'browser-flow', nodes: {} };
 
-// Signs in through the page: the key typed into the sign-in field, then Enter.
+// Signs in through the page: the key typed into the sign-in field, then Enter. The field has
+// the keyboard focus when the screen appears; it is clicked first when geometry() names it.
 export async function signIn(page, key) {
     await h.until(async () => (await h.state(page)).screen === 'sign_in', 'the sign-in screen');
-    await h.click(page, 'sign_in_key');
+    if ((await h.geometry(page)).sign_in_key) await h.click(page, 'sign_in_key');
     await page.keyboard.type(key, { delay: 5 });
     await h.nextFrames(page, 2);
-    await h.click(page, 'sign_in_button');
+    await page.keyboard.press('Enter');
+    await h.nextFrames(page, 2);
 }
 
 // Puts the keyboard focus into an inspector field of the selected node: its rectangle when
@@ -100,11 +102,15 @@ export default function register({ test, env }) {
         assert.ok(page, 'needs the signed-in page of the previous test');
         const server = env.server();
         await h.withPage(page, 'draw', async () => {
-            // A new, empty scenario from the list.
+            // A new, empty scenario from the list: its dialog takes the name (focused), Enter creates.
             await h.click(page, 'new_scenario_button');
+            await typeText(page, 'Browser flow', { replace: false });
+            await page.keyboard.press('Enter');
             await h.until(async () => (await h.state(page)).screen === 'editor', 'the editor for a new scenario');
             let doc = await h.hook(page, 'scenario');
             ctx.id = doc.id;
+            assert.equal(doc.id, 'browser-flow', 'the id comes from the name');
+            assert.equal((await h.api(server, 'GET', '/api/v1/scenarios/browser-flow')).status, 200, 'created on the server');
             assert.equal((doc.nodes || []).length, 0, 'a new scenario starts empty');
 
             // Three nodes dragged from the palette onto the canvas.
@@ -173,8 +179,9 @@ export default function register({ test, env }) {
 
             // Save, then reload the page: still signed in, and the server has what was drawn.
             assert.equal((await h.state(page)).unsaved, true, 'unsaved changes are marked');
-            await h.click(page, 'save_button');
-            await h.until(async () => (await h.state(page)).unsaved === false, 'the save to finish');
+            await clickBackground(page);
+            await page.keyboard.press('Control+s');
+            await h.until(async () => (await h.state(page)).unsaved === false, 'the save (Ctrl+S) to finish');
             const drawn = await h.hook(page, 'scenario');
             await page.reload({ waitUntil: 'domcontentloaded' });
             await h.waitReady(page);
@@ -245,15 +252,14 @@ export default function register({ test, env }) {
             const g = await h.geometry(page);
             const n = g.nodes[ctx.nodes.mailLow];
             await h.drag(page, { x: n.x + n.w / 2, y: n.y + 10 }, { x: n.x + n.w / 2 + 40, y: n.y + 10 });
-            await h.click(page, 'save_button');
+            await page.keyboard.press('Control+s');
             const s = await h.until(async () => {
                 const s = await h.state(page);
                 return s.conflict && s;
             }, 'the conflict message after saving a stale version');
             await h.shot(page, 'conflict with reload choice');
-            await h.widget(page, 'reload_button');  // the choice is on screen
-            // Reload takes the server's version.
-            await h.click(page, 'reload_button');
+            // The choice is on screen; loading theirs takes the server's version.
+            await h.click(page, 'conflict_load_theirs');
             await h.until(async () => (await h.hook(page, 'scenario')).name === 'Changed through the API',
                           'the server version after choosing reload');
             assert.equal((await h.state(page)).unsaved, false);
@@ -262,7 +268,7 @@ export default function register({ test, env }) {
     });
 }
 
-// Opens a scenario of the list in the editor (double click on its row), unless it is open.
+// Opens a scenario of the list in the editor (its row's Open button), unless it is open.
 async function openInEditor(page, id) {
     const s = await h.state(page);
     if (s.screen === 'editor' && s.scenario === id) return;

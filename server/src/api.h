@@ -23,6 +23,7 @@ struct Api {
     // Stores posted events; the scenario executor's ingest (which also runs them through the
     // active scenarios) when one is running, else the store's insert_events.
     std::function<IngestResult(WorkspaceId, std::span<const Event>, Time)> ingest = nullptr;
+    std::string public_url = "";  // https://... makes the session cookie Secure
 };
 
 void add_event_routes(Router& router, Api& api);    // api_events.cpp
@@ -32,7 +33,11 @@ void add_task_routes(Router& router, Api& api);     // api_tasks.cpp: tasks and 
 void add_rfm_routes(Router& router, Api& api);      // api_rfm.cpp
 // api_scenarios.cpp: scenarios (validate, simulate, activate, pause), runs, templates
 void add_scenario_routes(Router& router, Api& api);
-void add_system_routes(Router& router, Api& api);  // api_system.cpp: /, /healthz, /metrics, /api/openapi.json
+void add_system_routes(Router& router, Api& api);   // api_system.cpp: /healthz, /metrics, /api/openapi.json
+void add_session_routes(Router& router, Api& api);  // api_session.cpp: sign-in, who am I, sign-out
+// api_builder.cpp: what the builder's pickers need (roles), the shipped examples and installing one
+void add_builder_routes(Router& router, Api& api);
+void add_static_routes(Router& router, Api& api);  // api_static.cpp: the builder app at /
 
 // All of the above.
 void add_api_routes(Router& router, Api& api);

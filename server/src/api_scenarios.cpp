@@ -2,6 +2,8 @@
 //   GET/POST /api/v1/scenarios, GET/PUT/DELETE /api/v1/scenarios/{id},
 //   POST /api/v1/scenarios/validate, POST /api/v1/scenarios/{id}/simulate,
 //   POST /api/v1/scenarios/{id}/activate, POST /api/v1/scenarios/{id}/pause,
+//   GET /api/v1/scenarios/{id}/versions, GET /api/v1/scenarios/{id}/versions/{n},
+//   GET /api/v1/scenarios/{id}/diff?from=&to=,
 //   GET /api/v1/runs?scenario=&contact=&status=, GET /api/v1/runs/{id},
 //   GET/POST /api/v1/templates, GET /api/v1/templates/{id}.
 // Loading, validation and simulation are core's (scenario.h, render.h, simulator.h); the
@@ -11,6 +13,7 @@
 #include "closeloop/detail/json_read.h"
 #include "closeloop/render.h"
 #include "closeloop/scenario.h"
+#include "closeloop/scenario_edit.h"
 #include "closeloop/simulator.h"
 
 namespace closeloop::server {
@@ -72,6 +75,51 @@ json scenario_json(const StoredScenario& s, const std::vector<ScenarioError>* er
     return j;
 }
 
+// Optimistic concurrency: GET sends the version as the ETag; a PUT with If-Match saves only
+// over that version.
+std::string version_etag(int version) {
+    return "\"" + std::to_string(version) + "\"";
+}
+
+void send_scenario(Call& call, int status, const StoredScenario& s,
+                   const std::vector<ScenarioError>* errors = nullptr) {
+    call.res.set_header("ETag", version_etag(s.version));
+    send_json(call.res, status, scenario_json(s, errors));
+}
+
+// If-Match: "3" (or W/"3", or 3); "*" or none = no condition. nullopt in `out` for none.
+bool if_match_version(Call& call, std::optional<int>& out) {
+    std::string v = call.req.get_header_value("If-Match");
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    if (v.empty() || v == "*") return true;
+    if (v.rfind("W/", 0) == 0) v.erase(0, 2);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    int n = 0;
+    bool digits = !v.empty() && v.size() <= 9;
+    for (char c : v) {
+        if (c < '0' || c > '9') digits = false;
+        if (digits) n = n * 10 + (c - '0');
+    }
+    if (!digits || n < 1) {
+        send_error(call.res, 400, "invalid_parameter",
+                   "must be the scenario's version as its ETag gives it, e.g. If-Match: \"3\"", "If-Match");
+        return false;
+    }
+    out = n;
+    return true;
+}
+
+void send_version_conflict(Call& call, int current, int given) {
+    call.res.set_header("ETag", version_etag(current));
+    json err = {{"code", "version_conflict"},
+                {"message", "the scenario was saved by someone else meanwhile: version " + std::to_string(current) +
+                                " is current, and this save was based on version " + std::to_string(given) +
+                                "; reload it (and apply your changes again)"},
+                {"field", nullptr},
+                {"current_version", current}};
+    send_json(call.res, 412, json{{"error", std::move(err)}});
+}
+
 void scenario_not_found(Call& call) {
     send_error(call.res, 404, "not_found", "no scenario with this id", "id");
 }
@@ -119,13 +167,13 @@ void create_scenario(Api& api, Call& call) {
     const auto stored = api.store.find_scenario(ws, (*doc)["id"].get<std::string>());
     if (!stored) return scenario_not_found(call);  // deleted at once by another request
     const auto errors = check(api, ws, stored->document);
-    send_json(call.res, 201, scenario_json(*stored, &errors));
+    send_scenario(call, 201, *stored, &errors);
 }
 
 void get_scenario(Api& api, Call& call) {
     const auto s = api.store.find_scenario(call.caller.workspace, call.param(1));
     if (!s) return scenario_not_found(call);
-    send_json(call.res, 200, scenario_json(*s));
+    send_scenario(call, 200, *s);
 }
 
 void save_scenario(Api& api, Call& call) {
@@ -133,8 +181,12 @@ void save_scenario(Api& api, Call& call) {
     auto doc = scenario_document(call.body, &id);
     if (!doc) return send_error(call.res, doc.error());
     const WorkspaceId ws = call.caller.workspace;
+    std::optional<int> if_version;
+    if (!if_match_version(call, if_version)) return;
     const auto current = api.store.find_scenario(ws, id);
     if (!current) return scenario_not_found(call);
+    if (if_version && *if_version != current->version)
+        return send_version_conflict(call, current->version, *if_version);
     // An active scenario's new version runs at once: it must validate, as at activation.
     if (current->status == ScenarioStatus::active) {
         json candidate = *doc;
@@ -142,10 +194,95 @@ void save_scenario(Api& api, Call& call) {
         if (const auto errors = check(api, ws, candidate); !errors.empty()) return send_invalid(call.res, errors);
     }
     StoredScenario stored;
-    if (api.store.update_scenario(ws, id, *doc, api.now(), &stored) != ScenarioSave::saved)
-        return scenario_not_found(call);
+    // The store checks the version again in the transaction that saves (a save in between).
+    const auto saved = api.store.update_scenario(ws, id, *doc, api.now(), &stored, if_version);
+    if (saved == ScenarioSave::conflict) return send_version_conflict(call, stored.version, *if_version);
+    if (saved != ScenarioSave::saved) return scenario_not_found(call);
     const auto errors = check(api, ws, stored.document);
-    send_json(call.res, 200, scenario_json(stored, &errors));
+    send_scenario(call, 200, stored, &errors);
+}
+
+// ---- versions ------------------------------------------------------------------------------
+
+json version_info_json(const ScenarioVersionInfo& v) {
+    return {{"version", v.version},
+            {"saved_at", format_time(v.saved_at)},
+            {"status", v.status ? json(to_string(*v.status)) : json()}};
+}
+
+void list_versions(Api& api, Call& call) {
+    const WorkspaceId ws = call.caller.workspace;
+    const auto current = api.store.find_scenario(ws, call.param(1));
+    if (!current) return scenario_not_found(call);
+    json out = json::array();
+    for (const auto& v : api.store.scenario_versions(ws, current->id)) out.push_back(version_info_json(v));
+    send_json(call.res, 200, {{"scenario", current->id}, {"current_version", current->version}, {"versions", out}});
+}
+
+// A version number from the path or the query: 1 or more.
+std::optional<int> version_number(const std::string& text) {
+    if (text.empty() || text.size() > 9) return std::nullopt;
+    int n = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    if (n < 1) return std::nullopt;
+    return n;
+}
+
+// The document of one version, with the status it had and when it was saved.
+std::optional<json> version_document(Api& api, WorkspaceId ws, const std::string& id, int version) {
+    const auto s = api.store.find_scenario_version(ws, id, version);
+    if (!s) return std::nullopt;
+    json doc = s->document;
+    for (const auto& v : api.store.scenario_versions(ws, id)) {
+        if (v.version != version) continue;
+        doc["status"] = v.status ? json(to_string(*v.status)) : json();
+        doc["saved_at"] = format_time(v.saved_at);
+    }
+    return doc;
+}
+
+void get_version(Api& api, Call& call) {
+    const WorkspaceId ws = call.caller.workspace;
+    const auto n = version_number(call.param(2));
+    if (!n)
+        return send_error(call.res, 404, "not_found", "no such version: versions are numbered 1, 2, ...", "version");
+    if (!api.store.find_scenario(ws, call.param(1))) return scenario_not_found(call);
+    const auto doc = version_document(api, ws, call.param(1), *n);
+    if (!doc) return send_error(call.res, 404, "not_found", "this scenario has no version " + call.param(2), "version");
+    send_json(call.res, 200, *doc);
+}
+
+// What changed between two versions (core's edit::diff): nodes added, removed and changed, and
+// the scenario's own fields. `to` defaults to the current version, `from` to the one before.
+void diff_versions(Api& api, Call& call) {
+    const WorkspaceId ws = call.caller.workspace;
+    const auto current = api.store.find_scenario(ws, call.param(1));
+    if (!current) return scenario_not_found(call);
+    std::optional<std::string> from_text, to_text;
+    if (!take_param(call.res, query_text(call.req, "from", 16), from_text) ||
+        !take_param(call.res, query_text(call.req, "to", 16), to_text))
+        return;
+    const auto to = to_text ? version_number(*to_text) : std::optional<int>(current->version);
+    if (!to) return send_error(call.res, 400, "invalid_parameter", "must be a version number (1 or more)", "to");
+    const auto from = from_text ? version_number(*from_text) : std::optional<int>(std::max(1, *to - 1));
+    if (!from) return send_error(call.res, 400, "invalid_parameter", "must be a version number (1 or more)", "from");
+    const auto before = version_document(api, ws, current->id, *from);
+    if (!before)
+        return send_error(call.res, 404, "not_found", "this scenario has no version " + std::to_string(*from), "from");
+    const auto after = version_document(api, ws, current->id, *to);
+    if (!after)
+        return send_error(call.res, 404, "not_found", "this scenario has no version " + std::to_string(*to), "to");
+    json a = *before, b = *after;
+    a.erase("saved_at");
+    b.erase("saved_at");
+    json out = edit::diff(a, b);
+    out["scenario"] = current->id;
+    out["from"] = *from;
+    out["to"] = *to;
+    send_json(call.res, 200, out);
 }
 
 void delete_scenario(Api& api, Call& call) {
@@ -169,14 +306,14 @@ void activate(Api& api, Call& call) {
     if (const auto errors = check(api, ws, candidate); !errors.empty()) return send_invalid(call.res, errors);
     const auto s = api.store.set_scenario_status(ws, call.param(1), ScenarioStatus::active, api.now());
     if (!s) return scenario_not_found(call);
-    send_json(call.res, 200, scenario_json(*s));
+    send_scenario(call, 200, *s);
 }
 
 void pause(Api& api, Call& call) {
     const auto s =
         api.store.set_scenario_status(call.caller.workspace, call.param(1), ScenarioStatus::paused, api.now());
     if (!s) return scenario_not_found(call);
-    send_json(call.res, 200, scenario_json(*s));
+    send_scenario(call, 200, *s);
 }
 
 // {contact?, event, history?, fast_forward?} -> what the engine would do; nothing is stored
@@ -361,6 +498,9 @@ void add_scenario_routes(Router& router, Api& api) {
     router.post("/api/v1/scenarios/{id}/simulate", Access::admin, [&api](Call& c) { simulate_scenario(api, c); });
     router.post("/api/v1/scenarios/{id}/activate", Access::admin, [&api](Call& c) { activate(api, c); });
     router.post("/api/v1/scenarios/{id}/pause", Access::admin, [&api](Call& c) { pause(api, c); });
+    router.get("/api/v1/scenarios/{id}/versions", Access::admin, [&api](Call& c) { list_versions(api, c); });
+    router.get("/api/v1/scenarios/{id}/versions/{n}", Access::admin, [&api](Call& c) { get_version(api, c); });
+    router.get("/api/v1/scenarios/{id}/diff", Access::admin, [&api](Call& c) { diff_versions(api, c); });
     router.get("/api/v1/runs", Access::admin, [&api](Call& c) { list_runs(api, c); });
     router.get("/api/v1/runs/{id}", Access::admin, [&api](Call& c) { get_run(api, c); });
     router.get("/api/v1/templates", Access::admin, [&api](Call& c) { list_templates(api, c); });

@@ -21,14 +21,18 @@ struct App::Parts {
     Api api;
     Router router;
 
-    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock)
+    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock, const std::string& public_url)
         : rfm(store, clock),
           executor(store, clock),
-          api{store, metrics, rfm, clock,
+          api{store,
+              metrics,
+              rfm,
+              clock,
               [this](WorkspaceId ws, std::span<const Event> events, Time now) {
                   return executor.ingest(ws, events, now);
-              }},
-          router(http, store, max_body_bytes) {
+              },
+              public_url},
+          router(http, store, max_body_bytes, clock) {
         add_api_routes(router, api);
         install_observers(http, router, metrics);
     }
@@ -79,7 +83,7 @@ void App::open() {
     auto store = std::make_unique<SqliteStore>(options_.data, SqliteOptions{.synchronous = options_.synchronous});
     database_file_ = store->file();
     store_ = std::move(store);
-    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock);
+    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock, options_.public_url);
     executor_ = &parts_->executor;
 }
 

@@ -31,6 +31,7 @@ struct AppOptions {
     int threads = 64;                  // HTTP worker threads: each keep-alive connection holds one while open
     int rfm_interval_minutes = 60;     // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";  // see SqliteOptions
+    std::string public_url = "";       // https://... makes the session cookie Secure
     // false: no executor thread; posted events are still handled as they are stored (ingest),
     // and the test drives the rest (timers, events written by effects) with run_executor().
     bool executor_thread = true;

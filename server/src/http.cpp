@@ -8,6 +8,7 @@
 
 #include "closeloop/detail/json_read.h"
 #include "keys.h"
+#include "sessions.h"
 
 namespace closeloop::server {
 
@@ -151,8 +152,8 @@ Result<std::optional<std::string>> query_choice(const httplib::Request& req, con
     return Error{"invalid_parameter", "must be " + choices, name};
 }
 
-Router::Router(httplib::Server& http, Store& store, std::size_t max_body)
-    : http_(http), store_(store), max_body_(max_body) {}
+Router::Router(httplib::Server& http, Store& store, std::size_t max_body, std::function<Time()> now)
+    : http_(http), store_(store), max_body_(max_body), now_(std::move(now)) {}
 
 void Router::get(const std::string& p, Access a, Handler h) {
     add("GET", p, a, std::move(h));
@@ -167,35 +168,63 @@ void Router::del(const std::string& p, Access a, Handler h) {
     add("DELETE", p, a, std::move(h));
 }
 
+// Who calls: the key in Authorization, else the session cookie (with the CSRF token on
+// changes). Answers the refusal and returns false when neither admits the caller.
+bool Router::authorize(Call& call, Access access) {
+    if (!call.req.has_header("Authorization") && cookie_value(call.req, session_cookie_name)) {
+        auto check = check_session(store_, call.req, now_());
+        if (check.state == SessionState::expired) {
+            send_error(call.res, 401, "session_expired", "your session has expired: sign in again");
+            return false;
+        }
+        if (check.state == SessionState::none) {
+            send_error(call.res, 401, "unauthorized",
+                       "this session is not valid (signed out, or its key was revoked): sign in again");
+            return false;
+        }
+        const std::string& method = call.req.method;
+        if (method != "GET" && method != "HEAD" &&
+            !csrf_matches(check.session, call.req.get_header_value("X-CSRF-Token"))) {
+            send_error(call.res, 403, "csrf",
+                       "a change made with a session must carry its CSRF token: X-CSRF-Token (from the sign-in "
+                       "answer or GET /api/v1/session)");
+            return false;
+        }
+        call.caller = {check.session.workspace, KeyKind::admin};
+        call.session = std::move(check.session);
+        return true;
+    }
+    const auto key = bearer_key(call.req);
+    if (!key) {
+        send_error(call.res, 401, "unauthorized",
+                   "send the workspace's key: Authorization: Bearer <key> (or sign in: POST /api/v1/session)");
+        return false;
+    }
+    const auto grant = store_.find_key(sha256_hex(*key));
+    if (!grant) {
+        send_error(call.res, 401, "unauthorized", "this key is not valid (revoked, mistyped or another server's)");
+        return false;
+    }
+    if (access == Access::admin && grant->kind != KeyKind::admin) {
+        send_error(call.res, 403, "forbidden", "a publishable key may only post survey answers");
+        return false;
+    }
+    call.caller = {grant->workspace, grant->kind};
+    return true;
+}
+
 void Router::add(const std::string& method, const std::string& pattern, Access access, Handler handler) {
     const std::string regex = pattern_regex(pattern);
     routes_.push_back({method, pattern});
     matchers_.emplace_back(method, std::regex(regex));
     auto answer = [this, pattern, access, handler = std::move(handler)](Call& call) {
         current_request.route = pattern;
-        if (access != Access::open) {
-            const auto key = bearer_key(call.req);
-            if (!key) {
-                send_error(call.res, 401, "unauthorized", "send the workspace's key: Authorization: Bearer <key>");
-                return;
-            }
-            const auto grant = store_.find_key(sha256_hex(*key));
-            if (!grant) {
-                send_error(call.res, 401, "unauthorized",
-                           "this key is not valid (revoked, mistyped or another server's)");
-                return;
-            }
-            if (access == Access::admin && grant->kind != KeyKind::admin) {
-                send_error(call.res, 403, "forbidden", "a publishable key may only post survey answers");
-                return;
-            }
-            call.caller = {grant->workspace, grant->kind};
-        }
+        if (access != Access::open && !authorize(call, access)) return;
         handler(call);
     };
     if (method == "GET") {
         http_.Get(regex, [answer](const httplib::Request& req, httplib::Response& res) {
-            Call call{req, res, {}, {}};
+            Call call{req, res, {}, {}, std::nullopt};
             answer(call);
         });
         return;
@@ -204,7 +233,7 @@ void Router::add(const std::string& method, const std::string& pattern, Access a
     // (curl -X POST) has no body, where httplib would wait for the connection to close.
     auto with_body = [this, answer](const httplib::Request& req, httplib::Response& res,
                                     const httplib::ContentReader& reader) {
-        Call call{req, res, {}, {}};
+        Call call{req, res, {}, {}, std::nullopt};
         const bool chunked = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
         if (req.has_header("Content-Length") || chunked) {
             if (req.is_multipart_form_data()) {

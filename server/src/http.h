@@ -58,9 +58,11 @@ bool take_param(httplib::Response& res, Result<T> reading, U& to) {
 
 // ---- routes --------------------------------------------------------------------------------
 
+// A key comes as `Authorization: Bearer <key>`, or (admin only) as the browser session the
+// key opened (sessions.h): then POST, PUT and DELETE need the session's X-CSRF-Token too.
 enum class Access {
-    open,     // no key (health, metrics, the OpenAPI document)
-    admin,    // a workspace's admin key
+    open,     // no key (health, metrics, the OpenAPI document, the builder's files)
+    admin,    // a workspace's admin key, or a session opened with one
     answers,  // an admin key, or a publishable key (which the route then restricts)
 };
 
@@ -73,7 +75,8 @@ struct Call {
     const httplib::Request& req;
     httplib::Response& res;
     Caller caller;
-    std::string body;  // of POST, PUT and DELETE requests
+    std::string body;                // of POST, PUT and DELETE requests
+    std::optional<Session> session;  // when the caller came with a session cookie
     // Path parameter i (1-based, in pattern order).
     std::string param(std::size_t i) const { return req.matches[i]; }
 };
@@ -86,8 +89,9 @@ struct RouteInfo {
 class Router {
 public:
     using Handler = std::function<void(Call&)>;
-    // `max_body` bytes at most per request body (413 beyond).
-    Router(httplib::Server& http, Store& store, std::size_t max_body);
+    // `max_body` bytes at most per request body (413 beyond); `now` judges sessions.
+    Router(
+        httplib::Server& http, Store& store, std::size_t max_body, std::function<Time()> now = [] { return Time{0}; });
 
     void get(const std::string& pattern, Access access, Handler handler);
     void post(const std::string& pattern, Access access, Handler handler);
@@ -100,10 +104,12 @@ public:
 
 private:
     void add(const std::string& method, const std::string& pattern, Access access, Handler handler);
+    bool authorize(Call& call, Access access);
 
     httplib::Server& http_;
     Store& store_;
     std::size_t max_body_;
+    std::function<Time()> now_;
     std::vector<RouteInfo> routes_;
     std::vector<std::pair<std::string, std::regex>> matchers_;  // method, regex
 };

@@ -93,6 +93,23 @@ int main(int argc, char** argv) {
     create->add_option("--name", name, "Its display name (default: the slug)");
     create->add_option("--data", workspace_data, "Folder of the embedded database")->capture_default_str();
 
+    // `closeloop keys`: a workspace's API keys (a lost admin key is replaced here).
+    std::string keys_data = "data", keys_workspace, keys_kind = "admin", keys_key, keys_id;
+    auto* keys = app.add_subcommand("keys", "Manage a workspace's API keys (also while the server runs)");
+    keys->require_subcommand(1);
+    auto* keys_create = keys->add_subcommand("create", "Print a new key (once), or add the one given with --key");
+    auto* keys_list = keys->add_subcommand("list", "List a workspace's keys (id, kind, prefix, created, revoked)");
+    auto* keys_revoke = keys->add_subcommand("revoke", "Revoke a key by its id; its browser sessions end");
+    for (auto* sub : {keys_create, keys_list, keys_revoke}) {
+        sub->add_option("--workspace", keys_workspace, "The workspace's slug (e.g. demo)")->required();
+        sub->add_option("--data", keys_data, "Folder of the embedded database")->capture_default_str();
+    }
+    keys_create->add_option("--kind", keys_kind, "admin or publishable")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"admin", "publishable"}));
+    keys_create->add_option("--key", keys_key, "Add this key (at least 24 characters) instead of a new random one");
+    keys_revoke->add_option("id", keys_id, "The key's id, as `closeloop keys list` shows it")->required();
+
     closeloop::cli::SimulateOptions sim;
     auto* simulate = app.add_subcommand("simulate", "Run a scenario over sample events with no side effects");
     simulate->add_option("--scenario", sim.scenario, "Scenario JSON file")->required()->check(CLI::ExistingFile);
@@ -127,5 +144,9 @@ int main(int argc, char** argv) {
         return closeloop::server::serve(serve_options);
     }
     if (create->parsed()) return closeloop::server::create_workspace_command(workspace_data, slug, name);
+    if (keys_create->parsed())
+        return closeloop::server::keys_create_command(keys_data, keys_workspace, keys_kind, keys_key);
+    if (keys_list->parsed()) return closeloop::server::keys_list_command(keys_data, keys_workspace);
+    if (keys_revoke->parsed()) return closeloop::server::keys_revoke_command(keys_data, keys_workspace, keys_id);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -28,6 +29,34 @@ void print_keys(const CreatedWorkspace& created, bool admin_from_env) {
     std::cout << "  publishable key: " << created.publishable_key << "   (for the survey widget)\n" << std::flush;
 }
 
+// The data folder existed: say what became of CLOSELOOP_BOOTSTRAP_KEY.
+void report_bootstrap_key(BootstrapKey outcome) {
+    switch (outcome) {
+        case BootstrapKey::added:
+            std::cerr << "closeloop: CLOSELOOP_BOOTSTRAP_KEY added as an admin key of workspace \"demo\"\n";
+            break;
+        case BootstrapKey::present:
+            break;
+        case BootstrapKey::revoked:
+            std::cerr << "closeloop: CLOSELOOP_BOOTSTRAP_KEY was revoked and stays so: issue a new key with "
+                         "`closeloop keys create --workspace demo`\n";
+            break;
+        case BootstrapKey::elsewhere:
+            std::cerr << "closeloop: CLOSELOOP_BOOTSTRAP_KEY is a key of another workspace, not of \"demo\"\n";
+            break;
+        case BootstrapKey::no_demo:
+            std::cerr << "closeloop: CLOSELOOP_BOOTSTRAP_KEY not added: there is no workspace \"demo\"\n";
+            break;
+        case BootstrapKey::too_short:
+            std::cerr << "closeloop: CLOSELOOP_BOOTSTRAP_KEY not added: it must be at least 24 characters long\n";
+            break;
+    }
+}
+
+std::string time_text(std::optional<Time> t) {
+    return t ? format_time(*t) : "-";
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -43,7 +72,8 @@ int serve(const ServeOptions& options) {
              .clock = now_utc,
              .threads = options.threads,
              .rfm_interval_minutes = options.rfm_interval_minutes,
-             .synchronous = options.synchronous});
+             .synchronous = options.synchronous,
+             .public_url = options.public_url});
     // The port first: a port in use must fail before a database (and a key shown once) exists.
     if (!app.bind(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port
@@ -70,7 +100,10 @@ int serve(const ServeOptions& options) {
             std::cerr << "closeloop: " << created.error().what() << "\n";
             return 1;
         }
-        if (*created) print_keys(**created, bootstrap_key.has_value());
+        if (*created)
+            print_keys(**created, bootstrap_key.has_value());
+        else if (bootstrap_key)
+            report_bootstrap_key(ensure_bootstrap_key(app.store(), *bootstrap_key, app.now()));
     } catch (const std::exception& e) {
         std::cerr << "closeloop: " << e.what() << "\n";
         return 1;
@@ -105,6 +138,86 @@ int create_workspace_command(const std::filesystem::path& data, const std::strin
             return 1;
         }
         print_keys(*created, false);
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "closeloop: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+// `closeloop keys ...` open the database beside a running server: SQLite in WAL mode lets
+// both read, and writes wait their turn (busy timeout); the server reads keys and sessions
+// from the database on each request, so a new or revoked key counts at once.
+int keys_create_command(const std::filesystem::path& data, const std::string& workspace, const std::string& kind,
+                        const std::string& key) {
+    try {
+        if (!std::filesystem::exists(data / "closeloop.db")) {
+            std::cerr << "closeloop: no database in " << data.string() << " (start the server once, or pass --data)\n";
+            return 1;
+        }
+        SqliteStore store(data);
+        const KeyKind k = kind == "publishable" ? KeyKind::publishable : KeyKind::admin;
+        auto added = add_workspace_key(store, workspace, k, key.empty() ? std::nullopt : std::optional(key), now_utc());
+        if (!added) {
+            std::cerr << "closeloop: " << added.error().what() << "\n";
+            return 1;
+        }
+        if (key.empty()) {
+            std::cout << added->key << std::endl;
+            std::cerr << "closeloop: a new " << kind << " key of workspace \"" << workspace << "\" (id " << added->id
+                      << "), shown once: keep it now, it is stored hashed\n";
+        } else {
+            std::cerr << "closeloop: the given key is now a " << kind << " key of workspace \"" << workspace
+                      << "\" (id " << added->id << ")\n";
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "closeloop: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int keys_list_command(const std::filesystem::path& data, const std::string& workspace) {
+    try {
+        if (!std::filesystem::exists(data / "closeloop.db")) {
+            std::cerr << "closeloop: no database in " << data.string() << "\n";
+            return 1;
+        }
+        SqliteStore store(data);
+        const auto ws = store.find_workspace(workspace);
+        if (!ws) {
+            std::cerr << "closeloop: there is no workspace \"" << workspace << "\"\n";
+            return 1;
+        }
+        std::printf("%-18s %-12s %-20s %-26s %s\n", "id", "kind", "prefix", "created", "revoked");
+        for (const auto& k : store.api_keys(ws->id))
+            std::printf("%-18s %-12s %-20s %-26s %s\n", k.id.c_str(), std::string(key_kind_name(k.kind)).c_str(),
+                        k.prefix.c_str(), format_time(k.created_at).c_str(), time_text(k.revoked_at).c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "closeloop: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int keys_revoke_command(const std::filesystem::path& data, const std::string& workspace, const std::string& id) {
+    try {
+        if (!std::filesystem::exists(data / "closeloop.db")) {
+            std::cerr << "closeloop: no database in " << data.string() << "\n";
+            return 1;
+        }
+        SqliteStore store(data);
+        const auto ws = store.find_workspace(workspace);
+        if (!ws) {
+            std::cerr << "closeloop: there is no workspace \"" << workspace << "\"\n";
+            return 1;
+        }
+        if (!store.revoke_key(ws->id, id, now_utc())) {
+            std::cerr << "closeloop: workspace \"" << workspace << "\" has no key " << id
+                      << " that is not revoked (see `closeloop keys list --workspace " << workspace << "`)\n";
+            return 1;
+        }
+        std::cerr << "closeloop: revoked " << id << "; its browser sessions are signed out\n";
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "closeloop: " << e.what() << "\n";

@@ -24,4 +24,11 @@ int serve(const ServeOptions& options);
 // `closeloop workspace create`: a new workspace in the data folder; prints its keys once.
 int create_workspace_command(const std::filesystem::path& data, const std::string& slug, const std::string& name);
 
+// `closeloop keys create|list|revoke`: a workspace's API keys, also while a server runs.
+// create prints a new key once on stdout (or adds `key` when given); kind "admin" or "publishable".
+int keys_create_command(const std::filesystem::path& data, const std::string& workspace, const std::string& kind,
+                        const std::string& key);
+int keys_list_command(const std::filesystem::path& data, const std::string& workspace);
+int keys_revoke_command(const std::filesystem::path& data, const std::string& workspace, const std::string& id);
+
 }  // namespace closeloop::server

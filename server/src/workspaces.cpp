@@ -52,4 +52,33 @@ Result<std::optional<CreatedWorkspace>> bootstrap_demo_workspace(Store& store,
     return std::optional<CreatedWorkspace>{std::move(*created)};
 }
 
+Result<AddedKey> add_workspace_key(Store& store, const std::string& slug, KeyKind kind,
+                                   const std::optional<std::string>& key, Time now) {
+    const auto ws = store.find_workspace(slug);
+    if (!ws) return Error{"not_found", "there is no workspace \"" + slug + "\"", "workspace"};
+    if (key && key->size() < min_key_length)
+        return invalid_field("key", "must be at least " + std::to_string(min_key_length) + " characters long");
+    if (key && key->size() > 256) return invalid_field("key", "must be at most 256 characters long");
+    AddedKey out;
+    out.key = key.value_or(new_api_key(kind));
+    const std::string hash = sha256_hex(out.key);
+    if (store.find_key_info(hash)) return Error{"conflict", "this key exists already (or was revoked)", "key"};
+    out.id = key_id_of(hash);
+    store.write([&](WriteTx& tx) { tx.add_key(ws->id, kind, hash, key_prefix(out.key), now); });
+    return out;
+}
+
+BootstrapKey ensure_bootstrap_key(Store& store, const std::string& key, Time now) {
+    const auto info = store.find_key_info(sha256_hex(key));
+    const auto demo = store.find_workspace("demo");
+    if (info) {
+        if (demo && info->workspace != demo->id) return BootstrapKey::elsewhere;
+        return info->revoked_at ? BootstrapKey::revoked : BootstrapKey::present;
+    }
+    if (!demo) return BootstrapKey::no_demo;
+    if (key.size() < min_key_length) return BootstrapKey::too_short;
+    auto added = add_workspace_key(store, "demo", KeyKind::admin, key, now);
+    return added ? BootstrapKey::added : BootstrapKey::present;
+}
+
 }  // namespace closeloop::server

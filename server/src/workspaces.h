@@ -30,4 +30,18 @@ Result<std::optional<CreatedWorkspace>> bootstrap_demo_workspace(Store& store,
                                                                  const std::optional<std::string>& bootstrap_key,
                                                                  Time now);
 
+// A new key for a workspace (`closeloop keys create`): a random one, or `key` when given
+// (at least 24 characters, not a key already known). Returns the key (shown once) and its id.
+struct AddedKey {
+    std::string key, id;
+};
+Result<AddedKey> add_workspace_key(Store& store, const std::string& slug, KeyKind kind,
+                                   const std::optional<std::string>& key, Time now);
+
+// CLOSELOOP_BOOTSTRAP_KEY on a start where workspaces exist already: the key is added to
+// "demo" as an admin key unless it is known, so the README's walk-through works whichever
+// start came first.
+enum class BootstrapKey { added, present, revoked, elsewhere, no_demo, too_short };
+BootstrapKey ensure_bootstrap_key(Store& store, const std::string& key, Time now);
+
 }  // namespace closeloop::server

@@ -634,7 +634,8 @@ json Editor::geometry() const {
               {"selection", std::vector<std::string>(s.selection.begin(), s.selection.end())},
               {"inspector", rect_json(s.inspector_rect)},
               {"preview", rect_json(s.preview_rect)},
-              {"status", s.status}};
+              {"status", s.status},
+              {"simulator_error", simulator_error(s)}};
     for (const auto& [key, r] : s.widget_geometry) g[key] = rect_json(r);
     return g;
 }

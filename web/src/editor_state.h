@@ -158,7 +158,8 @@ void simulator_destroy(EditorState& s);
 // Where the e-mail preview goes (beside the canvas), and hiding it when the panel closes.
 void simulator_preview(EditorState& s, Rect beside);
 void clear_simulation(EditorState& s);
-bool simulator_has_preview(const EditorState& s);  // a run sent e-mails to show
+bool simulator_has_preview(const EditorState& s);   // a run sent e-mails to show
+std::string simulator_error(const EditorState& s);  // why the last run did not run ("" = it ran)
 
 // Small widgets: ImGui text input on a std::string (1.86 has no imgui_stdlib in our build).
 bool input_text(const char* label, std::string& text, ImGuiInputTextFlags flags = 0);

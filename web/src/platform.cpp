@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "platform_shell.h"
+#include "screens.h"
 
 // ---- the JS functions (platform_js.js) -------------------------------------------------------
 extern "C" {
@@ -158,6 +159,12 @@ EMSCRIPTEN_KEEPALIVE void closeloop_overlay_done(int id, const char* text) {
 EMSCRIPTEN_KEEPALIVE void closeloop_paste(const char* text) {
     clipboard = text;
     if (paste_handler) paste_handler(clipboard);
+}
+
+// A pinch (or Ctrl+wheel): zoom the canvas at the pointer (CSS pixels).
+EMSCRIPTEN_KEEPALIVE void closeloop_zoom(double factor, double x, double y) {
+    if (app().editor_open())
+        app().editor().zoom_at(static_cast<float>(factor), static_cast<float>(x), static_cast<float>(y));
 }
 
 // Text typed, composed or inserted into the page's text sink: ImGui's active field takes it.

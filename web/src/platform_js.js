@@ -84,6 +84,21 @@ mergeInto(LibraryManager.library, {
     // Keys typed into an overlay belong to it alone (Delete must not delete nodes).
     window.addEventListener('keydown', function(e) { if (isOverlay(e.target)) e.stopImmediatePropagation(); }, true);
     window.addEventListener('keyup', function(e) { if (isOverlay(e.target)) e.stopImmediatePropagation(); }, true);
+    // Ctrl+S saves in the app, not the page (the keydown still reaches GLFW).
+    window.addEventListener('keydown', function(e) {
+      if ((e.ctrlKey || e.metaKey) && (e.key === 's' || e.key === 'S')) e.preventDefault();
+    }, true);
+    // A pinch on a touchpad arrives as a wheel event with ctrlKey (no key is down), which
+    // GLFW would report as plain scrolling: the editor zooms at the pointer instead. The page
+    // itself must not zoom.
+    Module['canvas'].addEventListener('wheel', function(e) {
+      if (!e.ctrlKey) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      var dy = e.deltaY * (e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1);
+      var r = CL.canvasRect();
+      _closeloop_zoom(Math.exp(-dy * 0.01), e.clientX - r.left, e.clientY - r.top);
+    }, {capture: true, passive: false});
     // A click on the canvas would leave the focus on the body: give it back to the sink.
     Module['canvas'].addEventListener('mousedown', function() { setTimeout(CL.focusSink, 0); });
     window.addEventListener('focus', function() { setTimeout(CL.focusSink, 0); });

@@ -442,6 +442,9 @@ void clear_simulation(EditorState& s) {
 bool simulator_has_preview(const EditorState& s) {
     return s.sim && !s.sim->outcome.emails.empty();
 }
+std::string simulator_error(const EditorState& s) {
+    return s.sim ? s.sim->error : "";
+}
 
 // ---- the e-mail preview --------------------------------------------------------------------
 

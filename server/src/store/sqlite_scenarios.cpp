@@ -68,33 +68,25 @@ ScenarioSave SqliteWriteTx::create_scenario(WorkspaceId ws, const json& document
     ins.bind(1, ws).bind(2, id).bind(3, now.ms);
     if (ins.run() == 0) return ScenarioSave::exists;
     // A deleted scenario's versions are gone, so version 1 is free.
-    insert_scenario_version(ws, id, 1, document, now);
+    insert_scenario_version(ws, id, 1, document, now, "draft");
     return ScenarioSave::saved;
 }
 
-ScenarioSave SqliteWriteTx::update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now) {
-    auto st = db_.prepare("SELECT version, activated FROM scenarios WHERE workspace_id = ?1 AND id = ?2");
+// Every save is a new version (the builder's history shows them; runs finish on the version
+// they started on), with the status the scenario has.
+ScenarioSave SqliteWriteTx::update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now,
+                                            std::optional<int> if_version, int& current) {
+    auto st = db_.prepare("SELECT version, status FROM scenarios WHERE workspace_id = ?1 AND id = ?2");
     st.bind(1, ws).bind(2, id);
     if (!st.step()) return ScenarioSave::not_found;
-    const int version = st.int32(0);
-    const bool activated = st.int64(1) != 0;
-    if (!activated) {
-        db_.prepare(
-               "UPDATE scenario_versions SET doc = ?4, created_at = ?5 "
-               "WHERE workspace_id = ?1 AND scenario_id = ?2 AND version = ?3")
-            .bind(1, ws)
-            .bind(2, id)
-            .bind(3, version)
-            .bind(4, scenario_doc_text(document))
-            .bind(5, now.ms)
-            .run();
-    } else {
-        insert_scenario_version(ws, std::string(id), version + 1, document, now);
-    }
+    current = st.int32(0);
+    const std::string status = st.text(1);
+    if (if_version && *if_version != current) return ScenarioSave::conflict;
+    insert_scenario_version(ws, std::string(id), current + 1, document, now, status);
     db_.prepare("UPDATE scenarios SET version = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2")
         .bind(1, ws)
         .bind(2, id)
-        .bind(3, activated ? version + 1 : version)
+        .bind(3, current + 1)
         .bind(4, now.ms)
         .run();
     return ScenarioSave::saved;
@@ -105,7 +97,16 @@ bool SqliteWriteTx::set_scenario_status(WorkspaceId ws, std::string_view id, Sce
         "UPDATE scenarios SET status = ?3, activated = activated OR ?3 = 'active', updated_at = ?4 "
         "WHERE workspace_id = ?1 AND id = ?2");
     st.bind(1, ws).bind(2, id).bind(3, to_string(status)).bind(4, now.ms);
-    return st.run() > 0;
+    if (st.run() == 0) return false;
+    // The current version's status is the last one it had while current.
+    db_.prepare(
+           "UPDATE scenario_versions SET status = ?3 WHERE workspace_id = ?1 AND scenario_id = ?2 AND version = "
+           "(SELECT version FROM scenarios WHERE workspace_id = ?1 AND id = ?2)")
+        .bind(1, ws)
+        .bind(2, id)
+        .bind(3, to_string(status))
+        .run();
+    return true;
 }
 
 bool SqliteWriteTx::delete_scenario(WorkspaceId ws, std::string_view id, Time now) {
@@ -137,15 +138,16 @@ bool SqliteWriteTx::save_template(WorkspaceId ws, const std::string& id, const j
 }
 
 void SqliteWriteTx::insert_scenario_version(WorkspaceId ws, const std::string& id, int version, const json& document,
-                                            Time now) {
+                                            Time now, std::string_view status) {
     db_.prepare(
-           "INSERT INTO scenario_versions (workspace_id, scenario_id, version, doc, created_at) "
-           "VALUES (?1, ?2, ?3, ?4, ?5)")
+           "INSERT INTO scenario_versions (workspace_id, scenario_id, version, doc, created_at, status) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, ws)
         .bind(2, id)
         .bind(3, version)
         .bind(4, scenario_doc_text(document))
         .bind(5, now.ms)
+        .bind(6, status)
         .run();
 }
 
@@ -194,12 +196,30 @@ ScenarioSave SqliteStore::create_scenario(WorkspaceId ws, const json& document, 
 }
 
 ScenarioSave SqliteStore::update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now,
-                                          StoredScenario* stored) {
+                                          StoredScenario* stored, std::optional<int> if_version) {
     ScenarioSave out = ScenarioSave::saved;
-    write([&](WriteTx& tx) { out = sqlite_tx(tx).update_scenario(ws, id, document, now); });
-    ++impl_->catalog_generation;
-    if (out == ScenarioSave::saved && stored) {
+    int current = 0;
+    write([&](WriteTx& tx) { out = sqlite_tx(tx).update_scenario(ws, id, document, now, if_version, current); });
+    if (out == ScenarioSave::saved) ++impl_->catalog_generation;
+    if ((out == ScenarioSave::saved || out == ScenarioSave::conflict) && stored) {
         if (auto s = find_scenario(ws, id)) *stored = std::move(*s);
+    }
+    return out;
+}
+
+std::vector<ScenarioVersionInfo> SqliteStore::scenario_versions(WorkspaceId ws, std::string_view id) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare(
+        "SELECT version, created_at, status FROM scenario_versions WHERE workspace_id = ?1 AND scenario_id = ?2 "
+        "ORDER BY version DESC");
+    st.bind(1, ws).bind(2, id);
+    std::vector<ScenarioVersionInfo> out;
+    while (st.step()) {
+        ScenarioVersionInfo v;
+        v.version = st.int32(0);
+        v.saved_at = time_at(st, 1);
+        if (!st.is_null(2)) v.status = scenario_status_of(st.text(2));
+        out.push_back(v);
     }
     return out;
 }

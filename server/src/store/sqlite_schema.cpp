@@ -15,7 +15,7 @@ namespace {
 // Entry i takes the schema from version i to i + 1. Never edit a released entry; append.
 // Every table has workspace_id and every query filters on it; every history query has an
 // index (named after what it serves).
-constexpr std::array<const char*, 4> migrations = {
+constexpr std::array<const char*, 5> migrations = {
     R"sql(
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('created_by', 'closeloop');
@@ -257,6 +257,33 @@ constexpr std::array<const char*, 4> migrations = {
     R"sql(
     DROP INDEX runs_scenario_contact;
     CREATE INDEX runs_scenario_contact ON runs (workspace_id, scenario_id, contact_id, created_at, status);
+    )sql",
+
+    // 5: the builder. Keys get an id to list and revoke them by (`closeloop keys`); browser
+    // sessions (sign-in with the admin key, then a cookie); each saved version of a scenario
+    // keeps the status it had (null for versions saved before this schema, except the current
+    // one, whose status is known).
+    R"sql(
+    ALTER TABLE api_keys ADD COLUMN id TEXT;
+    UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 12);
+    CREATE UNIQUE INDEX api_keys_id ON api_keys (workspace_id, id);
+    -- A session is found by its token's SHA-256; key_id is the key it was opened with
+    -- (revoking the key ends it). expires_at is the absolute end; the idle end is
+    -- last_seen_at plus the server's idle timeout.
+    CREATE TABLE sessions (
+      token_hash TEXT PRIMARY KEY,
+      workspace_id INTEGER NOT NULL,
+      key_id TEXT NOT NULL,
+      csrf_token TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      last_seen_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_key ON sessions (workspace_id, key_id);
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+    ALTER TABLE scenario_versions ADD COLUMN status TEXT;
+    UPDATE scenario_versions SET status = (SELECT s.status FROM scenarios s WHERE s.workspace_id =
+      scenario_versions.workspace_id AND s.id = scenario_versions.scenario_id AND s.version = scenario_versions.version);
     )sql",
 };
 

@@ -33,12 +33,15 @@ Workspace SqliteWriteTx::create_workspace(const std::string& slug, const std::st
 
 void SqliteWriteTx::add_key(WorkspaceId ws, KeyKind kind, const std::string& key_hash, const std::string& prefix,
                             Time now) {
-    db_.prepare("INSERT INTO api_keys (key_hash, workspace_id, kind, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+    db_.prepare(
+           "INSERT INTO api_keys (key_hash, workspace_id, kind, prefix, created_at, id) VALUES (?1, ?2, ?3, ?4, ?5, "
+           "?6)")
         .bind(1, key_hash)
         .bind(2, ws)
         .bind(3, key_kind_name(kind))
         .bind(4, prefix)
         .bind(5, now.ms)
+        .bind(6, key_id_of(key_hash))
         .run();
 }
 
@@ -166,6 +169,115 @@ std::optional<json> SqliteStore::setting(WorkspaceId ws, std::string_view name) 
     json j = json::parse(st.text(0), nullptr, false);
     if (j.is_discarded()) return std::nullopt;
     return j;
+}
+
+// ---- keys and sessions -------------------------------------------------------------------
+
+namespace {
+
+ApiKeyInfo read_key_info(const Stmt& st) {
+    ApiKeyInfo k;
+    k.id = st.text(0);
+    k.workspace = st.int64(1);
+    k.kind = st.text(2) == "admin" ? KeyKind::admin : KeyKind::publishable;
+    k.prefix = st.text(3);
+    k.created_at = time_at(st, 4);
+    k.revoked_at = opt_time(st, 5);
+    return k;
+}
+
+#define CL_KEY_COLUMNS "id, workspace_id, kind, prefix, created_at, revoked_at"
+
+}  // namespace
+
+std::vector<ApiKeyInfo> SqliteStore::api_keys(WorkspaceId ws) {
+    Impl::Reader r(*impl_);
+    auto st =
+        r->prepare("SELECT " CL_KEY_COLUMNS
+                   " FROM api_keys INDEXED BY api_keys_workspace WHERE workspace_id = ?1 ORDER BY created_at, id");
+    st.bind(1, ws);
+    std::vector<ApiKeyInfo> out;
+    while (st.step()) out.push_back(read_key_info(st));
+    return out;
+}
+
+std::optional<ApiKeyInfo> SqliteStore::find_key_info(std::string_view key_hash) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare("SELECT " CL_KEY_COLUMNS " FROM api_keys WHERE key_hash = ?1");
+    st.bind(1, key_hash);
+    if (!st.step()) return std::nullopt;
+    return read_key_info(st);
+}
+
+bool SqliteStore::revoke_key(WorkspaceId ws, std::string_view key_id, Time now) {
+    bool revoked = false;
+    write([&](WriteTx& tx) {
+        Db& db = sqlite_tx(tx).db();
+        auto st = db.prepare(
+            "UPDATE api_keys SET revoked_at = ?3 WHERE workspace_id = ?1 AND id = ?2 AND revoked_at IS NULL");
+        st.bind(1, ws).bind(2, key_id).bind(3, now.ms);
+        revoked = st.run() > 0;
+        if (!revoked) return;
+        db.prepare("DELETE FROM sessions WHERE workspace_id = ?1 AND key_id = ?2").bind(1, ws).bind(2, key_id).run();
+    });
+    return revoked;
+}
+
+void SqliteStore::create_session(const Session& s, Time purge_before) {
+    write([&](WriteTx& tx) {
+        Db& db = sqlite_tx(tx).db();
+        db.prepare("DELETE FROM sessions WHERE expires_at < ?1").bind(1, purge_before.ms).run();
+        db.prepare(
+              "INSERT INTO sessions (token_hash, workspace_id, key_id, csrf_token, created_at, last_seen_at, "
+              "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .bind(1, s.token_hash)
+            .bind(2, s.workspace)
+            .bind(3, s.key_id)
+            .bind(4, s.csrf_token)
+            .bind(5, s.created_at.ms)
+            .bind(6, s.last_seen_at.ms)
+            .bind(7, s.expires_at.ms)
+            .run();
+    });
+}
+
+std::optional<Session> SqliteStore::find_session(std::string_view token_hash) {
+    Impl::Reader r(*impl_);
+    auto st = r->prepare(
+        "SELECT s.token_hash, s.workspace_id, w.slug, s.key_id, s.csrf_token, s.created_at, s.last_seen_at, "
+        "s.expires_at FROM sessions s JOIN workspaces w ON w.id = s.workspace_id WHERE s.token_hash = ?1");
+    st.bind(1, token_hash);
+    if (!st.step()) return std::nullopt;
+    Session s;
+    s.token_hash = st.text(0);
+    s.workspace = st.int64(1);
+    s.workspace_slug = st.text(2);
+    s.key_id = st.text(3);
+    s.csrf_token = st.text(4);
+    s.created_at = time_at(st, 5);
+    s.last_seen_at = time_at(st, 6);
+    s.expires_at = time_at(st, 7);
+    return s;
+}
+
+void SqliteStore::touch_session(std::string_view token_hash, Time now) {
+    write([&](WriteTx& tx) {
+        sqlite_tx(tx)
+            .db()
+            .prepare("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE token_hash = ?1")
+            .bind(1, token_hash)
+            .bind(2, now.ms)
+            .run();
+    });
+}
+
+bool SqliteStore::delete_session(std::string_view token_hash) {
+    bool deleted = false;
+    write([&](WriteTx& tx) {
+        deleted =
+            sqlite_tx(tx).db().prepare("DELETE FROM sessions WHERE token_hash = ?1").bind(1, token_hash).run() > 0;
+    });
+    return deleted;
 }
 
 }  // namespace closeloop::server

@@ -63,6 +63,13 @@ public:
     std::optional<Workspace> find_workspace(std::string_view slug) override;
     std::optional<KeyGrant> find_key(std::string_view key_hash) override;
     std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) override;
+    std::vector<ApiKeyInfo> api_keys(WorkspaceId ws) override;
+    std::optional<ApiKeyInfo> find_key_info(std::string_view key_hash) override;
+    bool revoke_key(WorkspaceId ws, std::string_view key_id, Time now) override;
+    void create_session(const Session& session, Time purge_before) override;
+    std::optional<Session> find_session(std::string_view token_hash) override;
+    void touch_session(std::string_view token_hash, Time now) override;
+    bool delete_session(std::string_view token_hash) override;
 
     using Store::insert_events;
     IngestResult insert_events(WorkspaceId ws, std::span<const Event> events, Time received_at,
@@ -91,7 +98,8 @@ public:
     std::vector<StoredScenario> active_scenarios() override;
     ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) override;
     ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
-                                 StoredScenario* out) override;
+                                 StoredScenario* out, std::optional<int> if_version = std::nullopt) override;
+    std::vector<ScenarioVersionInfo> scenario_versions(WorkspaceId ws, std::string_view id) override;
     std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status,
                                                       Time now) override;
     bool delete_scenario(WorkspaceId ws, std::string_view id, Time now) override;

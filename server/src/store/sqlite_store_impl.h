@@ -28,6 +28,8 @@ class SqliteWriteTx final : public WriteTx {
 public:
     explicit SqliteWriteTx(Db& db) : db_(db) {}
 
+    Db& db() { return db_; }
+
     // Whether this transaction stored events the executor has yet to handle.
     bool unprocessed_events() const { return unprocessed_events_; }
 
@@ -91,7 +93,9 @@ public:
 
     ScenarioSave create_scenario(WorkspaceId ws, const json& document, Time now);
 
-    ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now);
+    // `current` receives the version stored before this save.
+    ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const json& document, Time now,
+                                 std::optional<int> if_version, int& current);
 
     bool set_scenario_status(WorkspaceId ws, std::string_view id, ScenarioStatus status, Time now);
 
@@ -116,7 +120,8 @@ private:
     bool save_document(const char* insert_sql, const char* update_sql, WorkspaceId ws, const std::string& id,
                        const json& document, Time now);
 
-    void insert_scenario_version(WorkspaceId ws, const std::string& id, int version, const json& document, Time now);
+    void insert_scenario_version(WorkspaceId ws, const std::string& id, int version, const json& document, Time now,
+                                 std::string_view status);
 
     void ensure_contact(WorkspaceId ws, const std::string& id, Time now);
 

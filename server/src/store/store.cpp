@@ -68,6 +68,10 @@ std::string_view key_kind_name(KeyKind kind) {
     return kind == KeyKind::admin ? "admin" : "publishable";
 }
 
+std::string key_id_of(std::string_view key_hash) {
+    return "key_" + std::string(key_hash.substr(0, 12));
+}
+
 StoredContact Store::upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now) {
     StoredContact out;
     write([&](WriteTx& tx) { out = tx.upsert_contact(ws, patch, now); });

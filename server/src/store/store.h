@@ -68,6 +68,32 @@ struct KeyGrant {
     KeyKind kind = KeyKind::admin;
 };
 
+// A key as listed (`closeloop keys list`): never the key itself. `id` is what revokes it
+// ("key_" and the first 12 hex digits of its hash).
+struct ApiKeyInfo {
+    std::string id;
+    WorkspaceId workspace = 0;
+    KeyKind kind = KeyKind::admin;
+    std::string prefix;  // "cl_admin_3f9a..."
+    Time created_at;
+    std::optional<Time> revoked_at;
+};
+// The id of the key with this hash.
+std::string key_id_of(std::string_view key_hash);
+
+// A browser session (sign-in with an admin key, then a cookie). The token itself is never
+// stored, only its SHA-256; the CSRF token is not a secret on its own (the page reads it
+// back with GET /api/v1/session). The idle and absolute timeouts are the server's policy.
+struct Session {
+    std::string token_hash;
+    WorkspaceId workspace = 0;
+    std::string workspace_slug;  // filled by reads
+    std::string key_id;          // the key signed in with: revoking it ends the session
+    std::string csrf_token;
+    Time created_at, last_seen_at;
+    Time expires_at;  // absolute end
+};
+
 struct IngestResult {
     std::size_t accepted = 0;    // stored now
     std::size_t duplicates = 0;  // an event with the same id was stored before (or earlier in the batch)
@@ -216,7 +242,15 @@ struct StoredScenario {
     Time created_at, updated_at;  // of the scenario; updated_at changes with each save
 };
 
-enum class ScenarioSave { saved, not_found, exists };
+// `conflict`: the save named the version it was based on and the stored one moved on.
+enum class ScenarioSave { saved, not_found, exists, conflict };
+
+// One saved version of a scenario (each save makes one).
+struct ScenarioVersionInfo {
+    int version = 1;
+    Time saved_at;
+    std::optional<ScenarioStatus> status;  // the scenario's status while it was current (unknown before schema 5)
+};
 
 // A message template document (CONTRACT.md, Templates), as written.
 struct StoredTemplate {
@@ -359,6 +393,20 @@ public:
     virtual std::optional<Workspace> find_workspace(std::string_view slug) = 0;
     virtual std::optional<KeyGrant> find_key(std::string_view key_hash) = 0;
     virtual std::optional<nlohmann::json> setting(WorkspaceId ws, std::string_view name) = 0;
+    // Every key of a workspace (revoked ones too), oldest first; one key by its hash, revoked or not.
+    virtual std::vector<ApiKeyInfo> api_keys(WorkspaceId ws) = 0;
+    virtual std::optional<ApiKeyInfo> find_key_info(std::string_view key_hash) = 0;
+    // Revokes a key by id and ends its sessions, in one transaction. False when the workspace
+    // has no such key (or it was revoked already).
+    virtual bool revoke_key(WorkspaceId ws, std::string_view key_id, Time now) = 0;
+
+    // Browser sessions. create_session also removes sessions whose absolute end is before
+    // `purge_before` (they can no longer be told apart from none). find_session reads it
+    // with its workspace's slug; touch_session moves last_seen_at.
+    virtual void create_session(const Session& session, Time purge_before) = 0;
+    virtual std::optional<Session> find_session(std::string_view token_hash) = 0;
+    virtual void touch_session(std::string_view token_hash, Time now) = 0;
+    virtual bool delete_session(std::string_view token_hash) = 0;
 
     // Events. insert_events is WriteTx::insert_events as its own unit of work, durable on return.
     // With a handler (the scenario executor), the events are stored processed, and each event
@@ -418,10 +466,13 @@ public:
     // `exists` when the id is taken. The document's id must be set; version and status are the
     // store's (a new scenario is a draft at version 1).
     virtual ScenarioSave create_scenario(WorkspaceId ws, const nlohmann::json& document, Time now) = 0;
-    // Replaces a draft's document; a scenario that was ever activated gets a new version (its
-    // status stays). `out` is what was stored.
+    // Saves a new version (its status stays). With `if_version`, only when that is still the
+    // current version (`conflict` otherwise, nothing saved; `out` then holds the current one),
+    // checked in the same transaction as the save. `out` is what was stored.
     virtual ScenarioSave update_scenario(WorkspaceId ws, std::string_view id, const nlohmann::json& document, Time now,
-                                         StoredScenario* out) = 0;
+                                         StoredScenario* out, std::optional<int> if_version = std::nullopt) = 0;
+    // Every version kept, newest first; empty when there is no such scenario.
+    virtual std::vector<ScenarioVersionInfo> scenario_versions(WorkspaceId ws, std::string_view id) = 0;
     virtual std::optional<StoredScenario> set_scenario_status(WorkspaceId ws, std::string_view id,
                                                               ScenarioStatus status, Time now) = 0;
     // Deletes the scenario with its versions; its waiting runs end as failed ("the scenario was

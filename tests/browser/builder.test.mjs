@@ -8,6 +8,20 @@ import assert from 'node:assert/strict';
 
 import * as h from './harness.mjs';
 
+// The theme's primary button colour (web/src/theme.cpp accent()): the shell's buttons the page
+// does not name in geometry() are found by it ("+ New scenario", "Load their version").
+const primary = [38, 99, 217];
+
+// Clicks a shell control: by geometry() when it names `key`, else the largest patch of the
+// primary colour on screen (the only primary button there).
+async function clickShell(page, key) {
+    const g = await h.geometry(page);
+    if (g[key]) return h.click(page, key);
+    const box = await h.findColor(page, primary);
+    if (!box) throw new Error(`geometry() has no "${key}" and no primary button is on screen`);
+    await h.clickAt(page, box.x + box.w / 2, box.y + box.h / 2);
+}
+
 // The ids and positions the steps share (one signed-in page through the whole file).
 const ctx = { page: null, id: 'browser-flow', nodes: {} };
 
@@ -18,45 +32,64 @@ export async function signIn(page, key) {
     if ((await h.geometry(page)).sign_in_key) await h.click(page, 'sign_in_key');
     await page.keyboard.type(key, { delay: 5 });
     await h.nextFrames(page, 2);
-    await page.keyboard.press('Enter');
-    await h.nextFrames(page, 2);
+    await h.press(page, 'Enter');
 }
 
-// Puts the keyboard focus into an inspector field of the selected node: its rectangle when
-// geometry() names it ("field:if"), else by Tab from the id field (ImGui's tab order is the
-// form's order: id, label, then the kind's fields; `tabs` is the field's place after id).
-export async function focusField(page, field, tabs) {
+// Puts the keyboard focus into an inspector field of the selected node `node`: its rectangle
+// when geometry() names it ("field:if"); else by Tab from the id field, typing a space into
+// each field reached and looking which field of the document it changed (Backspace takes it
+// out again; the id field refuses spaces).
+export async function focusField(page, node, field) {
     const g = await h.geometry(page);
     if (g[`field:${field}`]) {
         await h.click(page, `field:${field}`);
         return;
     }
+    const flat = (o, pre = '', out = {}) => {
+        for (const [k, v] of Object.entries(o || {})) {
+            if (v && typeof v === 'object' && !Array.isArray(v)) flat(v, `${pre}${k}.`, out);
+            else out[pre + k] = JSON.stringify(v);
+        }
+        return out;
+    };
+    const read = async () => flat(nodeOf(await h.hook(page, 'scenario'), node));
     await h.click(page, 'inspector_id');
-    for (let i = 0; i < tabs; ++i) {
-        await page.keyboard.press('Tab');
-        await h.nextFrames(page, 1);
+    const seen = [];
+    for (let i = 0; i < 8; ++i) {
+        await h.press(page, 'Tab');
+        const before = await read();
+        await page.keyboard.type(' ');
+        await h.nextFrames(page, 2);
+        const after = await read();
+        const changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
+        if (changed.length) await h.press(page, 'Backspace');
+        if (changed.includes(field)) return;
+        seen.push(changed.join(',') || '(none)');
     }
+    throw new Error(`no inspector field of ${node} edits ${field} (Tab reached: ${seen.join(' ')})`);
 }
 
-// Types into a focused ImGui field, one character a frame (ImGui takes queued characters each
-// frame); `replace` selects what is there first.
+// Types into a focused ImGui field; `replace` selects what is there first.
 export async function typeText(page, text, { replace = true } = {}) {
     if (replace) {
-        await page.keyboard.press('Control+A');
-        await h.nextFrames(page, 1);
+        await h.press(page, 'Control+A');
     }
-    for (const ch of text) {
-        await page.keyboard.type(ch);
-        await h.nextFrames(page, 1);
-    }
+    await page.keyboard.type(text);  // ImGui takes every character queued before a frame
     await h.nextFrames(page, 2);
 }
 
 // Clicks the empty canvas (top-left corner area), which drops the focus from any text field.
 async function clickBackground(page) {
     const c = await h.widget(page, 'canvas');
-    await page.mouse.click(c.x + 12, c.y + c.h - 12);
-    await h.nextFrames(page, 2);
+    await h.clickAt(page, c.x + 12, c.y + c.h - 12);
+}
+
+// Brings every node into view (the toolbar's Fit) when one is outside the canvas.
+async function nodesInView(page) {
+    const g = await h.geometry(page);
+    const c = g.canvas;
+    const out = Object.values(g.nodes).some((n) => n.x < c.x || n.y < c.y || n.x + n.w > c.x + c.w || n.y + n.h > c.y + c.h);
+    if (out) await h.click(page, 'fit_button');
 }
 
 const nodeOf = (doc, id) => (doc.nodes || []).find((n) => n.id === id);
@@ -65,8 +98,16 @@ const nodeOf = (doc, id) => (doc.nodes || []).find((n) => n.id === id);
 // is a range step wide, so value v sits at (v + 0.5) / 11 of its width.
 export async function setScore(page, score) {
     const r = await h.widget(page, 'score_slider');
-    await page.mouse.click(r.x + (r.w * (score + 0.5)) / 11, r.y + r.h / 2);
-    await h.nextFrames(page, 2);
+    await h.clickAt(page, r.x + (r.w * (score + 0.5)) / 11, r.y + r.h / 2);
+}
+
+// Opens a tab of the right-hand panel and waits until a widget of it is on screen.
+export async function openTab(page, tab, widget) {
+    for (let i = 0; i < 3; ++i) {
+        await h.click(page, tab);
+        if ((await h.geometry(page))[widget]) return;
+    }
+    await h.widget(page, widget);  // fails naming what is there
 }
 
 export async function runSimulator(page) {
@@ -97,21 +138,22 @@ export default function register({ test, env }) {
         });
     });
 
-    test('draw a scenario with the mouse, see an error, fix it, save, reload, find it through the API', async () => {
+    test('draw a scenario with the mouse, see an error on the node and in the panel, fix it, save', async () => {
         const page = ctx.page;
         assert.ok(page, 'needs the signed-in page of the previous test');
         const server = env.server();
         await h.withPage(page, 'draw', async () => {
             // A new, empty scenario from the list: its dialog takes the name (focused), Enter creates.
-            await h.click(page, 'new_scenario_button');
+            await clickShell(page, 'new_scenario_button');
             await typeText(page, 'Browser flow', { replace: false });
-            await page.keyboard.press('Enter');
+            await h.press(page, 'Enter');
             await h.until(async () => (await h.state(page)).screen === 'editor', 'the editor for a new scenario');
             let doc = await h.hook(page, 'scenario');
             ctx.id = doc.id;
             assert.equal(doc.id, 'browser-flow', 'the id comes from the name');
-            assert.equal((await h.api(server, 'GET', '/api/v1/scenarios/browser-flow')).status, 200, 'created on the server');
             assert.equal((doc.nodes || []).length, 0, 'a new scenario starts empty');
+            assert.equal((await h.api(server, 'GET', '/api/v1/scenarios/browser-flow')).status, 200, 'created on the server');
+            await h.shot(page, 'new empty scenario');
 
             // Three nodes dragged from the palette onto the canvas.
             const canvas = await h.widget(page, 'canvas');
@@ -145,60 +187,55 @@ export default function register({ test, env }) {
 
             // Select the condition (click its header) and type an unfinished expression.
             g = await h.geometry(page);
-            await page.mouse.click(g.nodes[cond].x + g.nodes[cond].w / 2, g.nodes[cond].y + 10);
-            await h.nextFrames(page, 2);
-            await focusField(page, 'if', 2);
+            await h.clickAt(page, g.nodes[cond].x + g.nodes[cond].w / 2, g.nodes[cond].y + 10);
+            await focusField(page, cond, 'if');
             await typeText(page, 'event.score <');
             doc = await h.hook(page, 'scenario');
             assert.equal(nodeOf(doc, cond).if, 'event.score <', 'the expression as typed');
-            const errors = await h.hook(page, 'errors');
-            const ifError = errors.find((e) => e.node === cond && e.field === 'if');
-            assert.ok(ifError, `an error on ${cond}.if; errors(): ${JSON.stringify(errors)}`);
             g = await h.geometry(page);
             assert.ok(g.nodes[cond].errors > 0, 'the node shows its error count on the canvas');
             assert.ok(g.errors.some((e) => e.node === cond && e.field === 'if'),
                       `the validation panel lists it: ${JSON.stringify(g.errors)}`);
             await h.shot(page, 'expression error on the node and in the panel');
+            const hookErrors = await h.hook(page, 'errors');  // checked at the end, after the save
 
             // Fix it; pick the templates so the draft is a whole, valid scenario.
-            await page.keyboard.press('End');
+            await h.press(page, 'End');
             await typeText(page, ' 7', { replace: false });
             doc = await h.hook(page, 'scenario');
             assert.equal(nodeOf(doc, cond).if, 'event.score < 7');
             for (const [node, template] of [[mailLow, 'nps-apology'], [mailHigh, 'nps-promoter-review']]) {
                 g = await h.geometry(page);
-                await page.mouse.click(g.nodes[node].x + g.nodes[node].w / 2, g.nodes[node].y + 10);
-                await h.nextFrames(page, 2);
-                await focusField(page, 'params.template', 2);
+                await h.clickAt(page, g.nodes[node].x + g.nodes[node].w / 2, g.nodes[node].y + 10);
+                await focusField(page, node, 'params.template');
                 await typeText(page, template);
             }
             await clickBackground(page);
-            const left = await h.hook(page, 'errors');
-            assert.ok(!left.some((e) => e.node === cond && e.field === 'if'), `the if error is gone: ${JSON.stringify(left)}`);
+            g = await h.geometry(page);
+            assert.ok(!g.errors.some((e) => e.node === cond), `no problem left on ${cond}: ${JSON.stringify(g.errors)}`);
+            const problemsLeft = g.errors.map((e) => `${e.node}.${e.field}: ${e.message}`);  // checked at the end
             await h.shot(page, 'fixed');
 
-            // Save, then reload the page: still signed in, and the server has what was drawn.
+            // Save with Ctrl+S: the server has what was drawn.
             assert.equal((await h.state(page)).unsaved, true, 'unsaved changes are marked');
-            await clickBackground(page);
-            await page.keyboard.press('Control+s');
+            await h.press(page, 'Control+s');
             await h.until(async () => (await h.state(page)).unsaved === false, 'the save (Ctrl+S) to finish');
             const drawn = await h.hook(page, 'scenario');
-            await page.reload({ waitUntil: 'domcontentloaded' });
-            await h.waitReady(page);
-            await h.until(async () => (await h.state(page)).signed_in === true, 'the session to survive a reload');
-            const got = await h.api(server, 'GET', `/api/v1/scenarios/${encodeURIComponent(ctx.id)}`);
+            const got = await h.api(server, 'GET', `/api/v1/scenarios/${ctx.id}`);
             assert.equal(got.status, 200, got.text);
             assert.deepEqual(got.json.nodes, drawn.nodes, 'the server has the nodes drawn');
             assert.equal(got.json.start, cond);
-            assert.deepEqual(got.json.errors || [], [], 'the saved scenario validates');
-            await h.shot(page, 'reloaded');
+            await h.shot(page, 'saved');
+            assert.deepEqual(problemsLeft, [], 'no problems left once the templates are picked');
+            assert.ok(hookErrors.some((e) => e.node === cond && e.field === 'if'),
+                      `closeloopBuilder.errors() has the error on ${cond}.if shown then: ${JSON.stringify(hookErrors)}`);
         });
     });
 
     test('undo and redo an edit with Ctrl+Z and Ctrl+Shift+Z', async () => {
         const page = ctx.page;
         await h.withPage(page, 'undo', async () => {
-            await openInEditor(page, ctx.id);
+            await nodesInView(page);
             const before = await h.hook(page, 'scenario');
             // An edit with the mouse: move the second e-mail node down by 80 pixels.
             const g = await h.geometry(page);
@@ -207,11 +244,9 @@ export default function register({ test, env }) {
             const after = await h.hook(page, 'scenario');
             assert.notDeepEqual(after.ui, before.ui, 'the move changed the positions');
             await clickBackground(page);
-            await page.keyboard.press('Control+z');
-            await h.nextFrames(page, 2);
+            await h.press(page, 'Control+z');
             assert.deepEqual(await h.hook(page, 'scenario'), before, 'Ctrl+Z undoes the move');
-            await page.keyboard.press('Control+Shift+z');
-            await h.nextFrames(page, 2);
+            await h.press(page, 'Control+Shift+z');
             assert.deepEqual(await h.hook(page, 'scenario'), after, 'Ctrl+Shift+Z redoes it');
             await h.shot(page, 'after undo and redo');
         });
@@ -220,11 +255,10 @@ export default function register({ test, env }) {
     test('the simulator runs the drawn flow for scores 3 and 9', async () => {
         const page = ctx.page;
         await h.withPage(page, 'simulator', async () => {
-            await h.click(page, 'simulator_tab');
+            await openTab(page, 'simulator_tab', 'score_slider');
             const { cond, mailLow, mailHigh } = ctx.nodes;
             for (const [score, mail] of [[3, mailLow], [9, mailHigh]]) {
                 await setScore(page, score);
-                await h.hook(page, 'lastSimulation');  // the previous result, replaced by the run below
                 await h.click(page, 'simulate_button');
                 const runs = await h.until(async () => {
                     const r = await h.hook(page, 'lastSimulation');
@@ -235,47 +269,49 @@ export default function register({ test, env }) {
                 assert.ok(runs[0].effects.some((e) => e.kind === 'send_email'), 'an e-mail effect');
                 await h.shot(page, `simulator score ${score}`);
             }
+            await openTab(page, 'inspector_tab', 'inspector');
         });
     });
 
-    test('a save over a version changed meanwhile shows the conflict and its reload choice', async () => {
+    test('a save over a version changed meanwhile shows the conflict; loading theirs takes it', async () => {
         const page = ctx.page;
         const server = env.server();
         await h.withPage(page, 'conflict', async () => {
-            await openInEditor(page, ctx.id);
             // Someone else saves a new version through the API.
             const cur = await h.api(server, 'GET', `/api/v1/scenarios/${ctx.id}`);
-            const changed = { ...cur.json, name: 'Changed through the API' };
-            const put = await h.api(server, 'PUT', `/api/v1/scenarios/${ctx.id}`, changed);
+            const put = await h.api(server, 'PUT', `/api/v1/scenarios/${ctx.id}`, { ...cur.json, name: 'Changed through the API' });
             assert.equal(put.status, 200, put.text);
-            // An edit here, then save: the server answers 412 and the page offers to reload.
+            // An edit here, then save: the server answers 412 and the page asks what to keep.
+            await nodesInView(page);
             const g = await h.geometry(page);
             const n = g.nodes[ctx.nodes.mailLow];
             await h.drag(page, { x: n.x + n.w / 2, y: n.y + 10 }, { x: n.x + n.w / 2 + 40, y: n.y + 10 });
-            await page.keyboard.press('Control+s');
-            const s = await h.until(async () => {
-                const s = await h.state(page);
-                return s.conflict && s;
-            }, 'the conflict message after saving a stale version');
-            await h.shot(page, 'conflict with reload choice');
-            // The choice is on screen; loading theirs takes the server's version.
-            await h.click(page, 'conflict_load_theirs');
+            await h.press(page, 'Control+s');
+            await h.until(async () => (await h.state(page)).conflict === true, 'the conflict dialog after saving a stale version');
+            await h.nextFrames(page, 3);
+            await h.shot(page, 'conflict dialog');
+            await clickShell(page, 'conflict_load_theirs');
             await h.until(async () => (await h.hook(page, 'scenario')).name === 'Changed through the API',
-                          'the server version after choosing reload');
-            assert.equal((await h.state(page)).unsaved, false);
-            void s;
+                          'the server version after "Load their version"');
+            const s = await h.state(page);
+            assert.equal(s.conflict, false);
+            assert.equal(s.unsaved, false);
         });
     });
-}
 
-// Opens a scenario of the list in the editor (its row's Open button), unless it is open.
-async function openInEditor(page, id) {
-    const s = await h.state(page);
-    if (s.screen === 'editor' && s.scenario === id) return;
-    await h.click(page, `open:${id}`);
-    await h.until(async () => {
-        const s = await h.state(page);
-        return s.screen === 'editor' && s.scenario === id;
-    }, `the editor with ${id}`);
-    await h.nextFrames(page, 2);
+    test('reload the page: still signed in, the scenario found through the API', async () => {
+        const page = ctx.page;
+        const server = env.server();
+        await h.withPage(page, 'reload', async () => {
+            const shown = await h.hook(page, 'scenario');
+            await page.reload({ waitUntil: 'domcontentloaded' });
+            await h.waitReady(page);
+            await h.until(async () => (await h.state(page)).signed_in === true, 'the session to survive a reload');
+            const got = await h.api(server, 'GET', `/api/v1/scenarios/${ctx.id}`);
+            assert.equal(got.status, 200, got.text);
+            assert.deepEqual(got.json.nodes, shown.nodes, 'the server has the scenario as the page showed it');
+            assert.equal(nodeOf(got.json, ctx.nodes.cond).if, 'event.score < 7');
+            await h.shot(page, 'reloaded');
+        });
+    });
 }

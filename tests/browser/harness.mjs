@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 // ---- paths ---------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ export async function newPage(browser, { width = 1440, height = 900, scale = 1 }
     const page = await context.newPage();
     page.closeloopLog = [];
     page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') page.closeloopLog.push(`${m.type()}: ${m.text()}`);
+        if (m.type() === 'error' || (m.type() === 'warning' && !m.text().includes('GL Driver Message'))) page.closeloopLog.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => page.closeloopLog.push(`pageerror: ${e.message}`));
     return { context, page };
@@ -295,6 +296,7 @@ export async function shot(page, name) {
 // Runs a test body against a page; on failure saves a screenshot and adds the page's log and
 // the hook's state to the error, so the report says what was on screen.
 export async function withPage(page, name, body) {
+    if (!page) throw new Error(`${name}: no page (an earlier step failed)`);
     try {
         return await body();
     } catch (e) {
@@ -345,13 +347,32 @@ export async function widget(page, key) {
 }
 export const center = (r) => ({ x: r.x + (r.w || 0) / 2, y: r.y + (r.h || 0) / 2 });
 
-// Clicks the middle of a named widget, or of its visible part when the window's bottom edge
-// cuts it; one wholly below the edge fails (a test must not click what a user cannot see).
+// Clicks the middle of a named widget. One cut by the window's bottom edge is first scrolled
+// into view with the mouse wheel over its panel, as a user would (in whichever direction moves
+// it: under Emscripten 3.1.6 GLFW's wheel runs the other way round).
 export async function click(page, key) {
-    const r = await widget(page, key);
-    const bottom = Math.min(r.y + r.h, page.viewportSize().height - 1);
-    if (bottom - r.y < 4) throw new Error(`"${key}" is below the window's bottom edge: ${JSON.stringify(r)}`);
-    await page.mouse.click(r.x + r.w / 2, (r.y + bottom) / 2);
+    let r = await widget(page, key);
+    const height = page.viewportSize().height;
+    for (let i = 0, dir = 1; i < 12 && r.y + r.h > height - 2; ++i) {
+        await page.mouse.move(r.x + 4, Math.min(r.y, height - 60) - 20);
+        await page.mouse.wheel(0, dir * 150);
+        await nextFrames(page, 3);
+        const moved = await widget(page, key);
+        if (moved.y >= r.y) dir = -dir;
+        r = moved;
+    }
+    if (r.y + r.h > height - 2) throw new Error(`"${key}" stays cut by the window's bottom edge: ${JSON.stringify(r)}`);
+    await clickAt(page, r.x + r.w / 2, r.y + r.h / 2);
+}
+
+// A click as a hand makes it: the pointer arrives, then presses. Playwright's click moves and
+// presses within one frame, and the canvas takes that frame's whole mouse jump as a pan.
+export async function clickAt(page, x, y) {
+    await page.mouse.move(x, y);
+    await nextFrames(page, 1);
+    await page.mouse.down();
+    await nextFrames(page, 1);
+    await page.mouse.up();
     await nextFrames(page, 2);
 }
 
@@ -367,6 +388,92 @@ export async function drag(page, from, to, { steps = 12 } = {}) {
     }
     await page.mouse.up();
     await nextFrames(page, 2);
+}
+
+// A key press ImGui sees: Dear ImGui 1.86 reads the keys' state once a frame, so a key that goes
+// down and up between two frames (Playwright's press) is missed. 'Control+Shift+z' holds the
+// modifiers around it.
+export async function press(page, combo) {
+    const keys = combo.split('+');
+    for (const k of keys) await page.keyboard.down(k);
+    await nextFrames(page, 2);
+    for (const k of keys.reverse()) await page.keyboard.up(k);
+    await nextFrames(page, 2);
+}
+
+// ---- finding a colour on screen -----------------------------------------------------------
+
+// The pixels of a PNG screenshot (8-bit RGB or RGBA, not interlaced, as Chromium writes them).
+export function pngPixels(buf) {
+    let pos = 8, width = 0, height = 0, channels = 0;
+    const idat = [];
+    while (pos < buf.length) {
+        const len = buf.readUInt32BE(pos), type = buf.toString('latin1', pos + 4, pos + 8);
+        const data = buf.subarray(pos + 8, pos + 8 + len);
+        if (type === 'IHDR') {
+            width = data.readUInt32BE(0);
+            height = data.readUInt32BE(4);
+            if (data[8] !== 8 || data[12] !== 0) throw new Error('pngPixels: only 8-bit, non-interlaced PNGs');
+            channels = { 2: 3, 6: 4 }[data[9]];
+            if (!channels) throw new Error(`pngPixels: colour type ${data[9]} not handled`);
+        } else if (type === 'IDAT') {
+            idat.push(data);
+        }
+        pos += 12 + len;
+    }
+    const raw = zlib.inflateSync(Buffer.concat(idat));
+    const stride = width * channels, out = Buffer.alloc(height * stride);
+    for (let y = 0; y < height; ++y) {
+        const f = raw[y * (stride + 1)], line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+        for (let x = 0; x < stride; ++x) {
+            const a = x >= channels ? out[y * stride + x - channels] : 0;
+            const b = y > 0 ? out[(y - 1) * stride + x] : 0;
+            const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels] : 0;
+            let v = line[x];
+            if (f === 1) v += a;
+            else if (f === 2) v += b;
+            else if (f === 3) v += (a + b) >> 1;
+            else if (f === 4) {
+                const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+                v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+            }
+            out[y * stride + x] = v & 255;
+        }
+    }
+    return { width, height, channels, data: out };
+}
+
+// The box of the largest patch of a colour on screen (e.g. the theme's primary button), or
+// null: for controls the page does not name in geometry(). Rows with fewer than `minRow`
+// matching pixels (text, thin lines) do not count.
+export async function findColor(page, [r, g, b], { tolerance = 8, minRow = 24 } = {}) {
+    const img = pngPixels(await page.screenshot());
+    const bands = [];
+    let band = null;
+    for (let y = 0; y < img.height; ++y) {
+        let n = 0, lo = Infinity, hi = -1;
+        for (let x = 0; x < img.width; ++x) {
+            const i = (y * img.width + x) * img.channels;
+            if (Math.abs(img.data[i] - r) <= tolerance && Math.abs(img.data[i + 1] - g) <= tolerance &&
+                Math.abs(img.data[i + 2] - b) <= tolerance) {
+                ++n;
+                lo = Math.min(lo, x);
+                hi = Math.max(hi, x);
+            }
+        }
+        if (n >= minRow) {
+            if (!band) bands.push((band = { x0: lo, x1: hi, y0: y, y1: y, n: 0 }));
+            band.x0 = Math.min(band.x0, lo);
+            band.x1 = Math.max(band.x1, hi);
+            band.y1 = y;
+            band.n += n;
+        } else {
+            band = null;
+        }
+    }
+    if (!bands.length) return null;
+    const best = bands.reduce((a, c) => (c.n > a.n ? c : a));
+    return { x: best.x0, y: best.y0, w: best.x1 - best.x0 + 1, h: best.y1 - best.y0 + 1 };
 }
 
 // ---- API -----------------------------------------------------------------------------------

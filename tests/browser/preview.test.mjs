@@ -2,7 +2,7 @@
 // Hebrew (right to left), rendered by the core in the page and shown in a sandboxed iframe.
 import assert from 'node:assert/strict';
 
-import { runSimulator } from './builder.test.mjs';
+import { openTab, runSimulator } from './builder.test.mjs';
 import * as h from './harness.mjs';
 
 // The order of the simulator's locale combo (simulator_panel.cpp).
@@ -15,8 +15,7 @@ async function setLocale(page, locale) {
     await h.click(page, 'locale_combo');
     const line = combo.h - 6 + 4;  // the frame without its padding, plus the item spacing
     const i = locales.indexOf(locale);
-    await page.mouse.click(combo.x + combo.w / 3, combo.y + combo.h + 8 + i * line + line / 2 - 2);
-    await h.nextFrames(page, 2);
+    await h.clickAt(page, combo.x + combo.w / 3, combo.y + combo.h + 8 + i * line + line / 2 - 2);
 }
 
 // The preview iframe's document: its text and direction.
@@ -50,7 +49,7 @@ export default function register({ test, env }) {
             ]) {
                 await h.hook(page, 'loadScenario', scenario(template));
                 await h.nextFrames(page, 2);
-                await h.click(page, 'simulator_tab');
+                await openTab(page, 'simulator_tab', 'locale_combo');
                 await setLocale(page, locale);
                 const runs = await runSimulator(page);
                 assert.deepEqual(runs[0].path, ['mail'], JSON.stringify(runs));

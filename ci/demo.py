@@ -46,7 +46,8 @@ class Api:
     def ok(self, what, method, path, body=None, accept=(200, 201, 202)):
         status, reply = self(method, path, body)
         if status == 401:
-            sys.exit("demo: the key was refused (401): pass the admin key with --key")
+            sys.exit("demo: the key was refused (401): pass the admin key with --key, or issue a new one with "
+                     "`./build/native/server/closeloop keys create --workspace demo`")
         if status not in accept:
             sys.exit(f"demo: {what} failed with {status}: {json.dumps(reply)[:600]}")
         return status, reply

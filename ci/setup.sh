@@ -19,7 +19,7 @@ packages=(
   clang-14 lld-14 libclang-rt-14-dev
   nlohmann-json3-dev doctest-dev libcpp-httplib-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libcli11-dev libhowardhinnant-date-dev
-  fonts-dejavu-core nodejs npm chromium python3 python3-aiosmtpd
+  fonts-dejavu-core python3-fonttools nodejs npm chromium python3 python3-aiosmtpd
 )
 emscripten_packages=(emscripten)
 

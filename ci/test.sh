@@ -16,7 +16,8 @@ if ! git ls-files -z '*.cpp' '*.h' | xargs -0 clang-format --dry-run -Werror; th
   echo "== formatting differs: run clang-format -i on the files above"
   status=1
 fi
-for preset in native wasm; do
+# wasm first: the native build embeds the builder app the wasm preset writes.
+for preset in wasm native; do
   echo "== build: $preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"

@@ -470,6 +470,13 @@ std::string format_date_for_locale(Time t, std::string_view locale) {
     return buf;
 }
 
+std::string_view text_direction(std::string_view locale) {
+    const std::string_view language = language_of(locale);
+    for (const char* rtl : {"he", "ar", "fa", "ur"})
+        if (iequals(language, rtl)) return "rtl";
+    return "ltr";
+}
+
 // ---- MessageTemplate -----------------------------------------------------------------------
 
 const std::string& MessageTemplate::pick_locale(std::string_view wanted) const {

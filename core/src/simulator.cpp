@@ -123,19 +123,46 @@ std::string DeterministicCodes::voucher_code(const VoucherCampaign&, const std::
 
 // ---- simulate ------------------------------------------------------------------------------
 
-void to_json(json& j, const SimulatedRun& r) {
-    j = {{"event", r.event},
-         {"scenario", r.scenario},
-         {"contact", r.contact},
-         {"entered", r.entered},
-         {"path", r.path},
-         {"effects", r.effects},
-         {"state", r.entered ? json(to_string(r.state)) : json(nullptr)}};
+void to_json(json& j, const SimulatedEmail& e) {
+    j = {{"effect", e.effect}, {"template", e.template_id}};
+    if (!e.error.empty()) {
+        j["error"] = e.error;
+        return;
+    }
+    j["locale"] = e.locale;
+    j["dir"] = e.dir;
+    j["from"] = e.from;
+    j["subject"] = e.subject;
+    j["html"] = e.html;
+    j["text"] = e.text;
+}
+
+json simulated_run_json(const SimulatedRun& r, bool with_trace) {
+    json j = {{"event", r.event},
+              {"scenario", r.scenario},
+              {"contact", r.contact},
+              {"entered", r.entered},
+              {"path", r.path},
+              {"effects", r.effects},
+              {"state", r.entered ? json(to_string(r.state)) : json(nullptr)}};
     if (!r.entered) j["reason"] = r.reason;
     if (r.resumed) j["resumed"] = true;
     j["wake_at"] = r.wake_at ? json(format_time(*r.wake_at)) : json(nullptr);
     if (!r.error.empty()) j["error"] = r.error;
-    j["trace"] = r.trace;
+    if (with_trace) j["trace"] = r.trace;
+    if (r.emails) j["emails"] = *r.emails;
+    return j;
+}
+
+void to_json(json& j, const SimulatedRun& r) {
+    j = simulated_run_json(r, true);
+}
+
+std::map<std::string, std::string> simulated_links() {
+    return {{"unsubscribe", "https://closeloop.example/u/SIMULATED"},
+            {"redeem", "https://closeloop.example/r/SIMULATED"},
+            {"survey", "https://closeloop.example/s/SIMULATED"},
+            {"preferences", "https://closeloop.example/p/SIMULATED"}};
 }
 
 namespace {
@@ -189,6 +216,7 @@ public:
 
 private:
     void emit(SimulatedRun& line) {
+        if (in_.templates && !line.emails) line.emails.emplace();  // every line says it has none
         ++lines_;
         emit_(line);
     }
@@ -197,8 +225,49 @@ private:
         return StepContext{*in_.scenario, history_, history_, codes_, in_.campaigns, &in_.links, now};
     }
 
+    // The step's send_email messages as the customer sees them: the contact after the step,
+    // the run's event and voucher (or the contact's latest of the scenario's campaigns).
+    void render_emails(const StepResult& r, Time now, SimulatedRun& line) {
+        if (!in_.templates) return;
+        if (!line.emails) line.emails.emplace();
+        const Contact& contact = r.contact ? *r.contact : contacts_[r.state.contact_id].contact;
+        std::optional<VoucherView> fallback;
+        if (!r.state.voucher) fallback = history_.latest(contact.id, in_.scenario->campaigns(), now);
+        const RunView run{r.state.id, r.state.started_at};
+        EvalContext ctx;
+        ctx.event = r.state.event.get();
+        ctx.contact = &contact;
+        ctx.voucher = r.state.voucher ? &*r.state.voucher : (fallback ? &*fallback : nullptr);
+        ctx.run = &run;
+        ctx.links = &in_.links;
+        ctx.history = &history_;
+        ctx.now = now;
+        for (const auto& eff : r.effects) {
+            const auto* mail = std::get_if<SendEmail>(&eff.params);
+            if (!mail) continue;
+            SimulatedEmail out;
+            out.effect = eff.key;
+            out.template_id = mail->template_id;
+            const auto t = in_.templates->find(mail->template_id);
+            if (t == in_.templates->end()) {
+                out.error = "there is no template " + mail->template_id;
+            } else if (auto m = render_message(t->second, mail->locale, ctx); !m) {
+                out.error = m.error().what();
+            } else {
+                out.locale = std::move(m->locale);
+                out.dir = std::string(text_direction(out.locale));
+                out.from = mail->from.empty() ? std::move(m->from) : mail->from;
+                out.subject = std::move(m->subject);
+                out.html = std::move(m->html);
+                out.text = std::move(m->text);
+            }
+            line.emails->push_back(std::move(out));
+        }
+    }
+
     // Performs the internal effects the server would perform, so later events see them.
-    void absorb(StepResult& r, SimulatedRun& line) {
+    void absorb(StepResult& r, SimulatedRun& line, Time now) {
+        render_emails(r, now, line);
         if (r.contact) contacts_[r.contact->id].contact = std::move(*r.contact);
         for (const auto& eff : r.effects) {
             // The event the server's store writes for the assignment (voucher.h).
@@ -224,7 +293,7 @@ private:
             const Time now = *r.state.wake_at;
             const Contact& contact = contacts_[r.state.contact_id].contact;
             r = resume_run(context(now), std::move(r.state), contact);
-            absorb(r, line);
+            absorb(r, line, now);
         }
     }
 
@@ -252,7 +321,7 @@ private:
             line.path = state.path;  // absorb appends only what this step adds
             const Contact& contact = known.contact;
             StepResult r = resume_run(context(now), std::move(state), contact);
-            absorb(r, line);
+            absorb(r, line, now);
             if (r.state.status == RunStatus::waiting) sleep(std::move(r.state));
             emit(line);
         }
@@ -285,7 +354,7 @@ private:
         known.last_start = *e.time;
         const std::string run_id = "run-" + (e.id.empty() ? std::to_string(++anonymous_) : e.id);
         StepResult r = start_run(context(*e.time), run_id, event, contact);
-        absorb(r, line);
+        absorb(r, line, *e.time);
         if (in_.fast_forward) fast_forward(r, line);
         if (r.state.status == RunStatus::waiting) sleep(std::move(r.state));
         emit(line);
@@ -327,6 +396,94 @@ Result<std::vector<SimulatedRun>> simulate(SimulationInput input) {
     std::vector<SimulatedRun> out;
     out.reserve(input.events.size());
     auto done = simulate(std::move(input), [&](SimulatedRun& line) { out.push_back(std::move(line)); });
+    if (!done) return done.error();
+    return out;
+}
+
+// ---- documents -----------------------------------------------------------------------------
+
+namespace {
+
+// A list given as a document: null = not given (empty); anything else must be an array.
+Result<const json*> list_of(const json& j, const char* field) {
+    static const json empty = json::array();
+    if (j.is_null()) return &empty;
+    if (!j.is_array()) return invalid_field(field, "must be a JSON array");
+    return &j;
+}
+
+std::string item_path(const char* field, std::size_t i) {
+    return std::string(field) + "[" + std::to_string(i) + "]";
+}
+
+Result<std::vector<Event>> events_of(const json& j, const char* field) {
+    auto list = list_of(j, field);
+    if (!list) return list.error();
+    std::vector<Event> out;
+    out.reserve((*list)->size());
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        auto e = event_from_json((**list)[i], item_path(field, i));
+        if (!e) return e.error();
+        if (!e->time) return invalid_field(item_path(field, i) + ".time", "is required to simulate");
+        out.push_back(std::move(*e));
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<json> simulate_documents(const SimulationDocuments& d) {
+    auto loaded = load_scenario(d.scenario);
+    const auto scenario_errors = [](const std::vector<ScenarioError>& errors) {
+        std::string text;
+        for (const auto& e : errors) {
+            if (!text.empty()) text += '\n';
+            text += json(e).dump();
+        }
+        return Error{"invalid_scenario", std::move(text), "scenario"};
+    };
+    if (!loaded.errors.empty()) return scenario_errors(loaded.errors);
+
+    SimulationInput in;
+    in.scenario = &loaded.scenario;
+    in.fast_forward = d.fast_forward;
+    in.links = simulated_links();
+    auto contacts = list_of(d.contacts, "contacts");
+    if (!contacts) return contacts.error();
+    for (std::size_t i = 0; i < (*contacts)->size(); ++i) {
+        auto c = contact_from_json((**contacts)[i], item_path("contacts", i));
+        if (!c) return c.error();
+        in.contacts.push_back(std::move(*c));
+    }
+    auto history = events_of(d.history, "history");
+    if (!history) return history.error();
+    in.history = std::move(*history);
+    auto events = events_of(d.events, "events");
+    if (!events) return events.error();
+    in.events = std::move(*events);
+    auto campaigns = list_of(d.campaigns, "campaigns");
+    if (!campaigns) return campaigns.error();
+    for (std::size_t i = 0; i < (*campaigns)->size(); ++i) {
+        auto c = voucher_campaign_from_json((**campaigns)[i], item_path("campaigns", i));
+        if (!c) return c.error();
+        in.campaigns.emplace(c->id, std::move(*c));
+    }
+    std::map<std::string, MessageTemplate> templates;
+    if (!d.templates.is_null()) {
+        auto list = list_of(d.templates, "templates");
+        if (!list) return list.error();
+        for (std::size_t i = 0; i < (*list)->size(); ++i) {
+            auto t = template_from_json((**list)[i], item_path("templates", i));
+            if (!t) return t.error();
+            templates.emplace(t->id, std::move(*t));
+        }
+        in.templates = &templates;
+    }
+    const Catalog catalog{nullptr, d.campaigns.is_null() ? nullptr : &in.campaigns};
+    if (const auto errors = validate(loaded.scenario, catalog); !errors.empty()) return scenario_errors(errors);
+
+    json out = json::array();
+    auto done = simulate(std::move(in), [&](SimulatedRun& r) { out.push_back(simulated_run_json(r, d.trace)); });
     if (!done) return done.error();
     return out;
 }

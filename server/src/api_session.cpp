@@ -24,6 +24,11 @@ json session_json(const Session& s) {
 }
 
 void sign_in(Api& api, Call& call) {
+    // JSON only: a page on another site can post a form (text/plain) without asking, and would
+    // sign the browser into the attacker's workspace; application/json needs a CORS preflight.
+    if (call.req.get_header_value("Content-Type").rfind("application/json", 0) != 0)
+        return send_error(call.res, 415, "unsupported_media_type",
+                          "send the key as JSON, with Content-Type: application/json", "");
     auto body = parse_body(call.body);
     if (!body) return send_error(call.res, body.error());
     if (!body->is_object()) return send_error(call.res, 422, "invalid_field", "send {\"key\": \"<admin key>\"}", "");

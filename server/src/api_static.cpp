@@ -17,15 +17,11 @@
 #include "api.h"
 #include "embedded_files.h"
 #include "keys.h"
+#include "static_site.h"
 
 namespace closeloop::server {
 
 namespace {
-
-struct StaticFile {
-    const EmbeddedFile* file = nullptr;
-    std::string mime, etag;
-};
 
 std::string mime_type(std::string_view name) {
     static const std::map<std::string, std::string, std::less<>> types = {
@@ -51,16 +47,6 @@ std::string mime_type(std::string_view name) {
     return it == types.end() ? "application/octet-stream" : it->second;
 }
 
-const std::map<std::string, StaticFile, std::less<>>& static_files() {
-    static const std::map<std::string, StaticFile, std::less<>> files = [] {
-        std::map<std::string, StaticFile, std::less<>> out;
-        for (const auto& f : builder_files())
-            out[std::string(f.name)] = {&f, mime_type(f.name), "\"" + sha256_hex(f.data).substr(0, 32) + "\""};
-        return out;
-    }();
-    return files;
-}
-
 std::string base64_sha256(std::string_view text) {
     std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
     SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
@@ -69,37 +55,8 @@ std::string base64_sha256(std::string_view text) {
     return reinterpret_cast<const char*>(out.data());
 }
 
-// The page's Content-Security-Policy: scripts only from this server, plus the exact inline
-// scripts of the embedded index.html (by their hashes); 'wasm-unsafe-eval' because Chromium
-// refuses WebAssembly.instantiate under a script-src without it; inline styles and images
-// from anywhere for the e-mail preview, a sandboxed srcdoc (or blob:) iframe that inherits
-// this policy; nobody may frame the builder.
-const std::string& content_security_policy() {
-    static const std::string csp = [] {
-        std::string scripts;
-        const auto& files = static_files();
-        if (const auto index = files.find("index.html"); index != files.end()) {
-            const std::string_view html = index->second.file->data;
-            for (std::size_t at = html.find("<script"); at != std::string_view::npos;
-                 at = html.find("<script", at + 1)) {
-                const auto open_end = html.find('>', at);
-                if (open_end == std::string_view::npos) break;
-                if (html.substr(at, open_end - at).find(" src") != std::string_view::npos) continue;
-                const auto close = html.find("</script", open_end);
-                if (close == std::string_view::npos) break;
-                scripts += " 'sha256-" + base64_sha256(html.substr(open_end + 1, close - open_end - 1)) + "'";
-            }
-        }
-        return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" + scripts +
-               "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; font-src 'self' data:; "
-               "connect-src 'self'; frame-src 'self' blob: about:; child-src 'self' blob:; worker-src 'self' blob:; "
-               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-    }();
-    return csp;
-}
-
-void security_headers(httplib::Response& res) {
-    res.set_header("Content-Security-Policy", content_security_policy());
+void security_headers(httplib::Response& res, const std::string& csp) {
+    res.set_header("Content-Security-Policy", csp);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
@@ -149,9 +106,56 @@ cmake --preset native && cmake --build --preset native</pre>
 </main></body></html>
 )html";
 
-void send_file(Call& call, const StaticFile& f) {
+}  // namespace
+
+std::string mime_type_of(std::string_view name) {
+    return mime_type(name);
+}
+
+StaticSite::StaticSite(const std::vector<EmbeddedFile>& files) {
+    for (const auto& f : files)
+        files_[std::string(f.name)] = {&f, mime_type(f.name), "\"" + sha256_hex(f.data).substr(0, 32) + "\""};
+    // The page's Content-Security-Policy: scripts only from this server, plus the exact
+    // inline scripts of index.html (by their hashes); 'wasm-unsafe-eval' because Chromium
+    // refuses WebAssembly.instantiate under a script-src without it; inline styles and images
+    // from anywhere for the e-mail preview, a sandboxed srcdoc (or blob:) iframe that inherits
+    // this policy; nobody may frame the builder.
+    std::string scripts;
+    if (const auto index = files_.find("index.html"); index != files_.end()) {
+        const std::string_view html = index->second.file->data;
+        for (std::size_t at = html.find("<script"); at != std::string_view::npos; at = html.find("<script", at + 1)) {
+            const auto open_end = html.find('>', at);
+            if (open_end == std::string_view::npos) break;
+            if (html.substr(at, open_end - at).find(" src") != std::string_view::npos) continue;
+            const auto close = html.find("</script", open_end);
+            if (close == std::string_view::npos) break;
+            scripts += " 'sha256-" + base64_sha256(html.substr(open_end + 1, close - open_end - 1)) + "'";
+        }
+    }
+    // Inline event handlers (<canvas oncontextmenu="...">) are allowed by their hashes too,
+    // which CSP takes only with 'unsafe-hashes' (addEventListener in a script needs neither).
+    if (const auto index = files_.find("index.html"); index != files_.end()) {
+        const std::string_view html = index->second.file->data;
+        std::string handlers;
+        for (std::size_t at = html.find(" on"); at != std::string_view::npos; at = html.find(" on", at + 1)) {
+            std::size_t name_end = at + 3;
+            while (name_end < html.size() && html[name_end] >= 'a' && html[name_end] <= 'z') ++name_end;
+            if (name_end == at + 3 || html.substr(name_end, 2) != "=\"") continue;
+            const auto value_end = html.find('"', name_end + 2);
+            if (value_end == std::string_view::npos) break;
+            handlers += " 'sha256-" + base64_sha256(html.substr(name_end + 2, value_end - name_end - 2)) + "'";
+        }
+        if (!handlers.empty()) scripts += " 'unsafe-hashes'" + handlers;
+    }
+    csp_ = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" + scripts +
+           "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; font-src 'self' data:; "
+           "connect-src 'self'; frame-src 'self' blob: about:; child-src 'self' blob:; worker-src 'self' blob:; "
+           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+}
+
+void StaticSite::send_file(Call& call, const File& f) const {
     httplib::Response& res = call.res;
-    security_headers(res);
+    security_headers(res, csp_);
     res.set_header("ETag", f.etag);
     res.set_header("Cache-Control", "no-cache");
     res.set_header("Vary", "Accept-Encoding");
@@ -172,26 +176,28 @@ void send_file(Call& call, const StaticFile& f) {
                              });
 }
 
-void serve_path(Call& call, std::string_view name) {
-    const auto& files = static_files();
-    if (files.empty() && (name == "index.html")) {
-        security_headers(call.res);
+void StaticSite::serve(Call& call, std::string_view name) const {
+    if (files_.empty() && name == "index.html") {
+        security_headers(call.res, csp_);
         call.res.set_header("Cache-Control", "no-cache");
         call.res.set_content(not_built_page, "text/html; charset=utf-8");
         return;
     }
-    const auto it = files.find(name);
-    if (it == files.end())
+    const auto it = files_.find(name);
+    if (it == files_.end())
         return send_error(call.res, 404, "not_found", "no such route or file: GET /" + std::string(name));
     send_file(call, it->second);
 }
 
-}  // namespace
+void add_static_routes(Router& router, const StaticSite& site) {
+    router.get("/", Access::open, [&site](Call& c) { site.serve(c, "index.html"); });
+    // Last of all routes: /healthz, /metrics and the API are matched before this.
+    router.get("/{file}", Access::open, [&site](Call& c) { site.serve(c, c.param(1)); });
+}
 
 void add_static_routes(Router& router, Api&) {
-    router.get("/", Access::open, [](Call& c) { serve_path(c, "index.html"); });
-    // Last of all routes: /healthz, /metrics and the API are matched before this.
-    router.get("/{file}", Access::open, [](Call& c) { serve_path(c, c.param(1)); });
+    static const StaticSite site(builder_files());
+    add_static_routes(router, site);
 }
 
 }  // namespace closeloop::server

@@ -121,10 +121,12 @@ int simulate(const SimulateOptions& o) {
                 in.contacts.push_back(std::move(*c));
             });
         }
-        in.links = {{"unsubscribe", "https://closeloop.example/u/SIMULATED"},
-                    {"redeem", "https://closeloop.example/r/SIMULATED"},
-                    {"survey", "https://closeloop.example/s/SIMULATED"},
-                    {"preferences", "https://closeloop.example/p/SIMULATED"}};
+        in.links = simulated_links();
+        std::map<std::string, MessageTemplate> templates;
+        if (!o.templates.empty()) {
+            templates = read_templates(o.templates);
+            in.templates = &templates;
+        }
         const Catalog catalog{nullptr, o.campaigns.empty() ? nullptr : &in.campaigns};
         if (const auto errors = validate(loaded.scenario, catalog); !errors.empty()) {
             for (const auto& e : errors) std::cerr << o.scenario << ": " << json(e).dump() << "\n";
@@ -133,10 +135,7 @@ int simulate(const SimulateOptions& o) {
         // Each line is written as soon as it is complete, and not kept.
         std::string text;
         const auto done = simulate(std::move(in), [&](SimulatedRun& r) {
-            if (!o.trace) r.trace.clear();  // not turned into JSON only to be dropped
-            json line = r;
-            if (!o.trace) line.erase("trace");
-            text = line.dump();
+            text = simulated_run_json(r, o.trace).dump();
             text += '\n';
             std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
         });

@@ -9,6 +9,7 @@ namespace closeloop::cli {
 
 struct SimulateOptions {
     std::string scenario, events, contacts, history, campaigns;
+    std::string templates;  // a folder of template documents (*.json): each line gets `emails`
     bool fast_forward = false;
     bool trace = false;  // include each run's trace in the output lines
 };

@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
     simulate->add_option("--history", sim.history, "Past events that history functions read, JSON lines")
         ->check(CLI::ExistingFile);
     simulate->add_option("--campaigns", sim.campaigns, "Voucher campaigns, a JSON array")->check(CLI::ExistingFile);
+    simulate
+        ->add_option("--templates", sim.templates, "Folder of template documents: each run gets its e-mails rendered")
+        ->check(CLI::ExistingDirectory);
     simulate->add_flag("--fast-forward", sim.fast_forward, "End every wait at once, with now = its wake time");
     simulate->add_flag("--trace", sim.trace, "Add each run's trace (nodes and deciding values) to the output");
 

@@ -21,7 +21,7 @@ def run(*args):
 r = run("import", "customers.csv")
 t.check("an unknown command is named, with the real ones listed",
         r.returncode != 0 and "unknown command 'import'" in r.stderr
-        and "serve, workspace, simulate, validate" in r.stderr and "subcommand is required" not in r.stderr, r.stderr)
+        and "serve, workspace, keys, simulate, validate" in r.stderr and "subcommand is required" not in r.stderr, r.stderr)
 r = run("workspace", "list")
 t.check("an unknown command under workspace too", r.returncode != 0 and "unknown command 'list'" in r.stderr
         and "create" in r.stderr, r.stderr)

@@ -86,6 +86,7 @@ TEST_CASE("schema 3: events stored before scenarios existed are not a backlog fo
     closeloop::server::sqlite::Probe(dir.path / "closeloop.db")
         .exec(
             "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
+            "DROP TABLE sessions; DROP INDEX api_keys_id; ALTER TABLE api_keys DROP COLUMN id; "
             "UPDATE events SET processed_at = NULL; PRAGMA user_version = 2");
     SqliteStore store(dir.path);
     CHECK(store.schema_version() == SqliteStore::latest_schema_version());

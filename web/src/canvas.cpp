@@ -464,7 +464,7 @@ void draw_canvas(EditorState& s, ImVec2 size) {
         if (io.MouseWheel != 0 || io.MouseWheelH != 0) {
             if (io.KeyCtrl) {
                 ImVec2 world = to_world(s, mouse);
-                s.zoom = std::clamp(s.zoom * std::pow(1.12f, io.MouseWheel), 0.15f, 2.5f);
+                s.zoom = std::clamp(s.zoom * std::pow(1.12f, io.MouseWheel), min_zoom, max_zoom);
                 s.offset = ImVec2(mouse.x - a.x - world.x * s.zoom, mouse.y - a.y - world.y * s.zoom);
             } else {
                 float dx = io.KeyShift ? io.MouseWheel : io.MouseWheelH;

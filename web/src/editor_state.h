@@ -83,6 +83,7 @@ struct EditorState {
     ImVec2 offset{40, 40};  // screen offset of world (0,0) from the canvas origin
     float zoom = 1.0f;
     bool fit_pending = true;
+    bool fit_readable = true;         // fit, but never smaller than readable (on open)
     std::set<std::string> selection;  // node ids
     std::string selected_note;
     std::string editing_note;  // note whose text is being edited
@@ -118,6 +119,10 @@ struct EditorState {
     std::map<std::string, Rect> palette_geometry, note_geometry;
     std::vector<std::pair<ScenarioError, Rect>> error_geometry;
     std::map<std::string, Rect> widget_geometry;  // "simulate_button", "score_slider", "tidy_button", ...
+
+    // Time spent in Editor::draw (ms): the last frame, and the sum over draw_frames frames.
+    double draw_ms = 0, draw_ms_total = 0;
+    long draw_frames = 0;
 
     // The right-hand panel: 0 inspector, 1 simulator.
     int right_tab = 0;
@@ -168,5 +173,6 @@ bool input_text_multiline(const char* label, std::string& text, ImVec2 size, ImG
 // Node sizes, shared by the canvas and the layout.
 constexpr float node_width = 220, header_height = 26, summary_height = 22, port_row = 20;
 constexpr float note_width = 200, note_height = 120;
+constexpr float min_zoom = 0.05f, max_zoom = 2.5f;
 
 }  // namespace closeloop::web

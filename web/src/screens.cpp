@@ -4,6 +4,7 @@
 //
 // Sections: helpers, banner, session, sign-in, the App.
 #include <imgui.h>
+#include <imgui_internal.h>  // BringWindowToDisplayFront: the banner stays above every window
 
 #include <algorithm>
 #include <cctype>
@@ -41,6 +42,11 @@ std::string text_of(const json& j, const char* key) {
     if (it->is_string()) return it->get<std::string>();
     if (it->is_number_integer()) return std::to_string(it->get<long long>());
     return "";
+}
+
+void mark(App::State& s, const char* name) {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    s.marks[name] = {{"x", a.x}, {"y", a.y}, {"w", b.x - a.x}, {"h", b.y - a.y}};
 }
 
 // ---- banner ----------------------------------------------------------------------------------
@@ -82,6 +88,7 @@ void draw_banner(App::State& s, float y, float w) {
     ImGui::Begin("##banner", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                      ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoFocusOnAppearing);
+    ImGui::BringWindowToDisplayFront(ImGui::GetCurrentWindow());
     ImGui::PushStyleColor(ImGuiCol_Text, fg);
     ImGui::PushTextWrapPos(width - 90);
     ImGui::TextUnformatted(b.text.c_str());
@@ -109,10 +116,15 @@ std::string workspace_name(const json& session) {
 
 void signed_in(App::State& s, const json& session) {
     s.signed_in = true;
-    s.workspace = workspace_name(session);
+    const std::string workspace = workspace_name(session);
+    const bool same_workspace = workspace == s.workspace;
+    s.workspace = workspace;
     set_csrf_token(text_of(session, "csrf_token"));
     s.sign_in_message.clear();
-    s.screen = Screen::list;
+    // Signed out in the middle of editing (the session expired): back to the same document,
+    // unsaved edits and all, when it is the same workspace.
+    s.screen = s.resume_editor && same_workspace ? Screen::editor : Screen::list;
+    s.resume_editor = false;
     load_list(s);
     load_catalog(s);
 }
@@ -133,6 +145,7 @@ void sign_in(App::State& s) {
     s.sign_in_message.clear();
     api::call("POST", "/api/v1/session", json{{"key", key}}, [&s](const api::Reply& r) {
         s.sign_in_busy = false;
+        s.focus_key = true;
         if (r.ok()) return signed_in(s, r.body);
         if (r.status == 401 || r.status == 403) {
             s.sign_in_message =
@@ -149,10 +162,11 @@ void sign_in(App::State& s) {
 void go_to_sign_in(App::State& s, std::string message) {
     if (s.screen == Screen::sign_in && !s.signed_in) return;
     s.signed_in = false;
+    s.resume_editor = s.screen == Screen::editor && !s.local_document;
     s.screen = Screen::sign_in;
     s.sign_in_message = std::move(message);
+    s.focus_key = true;
     set_csrf_token("");
-    // Unsaved edits stay in the editor: signing in again returns to them.
 }
 
 // ---- sign-in ---------------------------------------------------------------------------------
@@ -183,12 +197,16 @@ void draw_sign_in(App::State& s, float w, float h) {
     ImGui::PopTextWrapPos();
     ImGui::TextUnformatted("Admin key");
     ImGui::SetNextItemWidth(-1);
-    if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
+    if (ImGui::IsWindowAppearing() || s.focus_key) ImGui::SetKeyboardFocusHere();
+    s.focus_key = false;
     const bool enter = ImGui::InputTextWithHint("##key", "sk_…", s.key, sizeof s.key,
                                                 ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
+    mark(s, "sign_in_key");
     ImGui::Dummy(ImVec2(0, 2));
     ImGui::BeginDisabled(s.sign_in_busy);
-    if (theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34)) || enter) sign_in(s);
+    const bool clicked = theme::primary_button(s.sign_in_busy ? "Signing in…" : "Sign in", ImVec2(-1, 34));
+    mark(s, "sign_in_button");
+    if (clicked || enter) sign_in(s);
     ImGui::EndDisabled();
     ImGui::Dummy(ImVec2(0, 4));
     ImGui::End();
@@ -261,8 +279,13 @@ json App::state() const {
     return j;
 }
 
+json App::geometry() const {
+    return s_->marks;
+}
+
 void App::draw(float w, float h) {
     State& s = *s_;
+    s.marks = json::object();
     set_unsaved_changes(s.screen == Screen::editor && s.editor.unsaved());
     switch (s.screen) {
         case Screen::loading: {

@@ -26,6 +26,9 @@ public:
     // For the test hook: {"screen": "loading" | "sign_in" | "list" | "editor", "signed_in",
     // "scenario": id, "version", "unsaved", "message"}.
     nlohmann::json state() const;
+    // For the test hook: the shell's buttons and fields drawn in the last frame, by name
+    // ("sign_in_key", "new_scenario_button", "open:<id>", "save_button", ...): {x, y, w, h}.
+    nlohmann::json geometry() const;
 
     struct State;
 

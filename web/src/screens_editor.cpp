@@ -199,7 +199,9 @@ void errors_dialog(App::State& s) {
     ImGui::EndChild();
     ImGui::TextDisabled("The problems panel under the canvas shows the same list; click one to go to its node.");
     ImGui::PopTextWrapPos();
-    if (theme::primary_button("OK", ImVec2(120, 0)) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+    const bool ok = theme::primary_button("OK", ImVec2(120, 0));
+    mark(s, "errors_ok");
+    if (ok || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
         s.activation_errors.clear();
         ImGui::CloseCurrentPopup();
     }
@@ -230,19 +232,25 @@ void conflict_dialog(App::State& s) {
     ImGui::PopStyleColor();
     ImGui::PopTextWrapPos();
     ImGui::Dummy(ImVec2(0, 4));
-    if (theme::primary_button("Load their version")) {
+    const bool theirs = theme::primary_button("Load their version");
+    mark(s, "conflict_load_theirs");
+    if (theirs) {
         s.conflict_version = 0;
         ImGui::CloseCurrentPopup();
         open_scenario(s, s.scenario_id);
     }
     ImGui::SameLine();
-    if (ImGui::Button("Keep editing mine")) {
+    const bool keep = ImGui::Button("Keep editing mine");
+    mark(s, "conflict_keep");
+    if (keep) {
         s.conflict_version = 0;
         ImGui::CloseCurrentPopup();
     }
     ImGui::SameLine();
     ImGui::BeginDisabled(s.conflict_version <= 0);
-    if (theme::danger_button("Replace theirs with mine")) {
+    const bool replace = theme::danger_button("Replace theirs with mine");
+    mark(s, "conflict_replace");
+    if (replace) {
         ImGui::CloseCurrentPopup();
         save(s, nullptr, true);
     }
@@ -260,13 +268,17 @@ void leave_dialog(App::State& s) {
     ImGui::TextUnformatted("This scenario has changes that are not saved. Save them before going back to the list?");
     ImGui::PopTextWrapPos();
     ImGui::Dummy(ImVec2(0, 4));
-    if (theme::primary_button("Save and leave")) {
+    const bool save_leave = theme::primary_button("Save and leave");
+    mark(s, "leave_save");
+    if (save_leave) {
         ImGui::CloseCurrentPopup();
         s.leave_pending = false;
         save(s, [&s]() { leave(s); });
     }
     ImGui::SameLine();
-    if (theme::danger_button("Discard changes")) {
+    const bool discard = theme::danger_button("Discard changes");
+    mark(s, "leave_discard");
+    if (discard) {
         ImGui::CloseCurrentPopup();
         leave(s);
     }
@@ -397,7 +409,11 @@ void versions_window(App::State& s, float w, float h) {
         const auto field = [&](const char* key) { return s.diff.contains(key) ? s.diff[key] : none; };
         const bool nothing = field("added").empty() && field("removed").empty() && field("changed").empty() &&
                              field("scenario_fields").empty();
-        if (nothing) ImGui::TextDisabled("No changes to the flow (positions on the canvas are not compared).");
+        if (nothing) {
+            ImGui::PushStyleColor(ImGuiCol_Text, theme::muted());
+            ImGui::TextWrapped("No changes to the flow (positions on the canvas are not compared).");
+            ImGui::PopStyleColor();
+        }
         id_list("Nodes added", field("added"), theme::success(), "+");
         id_list("Nodes removed", field("removed"), theme::danger(), "−");
         id_list("Nodes changed", field("changed"), ImVec4(0.72f, 0.45f, 0.05f, 1), "~");
@@ -423,7 +439,9 @@ void draw_editor_screen(App::State& s, float w, float h) {
     ImGui::Begin("##editor_bar", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
     ImGui::SetCursorPosY(9);
-    if (ImGui::Button("← Scenarios")) {
+    const bool back = ImGui::Button("← Scenarios");
+    mark(s, "back_button");
+    if (back) {
         if (unsaved && !s.local_document) {
             s.leave_pending = true;
         } else {
@@ -468,21 +486,26 @@ void draw_editor_screen(App::State& s, float w, float h) {
     ImGui::SameLine(w - right);
     ImGui::SetCursorPosY(9);
     ImGui::BeginDisabled(s.local_document);
-    if (ImGui::Button("Versions")) {
+    const bool versions = ImGui::Button("Versions");
+    mark(s, "versions_button");
+    if (versions) {
         s.versions_open = !s.versions_open;
         if (s.versions_open) load_versions(s);
     }
     ImGui::SameLine();
     ImGui::BeginDisabled(s.changing_status || s.saving);
-    if (active || unsaved ? ImGui::Button(lifecycle) : theme::primary_button(lifecycle))
-        change_status(s, active ? "pause" : "activate");
+    const bool lifecycle_clicked = active || unsaved ? ImGui::Button(lifecycle) : theme::primary_button(lifecycle);
+    mark(s, "lifecycle_button");
+    if (lifecycle_clicked) change_status(s, active ? "pause" : "activate");
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip(active ? "Stop starting new runs (customers already in it go on)"
                                  : "Start running it for new events (saves first)");
     ImGui::EndDisabled();
     ImGui::SameLine();
     ImGui::BeginDisabled(!unsaved || s.saving);
-    if (theme::primary_button(save_label, ImVec2(std::max(bw(save_label), 70.0f), 0))) save(s);
+    const bool save_clicked = theme::primary_button(save_label, ImVec2(std::max(bw(save_label), 70.0f), 0));
+    mark(s, "save_button");
+    if (save_clicked) save(s);
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip(unsaved ? "Save a new version (Ctrl+S)" : "Everything is saved");
     ImGui::EndDisabled();

@@ -234,6 +234,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
     bool enter = ImGui::InputTextWithHint("##name", "Low NPS recovery", s.new_name, sizeof s.new_name,
                                           ImGuiInputTextFlags_EnterReturnsTrue);
+    mark(s, "dialog_name");
     if (!id_edited && ImGui::IsItemEdited()) copy_to(s.new_id, sizeof s.new_id, free_id(s, id_from_name(s.new_name)));
     ImGui::TextUnformatted("Id");
     ImGui::SameLine();
@@ -241,6 +242,7 @@ bool name_and_id_fields(App::State& s, bool& id_edited) {
     ImGui::SetNextItemWidth(-1);
     enter |= ImGui::InputTextWithHint("##id", "low-nps-recovery", s.new_id, sizeof s.new_id,
                                       ImGuiInputTextFlags_EnterReturnsTrue);
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -256,9 +258,12 @@ bool dialog_buttons(App::State& s, const char* ok_label, bool ok_enabled, bool d
     ImGui::BeginDisabled(!ok_enabled || s.dialog_busy);
     const bool ok =
         danger ? theme::danger_button(ok_label, ImVec2(150, 0)) : theme::primary_button(ok_label, ImVec2(150, 0));
+    mark(s, "dialog_ok");
     ImGui::EndDisabled();
     ImGui::SameLine();
-    if (ImGui::Button("Cancel", ImVec2(100, 0)) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+    const bool cancel = ImGui::Button("Cancel", ImVec2(100, 0));
+    mark(s, "dialog_cancel");
+    if (cancel || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
         s.open_popup.clear();
         s.dialog_error.clear();
         s.dialog_busy = false;
@@ -325,7 +330,9 @@ void example_dialog(App::State& s) {
             if (name.empty()) name = id;
             const std::string description = text_of(ex, "description");
             ImGui::PushID(id.c_str());
-            if (ImGui::Selectable("##pick", s.example_id == id, 0, ImVec2(0, 44))) {
+            const bool picked = ImGui::Selectable("##pick", s.example_id == id, 0, ImVec2(0, 44));
+            mark(s, ("example:" + id).c_str());
+            if (picked) {
                 s.example_id = id;
                 if (!id_edited) copy_to(s.new_id, sizeof s.new_id, free_id(s, id));
             }
@@ -343,6 +350,7 @@ void example_dialog(App::State& s) {
     ImGui::TextUnformatted("Id of the new scenario");
     ImGui::SetNextItemWidth(-1);
     ImGui::InputText("##id", s.new_id, sizeof s.new_id);
+    mark(s, "dialog_id");
     if (ImGui::IsItemEdited()) id_edited = true;
     const std::string problem = s.new_id[0] ? id_problem(s, s.new_id) : "";
     if (!problem.empty()) {
@@ -383,7 +391,8 @@ void status_pill(const std::string& status) {
     if (status == "active") colour = theme::success();
     if (status == "paused") colour = ImVec4(0.72f, 0.45f, 0.05f, 1);
     const ImVec2 size = ImGui::CalcTextSize(label);
-    const ImVec2 p = ImGui::GetCursorScreenPos();
+    ImVec2 p = ImGui::GetCursorScreenPos();
+    p.y += ImGui::GetStyle().FramePadding.y;  // the row's text sits on the frame padding line
     ImDrawList* dl = ImGui::GetWindowDrawList();
     dl->AddRectFilled(ImVec2(p.x, p.y - 1), ImVec2(p.x + size.x + 16, p.y + size.y + 1),
                       ImGui::GetColorU32(ImVec4(colour.x, colour.y, colour.z, 0.13f)), 9);
@@ -422,7 +431,9 @@ void draw_list(App::State& s, float y, float w, float h) {
     ImGui::TextDisabled("%s", who.c_str());
     ImGui::SameLine();
     ImGui::SetCursorPosY(9);
-    if (ImGui::Button("Sign out")) {
+    const bool sign_out = ImGui::Button("Sign out");
+    mark(s, "sign_out_button");
+    if (sign_out) {
         api::call("DELETE", "/api/v1/session", nullptr, [&s](const api::Reply&) {
             go_to_sign_in(s, "");
             s.sign_in_message = "You are signed out.";
@@ -442,12 +453,16 @@ void draw_list(App::State& s, float y, float w, float h) {
         "Each scenario reacts to feedback: it checks the answer and the customer, then sends, "
         "assigns or alerts.");
     ImGui::Dummy(ImVec2(0, 4));
-    if (theme::primary_button("+ New scenario")) {
+    const bool new_clicked = theme::primary_button("+ New scenario");
+    mark(s, "new_scenario_button");
+    if (new_clicked) {
         s.new_id[0] = s.new_name[0] = 0;
         open_dialog(s, "New scenario");
     }
     ImGui::SameLine();
-    if (ImGui::Button("Start from an example")) {
+    const bool example_clicked = ImGui::Button("Start from an example");
+    mark(s, "example_button");
+    if (example_clicked) {
         s.new_id[0] = 0;
         s.example_id.clear();
         open_dialog(s, "Start from an example");
@@ -513,11 +528,14 @@ void draw_list(App::State& s, float y, float w, float h) {
             ImGui::TextUnformatted(short_time(text_of(sc, "updated_at")).c_str());
             ImGui::TableNextColumn();
             if (ImGui::SmallButton("Open")) pending_open = id;
+            mark(s, ("open:" + id).c_str());
             ImGui::SameLine();
             if (ImGui::SmallButton("Duplicate")) pending_duplicate = id;
+            mark(s, ("duplicate:" + id).c_str());
             ImGui::SameLine();
             ImGui::PushStyleColor(ImGuiCol_Text, theme::danger());
             if (ImGui::SmallButton("Delete")) pending_delete = id;
+            mark(s, ("delete:" + id).c_str());
             ImGui::PopStyleColor();
             ImGui::PopID();
         }

@@ -32,7 +32,9 @@ struct App::State {
     std::string workspace;        // as the session names it
     std::string sign_in_message;  // why the sign-in screen is shown (expired, wrong key, down)
     bool sign_in_busy = false;
-    char key[256] = {};  // the admin key while typed; cleared once sent
+    bool resume_editor = false;  // signing in again returns to the open document
+    bool focus_key = false;      // put the cursor in the key field on the next frame
+    char key[256] = {};          // the admin key while typed; cleared once sent
 
     // ---- the list ------------------------------------------------------------------------
     nlohmann::json scenarios = nlohmann::json::array();
@@ -68,6 +70,9 @@ struct App::State {
     nlohmann::json diff;  // null until asked
     std::string versions_error;
 
+    // ---- for the test hook: where the shell's buttons and fields are this frame ------------------
+    nlohmann::json marks = nlohmann::json::object();
+
     // ---- the catalog (pickers and validation) ------------------------------------------------
     WorkspaceCatalog catalog;
     int catalog_pending = 0;
@@ -84,6 +89,9 @@ void draw_sign_in(App::State& s, float w, float h);
 void draw_list(App::State& s, float y, float w, float h);
 void draw_editor_screen(App::State& s, float w, float h);
 void draw_banner(App::State& s, float y, float w);
+
+// Notes where the last ImGui item is, under `name` (test hook geometry, CSS pixels).
+void mark(App::State& s, const char* name);
 
 // The array under `key` in a list answer ({"scenarios": [...]}), or the body when it is one.
 nlohmann::json list_of(const nlohmann::json& body, const char* key);

@@ -157,8 +157,10 @@ SimulationRequest request_of(const EditorState& s, const EditorState::Simulator&
         if (v.campaign.empty()) continue;
         r.voucher_history.push_back({v.campaign, v.date.size() == 10 ? v.date + "T09:00:00Z" : v.date});
     }
-    r.templates = s.catalog.templates;
-    r.campaigns = s.catalog.campaigns;
+    // Before the workspace's lists arrive nothing is known: campaigns are then not checked
+    // (as `closeloop simulate` without --campaigns) and no e-mail is rendered.
+    r.templates = s.catalog_known ? s.catalog.templates : json();
+    r.campaigns = s.catalog_known ? s.catalog.campaigns : json();
     r.fast_forward = sim.fast_forward;
     return r;
 }
@@ -305,7 +307,8 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         for (std::size_t i = 0; i < sim.outcome.emails.size(); ++i) {
             const auto& m = sim.outcome.emails[i];
             ImGui::PushID(static_cast<int>(i));
-            std::string item = m.subject.empty() ? m.template_id : m.subject;
+            // ImGui cannot lay out right-to-left text: a Hebrew subject is shown in the preview only.
+            std::string item = "[" + m.locale + "] " + (m.subject.empty() || m.rtl ? m.template_id : m.subject);
             if (ImGui::Selectable(item.c_str(), sim.shown_email == static_cast<int>(i)))
                 sim.shown_email = static_cast<int>(i);
             ImGui::PopID();
@@ -315,105 +318,144 @@ void results(EditorState& s, EditorState::Simulator& sim) {
 
 }  // namespace
 
+namespace {
+
+// A form row: the label on the left, the field filling the rest.
+bool begin_form(const char* id) {
+    if (!ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp)) return false;
+    ImGui::TableSetupColumn("label", ImGuiTableColumnFlags_WidthFixed, 96);
+    ImGui::TableSetupColumn("field", ImGuiTableColumnFlags_WidthStretch);
+    return true;
+}
+void row(const char* label) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted(label);
+    ImGui::TableNextColumn();
+    ImGui::SetNextItemWidth(-1);
+}
+
+void contact_form(EditorState& s, EditorState::Simulator& sim) {
+    if (!begin_form("##contact")) return;
+    row("first name");
+    input_text("##first", sim.first_name);
+    row("last name");
+    input_text("##last", sim.last_name);
+    row("e-mail");
+    input_text("##email", sim.email);
+    row("locale");
+    ImGui::Combo("##locale", &sim.locale, locale_names, IM_ARRAYSIZE(locale_names));
+    record(s.widget_geometry, "locale_combo");
+    row("RFM segment");
+    if (ImGui::BeginCombo("##segment", sim.segment.c_str())) {
+        for (const auto& name : segment_names())
+            if (ImGui::Selectable(name.c_str(), name == sim.segment)) sim.segment = name;
+        ImGui::EndCombo();
+    }
+    record(s.widget_geometry, "segment_combo");
+    row("VIP");
+    ImGui::Checkbox("##vip", &sim.vip);
+    record(s.widget_geometry, "vip_checkbox");
+    row("tags");
+    input_text("##tags", sim.tags);
+    row("attributes");
+    input_text("##attributes", sim.attributes);
+    row("owner");
+    input_text("##owner", sim.owner);
+    row("contact id");
+    input_text("##cid", sim.contact_id);
+    ImGui::EndTable();
+
+    ImGui::TextUnformatted("Vouchers assigned earlier");
+    for (std::size_t i = 0; i < sim.vouchers.size(); ++i) {
+        ImGui::PushID(static_cast<int>(i));
+        auto& v = sim.vouchers[i];
+        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
+        if (ImGui::BeginCombo("##campaign", v.campaign.empty() ? "(campaign)" : v.campaign.c_str())) {
+            for (const auto& c : s.catalog.campaigns)
+                if (c.contains("id") && c["id"].is_string() &&
+                    ImGui::Selectable(c["id"].get<std::string>().c_str(), c["id"] == v.campaign))
+                    v.campaign = c["id"].get<std::string>();
+            ImGui::EndCombo();
+        }
+        ImGui::SameLine();
+        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - 28);
+        input_text("##date", v.date);
+        ImGui::SameLine();
+        bool remove = ImGui::SmallButton("x");
+        ImGui::PopID();
+        if (remove) {
+            sim.vouchers.erase(sim.vouchers.begin() + static_cast<std::ptrdiff_t>(i));
+            break;
+        }
+    }
+    if (ImGui::SmallButton("Add a voucher")) {
+        std::string campaign;
+        for (const auto& c : s.catalog.campaigns)
+            if (c.contains("id") && c["id"].is_string()) {
+                campaign = c["id"].get<std::string>();
+                break;
+            }
+        sim.vouchers.push_back({campaign, now_rfc3339().substr(0, 10)});
+    }
+    ImGui::SameLine();
+    ImGui::TextDisabled("campaign, date (YYYY-MM-DD)");
+}
+
+}  // namespace
+
 void draw_simulator(EditorState& s) {
     EditorState::Simulator& sim = *s.sim;
     std::string type = trigger_event(s);
-    ImGui::PushItemWidth(-1);
 
-    if (ImGui::CollapsingHeader("Sample contact", ImGuiTreeNodeFlags_DefaultOpen)) {
-        ImGui::TextUnformatted("id");
-        input_text("##cid", sim.contact_id);
-        ImGui::TextUnformatted("first name, last name");
-        ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.5f - 4);
-        input_text("##first", sim.first_name);
-        ImGui::SameLine();
+    // The event first: the score is what a marketer changes most.
+    ImGui::TextDisabled("Event: %s (the scenario's trigger)", type.c_str());
+    if (type == "nps_response" || type == "csat_response") {
+        int lo = type == "nps_response" ? 0 : 1, hi = type == "nps_response" ? 10 : 5;
+        sim.score = std::clamp(sim.score, lo, hi);
         ImGui::SetNextItemWidth(-1);
-        input_text("##last", sim.last_name);
-        ImGui::TextUnformatted("e-mail");
-        input_text("##email", sim.email);
-        ImGui::TextUnformatted("locale");
-        ImGui::Combo("##locale", &sim.locale, locale_names, IM_ARRAYSIZE(locale_names));
-        record(s.widget_geometry, "locale_combo");
-        ImGui::TextUnformatted("RFM segment");
-        if (ImGui::BeginCombo("##segment", sim.segment.c_str())) {
-            for (const auto& name : segment_names())
-                if (ImGui::Selectable(name.c_str(), name == sim.segment)) sim.segment = name;
-            ImGui::EndCombo();
-        }
-        record(s.widget_geometry, "segment_combo");
-        ImGui::Checkbox("VIP", &sim.vip);
-        ImGui::TextUnformatted("tags (comma separated)");
-        input_text("##tags", sim.tags);
-        ImGui::TextUnformatted("attributes (JSON)");
-        input_text("##attributes", sim.attributes);
-        ImGui::TextUnformatted("owner");
-        input_text("##owner", sim.owner);
-        ImGui::TextUnformatted("voucher history");
-        for (std::size_t i = 0; i < sim.vouchers.size(); ++i) {
-            ImGui::PushID(static_cast<int>(i));
-            auto& v = sim.vouchers[i];
-            ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.5f);
-            if (ImGui::BeginCombo("##campaign", v.campaign.empty() ? "(campaign)" : v.campaign.c_str())) {
-                for (const auto& c : s.catalog.campaigns)
-                    if (c.contains("id") && c["id"].is_string() &&
-                        ImGui::Selectable(c["id"].get<std::string>().c_str(), c["id"] == v.campaign))
-                        v.campaign = c["id"].get<std::string>();
-                ImGui::EndCombo();
-            }
-            ImGui::SameLine();
-            ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - 30);
-            input_text("##date", v.date);
-            ImGui::SameLine();
-            bool remove = ImGui::SmallButton("x");
-            ImGui::PopID();
-            if (remove) {
-                sim.vouchers.erase(sim.vouchers.begin() + static_cast<std::ptrdiff_t>(i));
-                break;
-            }
-        }
-        if (ImGui::SmallButton("Add a voucher assigned earlier")) {
-            std::string campaign;
-            for (const auto& c : s.catalog.campaigns)
-                if (c.contains("id") && c["id"].is_string()) {
-                    campaign = c["id"].get<std::string>();
-                    break;
-                }
-            sim.vouchers.push_back({campaign, now_rfc3339().substr(0, 10)});
-        }
+        ImGui::SliderInt("##score", &sim.score, lo, hi, "score %d");
+        record(s.widget_geometry, "score_slider");
     }
-
-    if (ImGui::CollapsingHeader("Event", ImGuiTreeNodeFlags_DefaultOpen)) {
-        ImGui::TextDisabled("%s (the scenario's trigger)", type.c_str());
-        if (type == "nps_response" || type == "csat_response") {
-            int lo = type == "nps_response" ? 0 : 1, hi = type == "nps_response" ? 10 : 5;
-            sim.score = std::clamp(sim.score, lo, hi);
-            ImGui::TextUnformatted("score");
-            ImGui::SliderInt("##score", &sim.score, lo, hi);
-            record(s.widget_geometry, "score_slider");
-            ImGui::TextUnformatted("comment");
-            input_text("##comment", sim.comment);
-        } else {
-            ImGui::TextUnformatted("data (JSON)");
-            input_text_multiline("##data", sim.event_data, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
-        }
-        ImGui::TextUnformatted("time (RFC 3339; empty = now)");
-        input_text("##time", sim.event_time);
-    }
-    ImGui::PopItemWidth();
-
     ImGui::Checkbox("Fast-forward through waits", &sim.fast_forward);
     record(s.widget_geometry, "fast_forward");
-    if (ImGui::Button("Run", ImVec2(ImGui::GetContentRegionAvail().x * 0.5f - 4, 0))) run_once(s, sim);
+    float half = ImGui::GetContentRegionAvail().x * 0.5f - 4;
+    ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.15f, 0.39f, 0.85f, 1.0f));
+    ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(0.20f, 0.45f, 0.92f, 1.0f));
+    ImGui::PushStyleColor(ImGuiCol_ButtonActive, ImVec4(0.12f, 0.33f, 0.75f, 1.0f));
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
+    if (ImGui::Button("Run", ImVec2(half, 0))) run_once(s, sim);
+    ImGui::PopStyleColor(4);
     record(s.widget_geometry, "simulate_button");
     ImGui::SameLine();
     if (ImGui::Button("Sample set", ImVec2(-1, 0))) run_sample_set(s, sim);
     record(s.widget_geometry, "sample_set_button");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Every RFM segment x every score 0-10: counts on each node");
     if (!sim.error.empty()) {
         ImGui::PushTextWrapPos(0);
         ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1), "%s", sim.error.c_str());
         ImGui::PopTextWrapPos();
     }
     results(s, sim);
+
+    ImGui::Spacing();
+    if (ImGui::CollapsingHeader("Sample contact", ImGuiTreeNodeFlags_DefaultOpen)) contact_form(s, sim);
+    if (ImGui::CollapsingHeader("Event details")) {
+        if (begin_form("##event")) {
+            if (type == "nps_response" || type == "csat_response") {
+                row("comment");
+                input_text("##comment", sim.comment);
+            } else {
+                row("data (JSON)");
+                input_text_multiline("##data", sim.event_data, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
+            }
+            row("time");
+            input_text("##time", sim.event_time);
+            ImGui::EndTable();
+        }
+        ImGui::TextDisabled("time: RFC 3339, e.g. 2026-12-03T10:00:00Z; empty = now");
+    }
 }
 
 void simulator_create(EditorState& s) {
@@ -448,6 +490,41 @@ std::string simulator_error(const EditorState& s) {
 
 // ---- the e-mail preview --------------------------------------------------------------------
 
+namespace {
+
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+// The subject goes into the page above the body, where the browser lays it out (right to left
+// for Hebrew), as a mail client shows it.
+std::string with_subject(const RenderedEmail& m) {
+    return "<div style=\"font:600 15px Arial,Helvetica,sans-serif;padding:10px 12px;border-bottom:1px solid "
+           "#d5d9e0;background:#f7f8fa;color:#1c2129\">" +
+           html_escape(m.subject) + "</div>" + m.html;
+}
+
+}  // namespace
+
 void simulator_preview(EditorState& s, Rect beside) {
     EditorState::Simulator& sim = *s.sim;
     bool show = beside.w > 0 && !sim.outcome.emails.empty();
@@ -466,11 +543,20 @@ void simulator_preview(EditorState& s, Rect beside) {
                         m.locale.c_str(), m.template_id.c_str());
     ImGui::PushTextWrapPos(beside.x + beside.w - 10);
     ImGui::Text("To: %s", m.to.c_str());
-    ImGui::Text("Subject: %s", m.subject.c_str());
     ImGui::PopTextWrapPos();
     ImGui::EndGroup();
     float top = ImGui::GetItemRectMax().y + 8;
     Rect frame{beside.x + 6, top, beside.w - 12, beside.y + beside.h - top - 6};
+    if (!m.error.empty()) {  // nothing to lay out: say why in ImGui
+        if (sim.preview_shown >= 0) preview_hide();
+        sim.preview_shown = -1;
+        s.preview_rect = Rect{};
+        ImGui::SetCursorScreenPos(ImVec2(frame.x + 4, frame.y + 4));
+        ImGui::PushTextWrapPos(frame.x + frame.w - 4);
+        ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1), "Not rendered: %s", m.error.c_str());
+        ImGui::PopTextWrapPos();
+        return;
+    }
     s.preview_rect = frame;
     ImGui::GetWindowDrawList()->AddRect(ImVec2(frame.x - 1, frame.y - 1),
                                         ImVec2(frame.x + frame.w + 1, frame.y + frame.h + 1),
@@ -478,7 +564,7 @@ void simulator_preview(EditorState& s, Rect beside) {
     bool moved = frame.x != sim.preview_at.x || frame.y != sim.preview_at.y || frame.w != sim.preview_at.w ||
                  frame.h != sim.preview_at.h;
     if (sim.preview_shown != sim.shown_email || moved) {
-        preview_show(m.html, m.rtl, frame.x, frame.y, frame.w, frame.h);
+        preview_show(with_subject(m), m.rtl, frame.x, frame.y, frame.w, frame.h);
         sim.preview_shown = sim.shown_email;
         sim.preview_at = frame;
     }

@@ -14,13 +14,13 @@ struct SimulationRequest {
     nlohmann::json scenario, contact, event;  // documents as the contract writes them
     // Vouchers the contact was given before: (campaign id, RFC 3339 time).
     std::vector<std::pair<std::string, std::string>> voucher_history;
-    nlohmann::json templates = nlohmann::json::array();  // the workspace's, as the API lists them
-    nlohmann::json campaigns = nlohmann::json::array();
+    nlohmann::json templates, campaigns;  // the workspace's, as the API lists them; null = not known
     bool fast_forward = false;
 };
 
 struct RenderedEmail {
-    std::string node, template_id, to, locale, subject, html;
+    std::string effect, node, template_id, to, locale, subject, html;
+    std::string error;  // why it could not be rendered
     bool rtl = false;
 };
 

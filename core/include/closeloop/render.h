@@ -81,6 +81,10 @@ struct RenderedMessage {
 // spaces (a value cannot start a new mail header). Dates use the picked locale.
 Result<RenderedMessage> render_message(const MessageTemplate& t, std::string_view locale, const EvalContext& ctx);
 
+// "rtl" for a locale whose script runs right to left (Hebrew, Arabic, Persian, Urdu: he, ar,
+// fa, ur, with or without a region such as "he-IL"), else "ltr": how a preview lays out HTML.
+std::string_view text_direction(std::string_view locale);
+
 // `date` filter output: "22 January 2027" (en), "22. 1. 2027" (cs), "22.01.2027" (pl),
 // ISO "2027-01-22" otherwise.
 std::string format_date_for_locale(Time t, std::string_view locale);

@@ -4,7 +4,8 @@
 // server does: the same decide_entry / start_run / resume_run, with history answered from
 // memory and deterministic voucher codes. No I/O: callers read files and print lines.
 //
-// Sections: MemoryHistory (History + VoucherBook over a list of events), codes, simulate.
+// Sections: MemoryHistory (History + VoucherBook over a list of events), codes, simulate,
+// documents (JSON in, the output lines as JSON out: the browser's one call).
 #pragma once
 
 #include <functional>
@@ -49,6 +50,15 @@ public:
     std::string voucher_code(const VoucherCampaign& campaign, const std::string& effect_key) override;
 };
 
+// A send_email effect's message as the customer would see it, rendered with the run's context
+// (the contact after the step, the event, the voucher) in the contact's locale.
+struct SimulatedEmail {
+    std::string effect;  // the effect's key
+    std::string template_id, locale, dir, from, subject, html, text;
+    std::string error;  // why it could not be rendered (no such template, a failed expression)
+};
+void to_json(nlohmann::json& j, const SimulatedEmail& e);
+
 // One line of `closeloop simulate` output: one event and scenario (or a run that woke up).
 struct SimulatedRun {
     std::string event, scenario, contact;
@@ -61,8 +71,15 @@ struct SimulatedRun {
     std::optional<Time> wake_at;
     std::string error;
     std::vector<TraceStep> trace;
+    // The step's send_email messages, when the simulation was given templates.
+    std::optional<std::vector<SimulatedEmail>> emails;
 };
 void to_json(nlohmann::json& j, const SimulatedRun& r);
+// The output line for a run, with its trace or without it: the one conversion for
+// `closeloop simulate`'s lines and simulate_documents' items.
+nlohmann::json simulated_run_json(const SimulatedRun& r, bool with_trace);
+// The links.* templates see in a simulation (placeholders: nothing is sent).
+std::map<std::string, std::string> simulated_links();
 
 struct SimulationInput {
     const Scenario* scenario = nullptr;
@@ -72,6 +89,8 @@ struct SimulationInput {
     std::map<std::string, VoucherCampaign> campaigns;
     std::map<std::string, std::string> links;  // links.* for templates
     bool fast_forward = false;                 // waits end at once; `now` becomes the wake time
+    // With templates each line gets `emails`, its send_email effects rendered; null = none.
+    const std::map<std::string, MessageTemplate>* templates = nullptr;
 };
 
 // Runs the events in time order (stable for equal times), handing each output line to `line`
@@ -81,5 +100,28 @@ struct SimulationInput {
 Result<std::size_t> simulate(SimulationInput input, const std::function<void(SimulatedRun&)>& line);
 // The same, every line in a list.
 Result<std::vector<SimulatedRun>> simulate(SimulationInput input);
+
+// ---- documents -----------------------------------------------------------------------------
+
+// The input of `closeloop simulate` as JSON documents (what the builder holds). Null stands
+// for an input not given: contacts, history and campaigns are then empty (and campaigns not
+// checked by validation, as the command line without --campaigns), templates absent (no
+// `emails` in the output).
+struct SimulationDocuments {
+    nlohmann::json scenario;   // the scenario document
+    nlohmann::json contacts;   // [Contact]
+    nlohmann::json history;    // [Event], each with a time
+    nlohmann::json events;     // [Event] to run, each with a time
+    nlohmann::json campaigns;  // [VoucherCampaign]
+    nlohmann::json templates;  // [template document]
+    bool fast_forward = false;
+    bool trace = false;
+};
+// The runs as a JSON array whose items are exactly the lines `closeloop simulate` prints for
+// the same input. Errors name the field: "events[2].time: is required to simulate",
+// "contacts[0].email: ...". A scenario that does not load or validate: code
+// "invalid_scenario", path "scenario", message = its errors, one JSON line each, as
+// `closeloop simulate` prints them.
+Result<nlohmann::json> simulate_documents(const SimulationDocuments& documents);
 
 }  // namespace closeloop

@@ -7,10 +7,13 @@ dumped with the sqlite3 CLI. test_schema_dumps.cpp loads each dump, opens it wit
 
 Build the binary from the commit that released the schema, in a scratch worktree:
     v1: 57de511 (the foundation: meta only)   v2: b7318a7   v3: 64cd49d   v4: 4f9b7dc
+    v5: the server-builder branch's commit that added it (sessions, key ids, version statuses)
 The data (fixed event times, so the test can name them): workspace "demo", contact "jana"
 (with e-mail and tags), an NPS answer of 3, a purchase, a custom event, a voucher campaign
 and a voucher, a task, RFM scores; from schema 3 on also a template, a scenario and the run
-that the NPS answer started (waiting 90 days), with its task and outbox entry.
+that the NPS answer started (waiting 90 days), with its task and outbox entry; from schema 5 on
+also a draft saved twice ("drafty", versions 1 and 2), a browser session, and a second admin
+key that is revoked.
 """
 import json
 import os
@@ -62,6 +65,8 @@ def main():
     try:
         if schema_of(data) >= 2:  # schema 1 had no tables for data yet
             populate(call, with_runs=schema_of(data) >= 3)
+        if schema_of(data) >= 5:
+            populate_builder(call, binary, data)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -124,6 +129,20 @@ def populate(call, with_runs):
             if call("GET", "/api/v1/runs?contact=jana")["runs"]:
                 break
             time.sleep(0.1)
+
+
+def populate_builder(call, binary, data):
+    draft = {"id": "drafty", "name": "Drafty", "trigger": {"event": "nps_response"}, "start": "t",
+             "nodes": [{"id": "t", "type": "action", "action": "add_tag", "params": {"tag": "x"}, "next": None}]}
+    call("POST", "/api/v1/scenarios", draft)
+    call("PUT", "/api/v1/scenarios/drafty", dict(draft, name="Drafty 2"))
+    call("POST", "/api/v1/session", {"key": KEY})
+    extra = "revoked-dump-key-0000000000000"
+    subprocess.run([binary, "keys", "create", "--workspace", "demo", "--key", extra, "--data", data], check=True)
+    listed = subprocess.run([binary, "keys", "list", "--workspace", "demo", "--data", data], check=True,
+                            capture_output=True, text=True).stdout
+    key_id = next(line.split()[0] for line in listed.splitlines()[1:] if line.split()[2] == extra[:14] + "...")
+    subprocess.run([binary, "keys", "revoke", "--workspace", "demo", key_id, "--data", data], check=True)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,12 @@ export default function register({ test, env }) {
                 }, `the ${locale} e-mail in the preview`);
                 if (locale === 'he') assert.equal(d.dir, 'rtl', 'Hebrew is laid out right to left');
                 else assert.notEqual(d.dir, 'rtl');
+                // The e-mail's HTML runs no script: the frame is sandboxed without allow-scripts.
+                const sandbox = await page.evaluate(() => [...document.querySelectorAll('iframe')].map((f) => f.getAttribute('sandbox')));
+                assert.ok(sandbox.length && sandbox.every((v) => v !== null && !v.includes('allow-scripts')),
+                          `the preview iframe is sandboxed without scripts: ${JSON.stringify(sandbox)}`);
+                await page.waitForTimeout(300);  // the frame paints after its document loads
+                await h.nextFrames(page, 2);
                 await h.shot(page, `e-mail preview ${locale}`);
             }
         });

@@ -83,5 +83,5 @@ after(() => h.cleanupAll());
 for (const name of files) {
     if (only.length && !only.includes(name)) continue;
     const mod = await import(`./${name}.test.mjs`);
-    mod.default({ test: (title, fn) => test(title, { timeout: 90000 }, fn), env });
+    mod.default({ test: (title, fn) => test(title, { timeout: 150000 }, fn), env });
 }

@@ -139,7 +139,11 @@ std::map<std::string, int> passes_by_node(const json& runs) {
     PassCounter counter;
     if (!runs.is_array()) return {};
     for (const auto& r : runs) {
-        if (!r.is_object() || !r.value("entered", false)) continue;
+        const auto flag = [&](const char* key) {
+            const auto it = r.find(key);
+            return it != r.end() && it->is_boolean() && it->get<bool>();
+        };
+        if (!r.is_object() || !flag("entered")) continue;
         std::vector<std::string> path;
         if (const auto p = r.find("path"); p != r.end() && p->is_array())
             for (const auto& node : *p)
@@ -148,7 +152,7 @@ std::map<std::string, int> passes_by_node(const json& runs) {
             const auto it = r.find(key);
             return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
         };
-        counter.add(text("event"), text("contact"), r.value("resumed", false), path);
+        counter.add(text("event"), text("contact"), flag("resumed"), path);
     }
     return counter.counts();
 }

@@ -172,6 +172,12 @@ void each_link(json& node, F f) {
     }
 }
 
+// Never throws on a document edited by hand (json::value would, for a string "x").
+double number_or_zero(const json& obj, const char* key) {
+    const auto it = obj.find(key);
+    return it != obj.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
 Point position_of(const json& doc, const std::string& id) {
     const auto ui = doc.find("ui");
     if (ui == doc.end() || !ui->is_object()) return {};
@@ -502,8 +508,8 @@ Outcome move_nodes(json& doc, const MoveNodes& c) {
             const Point p = position_of(doc, id);
             set_position(doc, id, {p.x + c.delta.x, p.y + c.delta.y});
         } else if (json* note = find_note(doc, id)) {
-            (*note)["x"] = note->value("x", 0.0) + c.delta.x;
-            (*note)["y"] = note->value("y", 0.0) + c.delta.y;
+            (*note)["x"] = number_or_zero(*note, "x") + c.delta.x;
+            (*note)["y"] = number_or_zero(*note, "y") + c.delta.y;
         }
     }
     return done();

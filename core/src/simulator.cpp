@@ -438,7 +438,7 @@ Result<json> simulate_documents(const SimulationDocuments& d) {
         std::string text;
         for (const auto& e : errors) {
             if (!text.empty()) text += '\n';
-            text += json(e).dump();
+            text += json(e).dump(-1, ' ', false, json::error_handler_t::replace);
         }
         return Error{"invalid_scenario", std::move(text), "scenario"};
     };

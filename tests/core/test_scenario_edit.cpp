@@ -282,6 +282,13 @@ TEST_CASE("MoveNodes moves nodes and notes; SetPositions places nodes") {
     CHECK(doc["ui"]["$notes"][0]["x"] == 15.0);
     CHECK(doc["ui"]["$notes"][0]["y"] == 15.0);
     CHECK(refusal(sample(), MoveNodes{{"route", "ghost"}, {1, 1}}) == "there is no node or note \"ghost\"");
+    // a document edited by hand with a position that is not a number: read as 0, no throw
+    json odd = sample();
+    odd["ui"]["$notes"][0]["x"] = "left";
+    odd["ui"]["mail"]["y"] = json::array();
+    odd = applied(odd, MoveNodes{{"note_1", "mail"}, {1, 1}});
+    CHECK(odd["ui"]["$notes"][0]["x"] == 1.0);
+    CHECK(odd["ui"]["mail"]["y"] == 1.0);
 
     doc = applied(sample(), SetPositions{{{"mail", {1, 2}}, {"pause", {3, 4}}}});
     CHECK(doc["ui"]["mail"] == json{{"x", 1.0}, {"y", 2.0}});

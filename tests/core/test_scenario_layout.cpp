@@ -79,7 +79,8 @@ Positions check_layout(const json& doc, const LayoutOptions& o) {
     const bool ltr = o.direction == Direction::left_to_right;
     const auto reached =
         doc.contains("start") ? reachable_from(doc, doc["start"].get<std::string>()) : std::set<std::string>{};
-    for (const auto& [u, v] : edges(doc)) {
+    for (const auto& edge : edges(doc)) {
+        const std::string &u = edge.first, &v = edge.second;  // (clang 14 cannot capture bindings)
         if (!reached.count(u)) continue;
         const double du = ltr ? at.at(u).x : at.at(u).y, dv = ltr ? at.at(v).x : at.at(v).y;
         CAPTURE(u);

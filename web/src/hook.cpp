@@ -11,11 +11,11 @@
 #include "screens.h"
 
 namespace {
-std::string out;  // the last answer; the page copies it before the next call
+std::string last_answer;  // the page copies it before the next call
 
 const char* answer(const nlohmann::json& j) {
-    out = j.dump();
-    return out.c_str();
+    last_answer = j.dump();
+    return last_answer.c_str();
 }
 const char* fail(const std::string& message) {
     return answer({{"error", message}});

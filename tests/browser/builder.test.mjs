@@ -35,17 +35,36 @@ export async function signIn(page, key) {
     await h.press(page, 'Enter');
 }
 
+// The theme's text field background (web/src/theme.cpp FrameBg).
+const fieldBg = [247, 249, 250];
+
 // Puts the keyboard focus into an inspector field of the selected node: its rectangle when
-// geometry() names it ("field:if"); else Tab `tabs` times from the id field (the form's order:
-// id, label, then the kind's fields). The callers check the document for what they typed.
-export async function focusField(page, field, tabs) {
+// geometry() names it ("field:if"); else the `nth` text field below the id field, found by the
+// fields' background colour straight down the inspector (the form's order: id, label, then the
+// kind's fields). The callers check the document for what they typed.
+export async function focusField(page, field, nth) {
     const g = await h.geometry(page);
     if (g[`field:${field}`]) {
         await h.click(page, `field:${field}`);
         return;
     }
-    await h.click(page, 'inspector_id');
-    for (let i = 0; i < tabs; ++i) await h.press(page, 'Tab');
+    const id = await h.widget(page, 'inspector_id');
+    const img = await h.screenPixels(page);
+    const x = id.x + id.w * 0.6;  // right of any placeholder text, left of a picker's button
+    const near = (p) => p.every((v, i) => Math.abs(v - fieldBg[i]) <= 3);
+    const fields = [];
+    let start = -1;
+    for (let y = Math.round(id.y); y < img.height; ++y) {
+        const inField = near(h.pixel(img, x, y));
+        if (inField && start < 0) start = y;
+        if (!inField && start >= 0) {
+            if (y - start >= id.h * 0.5) fields.push({ y: start, h: y - start });
+            start = -1;
+        }
+    }
+    const f = fields[nth];
+    if (!f) throw new Error(`no ${nth}th text field below the inspector's id field (found ${fields.length})`);
+    await h.clickAt(page, x, f.y + f.h / 2);
 }
 
 // Types into a focused ImGui field; `replace` selects what is there first.

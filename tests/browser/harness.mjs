@@ -391,12 +391,12 @@ export async function drag(page, from, to, { steps = 12 } = {}) {
 }
 
 // A key press ImGui sees: Dear ImGui 1.86 reads the keys' state once a frame, so a key that goes
-// down and up between two frames (Playwright's press) is missed. 'Control+Shift+z' holds the
+// down and up between two frames (Playwright's press) is missed; it is held for one frame. 'Control+Shift+z' holds the
 // modifiers around it.
 export async function press(page, combo) {
     const keys = combo.split('+');
     for (const k of keys) await page.keyboard.down(k);
-    await nextFrames(page, 2);
+    await nextFrames(page, 1);  // one frame: longer, and ImGui's key repeat may press it twice
     for (const k of keys.reverse()) await page.keyboard.up(k);
     await nextFrames(page, 2);
 }
@@ -446,6 +446,14 @@ export function pngPixels(buf) {
 // The box of the largest patch of a colour on screen (e.g. the theme's primary button), or
 // null: for controls the page does not name in geometry(). Rows with fewer than `minRow`
 // matching pixels (text, thin lines) do not count.
+export async function screenPixels(page) {
+    return pngPixels(await page.screenshot());
+}
+export function pixel(img, x, y) {
+    const i = (Math.round(y) * img.width + Math.round(x)) * img.channels;
+    return [img.data[i], img.data[i + 1], img.data[i + 2]];
+}
+
 export async function findColor(page, [r, g, b], { tolerance = 8, minRow = 24 } = {}) {
     const img = pngPixels(await page.screenshot());
     const bands = [];

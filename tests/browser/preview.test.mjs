@@ -63,9 +63,16 @@ export default function register({ test, env }) {
                 const sandbox = await page.evaluate(() => [...document.querySelectorAll('iframe')].map((f) => f.getAttribute('sandbox')));
                 assert.ok(sandbox.length && sandbox.every((v) => v !== null && !v.includes('allow-scripts')),
                           `the preview iframe is sandboxed without scripts: ${JSON.stringify(sandbox)}`);
-                await page.waitForTimeout(300);  // the frame paints after its document loads
+                await page.waitForTimeout(500);  // the frame paints after its document loads
                 await h.nextFrames(page, 2);
                 await h.shot(page, `e-mail preview ${locale}`);
+                // On screen, not only in the DOM: the frame's pixels are not all blank.
+                const frame = h.pngPixels(await (await page.$('iframe')).screenshot());
+                let inked = 0;
+                for (let i = 0; i < frame.data.length; i += frame.channels)
+                    if (frame.data[i] < 200 || frame.data[i + 1] < 200 || frame.data[i + 2] < 200) ++inked;
+                assert.ok(inked > 500, `the ${locale} e-mail is painted in the preview (${inked} dark pixels; ` +
+                                       'the frame shows blank after a second preview in the same page)');
             }
         });
     });

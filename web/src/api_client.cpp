@@ -50,9 +50,10 @@ std::string describe(const Reply& reply) {
         const auto& m = reply.body["error"].value("message", nlohmann::json());
         if (m.is_string()) message = m.get<std::string>();
     }
+    // The server's 401 text speaks to API clients (Bearer keys); a marketer needs to sign in.
     if (reply.status == 401) {
         if (reply.error_code == "session_expired") return "Your session has expired. Sign in again to go on.";
-        if (message.empty()) return "You are not signed in. Sign in with the workspace admin key.";
+        return "You are signed out (the session ended or was closed elsewhere). Sign in again to go on.";
     }
     if (reply.status == 403 && message.empty()) return "This key may not do that.";
     if (reply.status == 404 && message.empty()) return "Not found: it may have been deleted.";

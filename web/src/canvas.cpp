@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "editor_state.h"
+#include "platform.h"
 
 namespace closeloop::web {
 
@@ -309,15 +310,13 @@ void begin_gesture(EditorState& s, ImVec2 mouse) {
         s.selection.clear();
         s.selected_note = note->id;
         if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) {
-            s.editing_note = note->id;
-            s.note_buffer = note->text;
-            s.note_focus = true;
+            edit_note(s, *note);
             return;
         }
         s.drag = Drag::note;
         return;
     }
-    s.drag = multi ? Drag::box : Drag::pan;
+    s.drag = multi || s.box_tool ? Drag::box : Drag::pan;
 }
 
 // Which node a dragged link would go to, and whether core would take it (tried on a copy,
@@ -408,30 +407,24 @@ void place_from_palette(EditorState& s) {
     ImGui::EndDragDropTarget();
 }
 
-void edit_note(EditorState& s) {
-    const NoteView* note = nullptr;
-    for (const auto& n : s.notes)
-        if (n.id == s.editing_note) note = &n;
-    if (!note) {
-        s.editing_note.clear();
-        return;
-    }
-    ImGui::SetCursorScreenPos(to_screen(s, note->pos));
-    if (s.note_focus) ImGui::SetKeyboardFocusHere();
-    ImGui::PushStyleColor(ImGuiCol_FrameBg, col_note);
-    ImGui::PushStyleColor(ImGuiCol_Text, col_note_text);
-    input_text_multiline("##note", s.note_buffer, ImVec2(note->size.x * s.zoom, note->size.y * s.zoom));
-    ImGui::PopStyleColor(2);
-    bool done = ImGui::IsItemDeactivated() && !s.note_focus;
-    s.note_focus = false;
-    if (done) {
-        if (s.note_buffer != note->text) run(s, edit::SetNote{s.editing_note, s.note_buffer}, true);
-        s.history.seal();
-        s.editing_note.clear();
-    }
-}
-
 }  // namespace
+
+// A note is edited in the page's text overlay (an HTML textarea over it): typing, IME,
+// paste and right-to-left text work there as in any page.
+void edit_note(EditorState& s, const NoteView& note) {
+    s.editing_note = note.id;
+    ImVec2 a = to_screen(s, note.pos);
+    std::string id = note.id;
+    text_overlay_open(note.text, true, a.x, a.y, note.size.x * s.zoom, note.size.y * s.zoom,
+                      [&s, id](const std::string& text) {
+                          const NoteView* now = nullptr;
+                          for (const auto& n : s.notes)
+                              if (n.id == id) now = &n;
+                          if (now && now->text != text) run(s, edit::SetNote{id, text}, true);
+                          s.history.seal();
+                          s.editing_note.clear();
+                      });
+}
 
 // ---- draw_canvas ---------------------------------------------------------------------------
 
@@ -453,7 +446,7 @@ void draw_canvas(EditorState& s, ImVec2 size) {
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) || ImGui::IsMouseClicked(ImGuiMouseButton_Right))
         s.canvas_focused = hovered;
     ImVec2 mouse = io.MousePos;
-    if (hovered && s.drag == Drag::none && s.editing_note.empty()) {
+    if (hovered && s.drag == Drag::none) {
         if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
             begin_gesture(s, mouse);
         } else if (ImGui::IsMouseClicked(ImGuiMouseButton_Middle) || ImGui::IsMouseClicked(ImGuiMouseButton_Right)) {
@@ -467,13 +460,16 @@ void draw_canvas(EditorState& s, ImVec2 size) {
                 s.zoom = std::clamp(s.zoom * std::pow(1.12f, io.MouseWheel), min_zoom, max_zoom);
                 s.offset = ImVec2(mouse.x - a.x - world.x * s.zoom, mouse.y - a.y - world.y * s.zoom);
             } else {
-                float dx = io.KeyShift ? io.MouseWheel : io.MouseWheelH;
-                float dy = io.KeyShift ? 0 : io.MouseWheel;
+                // Emscripten 3.1.6's GLFW hands over the page's wheel deltas as they are: pixels,
+                // positive downwards, where GLFW elsewhere gives about 1 per notch, positive
+                // upwards. More than 3 in one frame can only be the former: turn it into notches.
+                auto notches = [](float v) { return std::fabs(v) > 3 ? -v / 100 : v; };
+                float wheel = notches(io.MouseWheel), wheel_h = notches(io.MouseWheelH);
+                float dx = io.KeyShift ? wheel : wheel_h;
+                float dy = io.KeyShift ? 0 : wheel;
                 s.offset = add(s.offset, ImVec2(std::clamp(dx, -3.0f, 3.0f) * 40, std::clamp(dy, -3.0f, 3.0f) * 40));
             }
         }
-    } else if (hovered && !s.editing_note.empty() && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
-        // A click outside the note being edited ends the editing (the field sees it deactivate).
     }
 
     // Follow the drag.
@@ -562,8 +558,7 @@ void draw_canvas(EditorState& s, ImVec2 size) {
         dl->AddText(ImVec2((a.x + b.x - ts.x) / 2, (a.y + b.y - ts.y) / 2), col_dim_text, hint);
     }
     dl->PopClipRect();
-
-    if (!s.editing_note.empty()) edit_note(s);
+    if (!s.editing_note.empty() && !text_overlay_active()) s.editing_note.clear();  // closed without an answer
 }
 
 }  // namespace closeloop::web

@@ -28,6 +28,13 @@ std::string text_of(const json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A coordinate of a hand-written `ui` block: anything but a number reads as 0 (json's value()
+// would throw, and a throw aborts the WebAssembly module).
+float number_of(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<float>() : 0.0f;
+}
+
 ImU32 header_colour(const std::string& kind, const std::string& action) {
     if (kind == "condition") return IM_COL32(59, 111, 182, 255);
     if (kind == "switch") return IM_COL32(122, 79, 176, 255);
@@ -96,6 +103,8 @@ void refresh(EditorState& s) {
             catalog.campaigns = &s.campaigns;
         }
         s.errors = validate_document(doc, catalog);
+        // The path shown was taken by the scenario as it was: after an edit it would mislead.
+        if (!s.last_simulation.is_null() || !s.pass_counts.empty()) clear_simulation(s);
     }
     s.errors_stale = true;
 
@@ -137,7 +146,7 @@ void refresh(EditorState& s) {
                 v.ports.push_back({port, port_label(n, port), edit::linked(n, port).value_or("")});
             auto pos = ui.find(v.id);
             if (pos != ui.end() && pos->is_object())
-                v.pos = ImVec2(pos->value("x", 0.0f), pos->value("y", 0.0f));
+                v.pos = ImVec2(number_of(*pos, "x"), number_of(*pos, "y"));
             else
                 v.pos = ImVec2(40.0f * static_cast<float>(s.nodes.size() % 10),
                                40.0f * static_cast<float>(s.nodes.size() / 10));
@@ -157,7 +166,7 @@ void refresh(EditorState& s) {
     if (notes != ui.end() && notes->is_array()) {
         for (const auto& n : *notes) {
             if (!n.is_object()) continue;
-            s.notes.push_back({text_of(n, "id"), text_of(n, "text"), ImVec2(n.value("x", 0.0f), n.value("y", 0.0f)),
+            s.notes.push_back({text_of(n, "id"), text_of(n, "text"), ImVec2(number_of(n, "x"), number_of(n, "y")),
                                ImVec2(note_width, note_height)});
         }
     }
@@ -441,6 +450,30 @@ void shortcuts(EditorState& s) {
     }
 }
 
+// Where a new note covers no node: the nearest free place around the view's centre.
+ImVec2 free_spot(const EditorState& s, ImVec2 centre) {
+    auto free = [&](ImVec2 p) {
+        for (const auto& n : s.nodes)
+            if (p.x < n.pos.x + n.size.x + 10 && n.pos.x < p.x + note_width + 10 && p.y < n.pos.y + n.size.y + 10 &&
+                n.pos.y < p.y + note_height + 10)
+                return false;
+        return true;
+    };
+    ImVec2 start(centre.x - note_width / 2, centre.y - note_height / 2);
+    for (int ring = 0; ring < 12; ++ring) {
+        for (int i = -ring; i <= ring; ++i) {
+            for (ImVec2 d : {ImVec2(static_cast<float>(i), static_cast<float>(-ring)),
+                             ImVec2(static_cast<float>(i), static_cast<float>(ring)),
+                             ImVec2(static_cast<float>(-ring), static_cast<float>(i)),
+                             ImVec2(static_cast<float>(ring), static_cast<float>(i))}) {
+                ImVec2 p(start.x + d.x * 60, start.y + d.y * 60);
+                if (free(p)) return p;
+            }
+        }
+    }
+    return start;
+}
+
 void toolbar(EditorState& s) {
     ImGui::BeginDisabled(!s.history.can_undo());
     if (ImGui::Button("Undo")) undo(s);
@@ -473,17 +506,27 @@ void toolbar(EditorState& s) {
     record(s.widget_geometry, "fit_button");
     ImGui::SameLine();
     if (ImGui::Button("Add note")) {
-        ImVec2 c = to_world(s, ImVec2((s.canvas_min.x + s.canvas_max.x) / 2, (s.canvas_min.y + s.canvas_max.y) / 2));
-        if (run(s, edit::AddNote{{c.x - note_width / 2, c.y - note_height / 2}, "Note"}, true)) {
+        ImVec2 c = free_spot(
+            s, to_world(s, ImVec2((s.canvas_min.x + s.canvas_max.x) / 2, (s.canvas_min.y + s.canvas_max.y) / 2)));
+        if (run(s, edit::AddNote{{c.x, c.y}, "Note"}, true)) {
             refresh(s);
             if (!s.notes.empty()) {
                 s.selected_note = s.notes.back().id;
-                s.editing_note = s.selected_note;
-                s.note_buffer = s.notes.back().text;
+                edit_note(s, s.notes.back());
             }
         }
     }
     record(s.widget_geometry, "note_button");
+    ImGui::SameLine();
+    // Box selection as a tool as well as Shift+drag: for a touchpad, and a mouse in one hand.
+    bool tool = s.box_tool;
+    if (tool) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+    if (ImGui::Button("Select")) s.box_tool = !s.box_tool;
+    if (tool) ImGui::PopStyleColor();
+    record(s.widget_geometry, "select_tool");
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip(s.box_tool ? "Dragging the background selects; drag with the right button to pan"
+                                     : "Drag the background to select (or hold Shift)");
     ImGui::SameLine();
     ImGui::TextDisabled("%d%%", static_cast<int>(std::lround(s.zoom * 100)));
     if (!s.last_simulation.is_null() || !s.pass_counts.empty()) {
@@ -495,7 +538,9 @@ void toolbar(EditorState& s) {
     if (fresh && !s.status.empty()) {
         ImGui::TextColored(ImVec4(0.8f, 0.16f, 0.18f, 1.0f), "%s", s.status.c_str());
     } else {
-        ImGui::TextDisabled("Drag to pan · Ctrl+scroll to zoom · Shift+drag to select · drag a port to a node");
+        ImGui::TextDisabled(s.box_tool
+                                ? "Drag to select · right-drag to pan · Ctrl+scroll to zoom"
+                                : "Drag to pan · Ctrl+scroll to zoom · Shift+drag to select · drag a port to a node");
     }
 }
 
@@ -658,6 +703,7 @@ json Editor::geometry() const {
               {"inspector", rect_json(s.inspector_rect)},
               {"preview", rect_json(s.preview_rect)},
               {"status", s.status},
+              {"editing_note", s.editing_note},
               {"simulator_error", simulator_error(s)},
               {"draw_ms", s.draw_ms},
               {"draw_ms_total", s.draw_ms_total},

@@ -86,8 +86,7 @@ struct EditorState {
     bool fit_readable = true;         // fit, but never smaller than readable (on open)
     std::set<std::string> selection;  // node ids
     std::string selected_note;
-    std::string editing_note;  // note whose text is being edited
-    std::string note_buffer;
+    std::string editing_note;  // note whose text is in the page's text overlay
 
     // Interaction.
     Drag drag = Drag::none;
@@ -96,13 +95,13 @@ struct EditorState {
     std::string link_from, link_port;  // the port a link is dragged from
     std::string link_was;              // the target the dragged link had ("" = a new link)
     bool canvas_focused = false;       // keys go to the canvas
+    bool box_tool = false;             // a drag on the background selects (else it pans)
     ImVec2 canvas_min, canvas_max;     // screen rectangle of the canvas
     std::string status;                // last refusal or hint
     double status_time = -1000;        // ImGui time it was set
     ImVec2 status_at{-1, -1};          // where a refused canvas gesture ended (screen), or -1
     std::string link_hover;            // node under a dragged link ...
     std::string link_hover_refusal;    // ... and why core would refuse linking to it ("" = fine)
-    bool note_focus = false;           // give the note editor the keyboard next frame
     std::string rename_buffer, rename_node;
 
     // Simulation shown on the canvas.
@@ -139,6 +138,8 @@ void refresh(EditorState& s);
 bool run(EditorState& s, const edit::Command& command, bool ui_only = false);
 void set_status(EditorState& s, std::string text);
 const NodeView* find_node(const EditorState& s, const std::string& id);
+// Opens a note's text in the page's overlay (the canvas's double-click, a new note).
+void edit_note(EditorState& s, const NoteView& note);
 // Centres the canvas on a node (the validation panel's click).
 void focus_node(EditorState& s, const std::string& id);
 void fit_to_content(EditorState& s);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "editor_state.h"
+#include "platform.h"
 
 namespace closeloop::web {
 
@@ -142,6 +143,7 @@ void text_field(EditorState& s, const json& root, const std::string& node, const
     } else {
         changed = input_text("##v", value);
     }
+    record(s.widget_geometry, "field:" + field);
     if (changed) set_field(s, node, field, value, required);
     if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
     if (hint && value.empty() && !ImGui::IsItemActive()) {
@@ -150,7 +152,20 @@ void text_field(EditorState& s, const json& root, const std::string& node, const
         ImGui::GetWindowDrawList()->AddText(ImVec2(a.x + pad.x, a.y + pad.y), ImGui::GetColorU32(ImGuiCol_TextDisabled),
                                             hint);
     }
+    ImVec2 field_min = ImGui::GetItemRectMin(), field_max = ImGui::GetItemRectMax();
     error_marks(s, node, field, value, kind == FieldKind::multiline);
+    // Messages may be written in Hebrew or typed with an IME: ImGui lays out neither, the
+    // page's own text box does (the shell's overlay over this field).
+    if (kind == FieldKind::multiline && ImGui::SmallButton("Edit in a text box")) {
+        std::string node_id = node, field_name = field;
+        text_overlay_open(value, true, field_min.x, field_min.y, field_max.x - field_min.x,
+                          std::max(field_max.y - field_min.y, 120.0f),
+                          [&s, node_id, field_name, required](const std::string& text) {
+                              set_field(s, node_id, field_name, text, required);
+                              s.history.seal();
+                          });
+    }
+    if (kind == FieldKind::multiline) record(s.widget_geometry, "overlay:" + field);
     ImGui::PopID();
     ImGui::Spacing();
 }
@@ -164,6 +179,7 @@ void picker_field(EditorState& s, const json& root, const std::string& node, con
     float button = ImGui::GetFrameHeight();
     ImGui::SetNextItemWidth(-button - ImGui::GetStyle().ItemInnerSpacing.x);
     if (input_text("##v", value)) set_field(s, node, field, value, required);
+    record(s.widget_geometry, "field:" + field);
     if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
     ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
     ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
@@ -202,7 +218,9 @@ void enum_field(EditorState& s, const json& root, const std::string& node, const
     label_row(label, required);
     std::string value = string_at(root, field);
     ImGui::SetNextItemWidth(-1);
-    if (ImGui::BeginCombo("##v", value.empty() ? "(none)" : value.c_str())) {
+    bool open = ImGui::BeginCombo("##v", value.empty() ? "(none)" : value.c_str());
+    record(s.widget_geometry, "field:" + field);
+    if (open) {
         if (!required && ImGui::Selectable("(none)", value.empty())) set_field(s, node, field, "", false);
         for (const auto& v : values)
             if (ImGui::Selectable(v.c_str(), v == value)) set_field(s, node, field, v, required);
@@ -320,7 +338,7 @@ void node_form(EditorState& s, const NodeView& n) {
     ImGui::TextUnformatted("id");
     ImGui::SetNextItemWidth(-1);
     input_text("##id", s.rename_buffer, ImGuiInputTextFlags_CharsNoBlank);
-    record(s.widget_geometry, "inspector_id");
+    record(s.widget_geometry, "field:id");
     if (ImGui::IsItemDeactivated() && s.rename_buffer != n.id) {
         std::string to = s.rename_buffer;
         if (run(s, edit::RenameNode{n.id, to})) {
@@ -443,6 +461,7 @@ void scenario_form(EditorState& s) {
         float button = ImGui::GetFrameHeight();
         ImGui::SetNextItemWidth(-button - ImGui::GetStyle().ItemInnerSpacing.x);
         if (input_text("##v", value)) set_field(s, "", "trigger.event", value, true);
+        record(s.widget_geometry, "field:trigger.event");
         if (ImGui::IsItemDeactivatedAfterEdit()) s.history.seal();
         ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
         if (ImGui::BeginCombo("##pick", nullptr, ImGuiComboFlags_NoPreview | ImGuiComboFlags_PopupAlignLeft)) {

@@ -13,6 +13,8 @@
 
 #include <cfloat>
 #include <cmath>
+#include <set>
+#include <vector>
 
 #include "platform.h"
 #include "platform_shell.h"
@@ -48,6 +50,31 @@ const ImWchar font_ranges[] = {
     0x2713, 0x2718,  // check marks and crosses
     0,
 };
+
+// ImGui 1.86 polls key state once a frame: a key pressed and released between two frames (a
+// quick tap, a test's keyboard.press, a slow frame) would never be seen down. Such a release
+// is held back until the frame after the press has been drawn.
+struct KeyEvent {
+    int key, scancode, action, mods;
+};
+std::set<int> pressed_since_frame;
+std::vector<KeyEvent> held_releases;
+
+void key_callback(GLFWwindow* w, int key, int scancode, int action, int mods) {
+    if (action == GLFW_RELEASE && pressed_since_frame.count(key)) {
+        held_releases.push_back({key, scancode, action, mods});
+        return;
+    }
+    if (action == GLFW_PRESS) pressed_since_frame.insert(key);
+    ImGui_ImplGlfw_KeyCallback(w, key, scancode, action, mods);
+}
+
+void release_held_keys() {
+    pressed_since_frame.clear();
+    std::vector<KeyEvent> releases;
+    releases.swap(held_releases);
+    for (const KeyEvent& e : releases) ImGui_ImplGlfw_KeyCallback(window, e.key, e.scancode, e.action, e.mods);
+}
 
 void build_fonts(float dpr) {
     ImGuiIO& io = ImGui::GetIO();
@@ -98,6 +125,7 @@ void frame() {
     glClearColor(bg.x, bg.y, bg.z, 1.0f);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    release_held_keys();
     if (++frames == 1) shell::first_frame();
 }
 
@@ -125,6 +153,7 @@ int main() {
     theme::apply();
     build_fonts(static_cast<float>(dpr));
     ImGui_ImplGlfw_InitForOpenGL(window, true);
+    glfwSetKeyCallback(window, key_callback);  // in front of the backend's (see key_callback)
     ImGui_ImplOpenGL3_Init("#version 300 es");
     shell::install_imgui_hooks();
 

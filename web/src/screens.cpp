@@ -148,9 +148,11 @@ void sign_in(App::State& s) {
         s.focus_key = true;
         if (r.ok()) return signed_in(s, r.body);
         if (r.status == 401 || r.status == 403) {
-            s.sign_in_message =
-                "That key was not accepted. Check that it is this workspace's admin key "
-                "(an operator can issue a new one with `closeloop keys create`).";
+            // The server says why (not valid, revoked, a publishable key) and what to do.
+            std::string why;
+            if (r.body.is_object() && r.body.contains("error")) why = text_of(r.body["error"], "message");
+            s.sign_in_message = why.empty() ? "That key was not accepted: check that you pasted the whole admin key."
+                                            : "That key was not accepted: " + why + ".";
         } else {
             s.sign_in_message = api::describe(r);
         }

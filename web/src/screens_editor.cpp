@@ -46,6 +46,9 @@ std::string scenario_path(const App::State& s) {
 void open_scenario(App::State& s, const std::string& id) {
     if (s.opening) return;
     s.opening = true;
+    // Installing an example adds templates and campaigns, and another tab may have added
+    // some: the pickers and the editor's checks read the workspace as it is now.
+    load_catalog(s);
     api::get("/api/v1/scenarios/" + api::escape(id), [&s, id](const api::Reply& r) {
         s.opening = false;
         if (!r.ok() || !r.body.is_object()) {

@@ -41,17 +41,28 @@ void load_list(App::State& s) {
 void load_catalog(App::State& s) {
     // Three lists; the editor gets them together once all have answered (a missing one is
     // left empty: pickers then take typed ids, and the server still checks on activation).
+    if (s.catalog_pending > 0) return;  // one load at a time; it reads the newest anyway
     s.catalog = WorkspaceCatalog{};
     s.catalog_pending = 3;
     auto done = [&s]() {
         if (--s.catalog_pending == 0) s.editor.set_catalog(s.catalog);
     };
-    api::get("/api/v1/templates", [&s, done](const api::Reply& r) {
-        if (r.ok()) s.catalog.templates = list_of(r.body, "templates");
+    // The documents as the contract writes them: what the list adds (created_at, updated_at)
+    // is the server's, and core's readers refuse fields they do not know.
+    const auto documents = [](json list) {
+        for (auto& item : list) {
+            if (!item.is_object()) continue;
+            item.erase("created_at");
+            item.erase("updated_at");
+        }
+        return list;
+    };
+    api::get("/api/v1/templates", [&s, done, documents](const api::Reply& r) {
+        if (r.ok()) s.catalog.templates = documents(list_of(r.body, "templates"));
         done();
     });
-    api::get("/api/v1/voucher-campaigns", [&s, done](const api::Reply& r) {
-        if (r.ok()) s.catalog.campaigns = list_of(r.body, "campaigns");
+    api::get("/api/v1/voucher-campaigns", [&s, done, documents](const api::Reply& r) {
+        if (r.ok()) s.catalog.campaigns = documents(list_of(r.body, "campaigns"));
         done();
     });
     api::get("/api/v1/roles", [&s, done](const api::Reply& r) {

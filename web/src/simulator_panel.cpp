@@ -59,7 +59,8 @@ struct EditorState::Simulator {
 namespace {
 
 constexpr const char* locales[] = {"cs", "en", "pl", "he"};
-constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · עברית"};
+// ImGui draws text left to right only: the Hebrew name would come out reversed.
+constexpr const char* locale_names[] = {"cs · Čeština", "en · English", "pl · Polski", "he · Hebrew"};
 
 std::vector<std::string> segment_names() {
     std::vector<std::string> out;
@@ -281,7 +282,14 @@ void results(EditorState& s, EditorState::Simulator& sim) {
             continue;
         }
         std::string state = line.value("state", "");
-        ImGui::Text("%s%s", line.value("resumed", false) ? "Woke up, " : "Entered, ", state.c_str());
+        bool resumed = line.value("resumed", false);
+        std::string woke;  // a run that waited goes on at its wake time: the first step's time
+        if (resumed && line.contains("trace") && line["trace"].is_array() && !line["trace"].empty())
+            woke = line["trace"][0].value("at", "");
+        if (resumed)
+            ImGui::Text("Woke up %s%s, %s", woke.empty() ? "" : "at ", woke.c_str(), state.c_str());
+        else
+            ImGui::Text("Entered, %s", state.c_str());
         if (line.contains("wake_at") && line["wake_at"].is_string()) {
             ImGui::SameLine();
             ImGui::TextDisabled("wakes %s", line["wake_at"].get<std::string>().c_str());
@@ -292,11 +300,33 @@ void results(EditorState& s, EditorState::Simulator& sim) {
         for (const auto& id : line.value("path", json::array())) path += (path.empty() ? "" : " → ") + value_text(id);
         ImGui::PushTextWrapPos(0);
         ImGui::TextDisabled("%s", path.c_str());
+        // Each wait: until when (with fast-forward the run goes on at that time).
+        for (const auto& step : line.value("trace", json::array())) {
+            const NodeView* n = find_node(s, step.value("node", ""));
+            if (!n || n->kind != "wait") continue;
+            std::string until;
+            if (step.contains("values") && step["values"].is_object())
+                for (const auto& [name, value] : step["values"].items())
+                    if (value.is_string()) until = value.get<std::string>();
+            ImGui::TextDisabled("%s waits until %s (%s)", n->id.c_str(), until.empty() ? "?" : until.c_str(),
+                                step.value("outcome", "").c_str());
+        }
         for (const auto& e : line.value("effects", json::array())) {
             std::string kind = e.value("kind", "");
-            std::string params = e.contains("params") ? e["params"].dump() : "";
-            if (params.size() > 160) params = params.substr(0, 157) + "...";
-            ImGui::BulletText("%s  %s", kind.c_str(), params.c_str());
+            ImGui::Bullet();
+            ImGui::TextUnformatted(kind.c_str());
+            if (e.contains("params") && e["params"].is_object()) {
+                for (const auto& [key, value] : e["params"].items()) {
+                    std::string v =
+                        value.is_object() && value.contains("code") ? value_text(value["code"]) : value_text(value);
+                    if (v.size() > 90) v = v.substr(0, 87) + "...";
+                    ImGui::Indent();
+                    ImGui::TextDisabled("%s:", key.c_str());
+                    ImGui::SameLine();
+                    ImGui::TextUnformatted(v.c_str());
+                    ImGui::Unindent();
+                }
+            }
         }
         ImGui::PopTextWrapPos();
         ImGui::PopID();

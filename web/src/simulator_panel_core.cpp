@@ -24,7 +24,7 @@ json voucher_history(const SimulationRequest& request, std::string& error) {
         const json* doc = nullptr;
         if (request.campaigns.is_array())
             for (const auto& c : request.campaigns)
-                if (c.is_object() && c.value("id", "") == campaign_id) doc = &c;
+                if (c.is_object() && c.contains("id") && c["id"] == campaign_id) doc = &c;
         if (!doc) {
             error = "voucher history: no campaign '" + campaign_id + "' in this workspace";
             return history;

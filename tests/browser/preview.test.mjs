@@ -72,7 +72,7 @@ export default function register({ test, env }) {
                 for (let i = 0; i < frame.data.length; i += frame.channels)
                     if (frame.data[i] < 200 || frame.data[i + 1] < 200 || frame.data[i + 2] < 200) ++inked;
                 assert.ok(inked > 500, `the ${locale} e-mail is painted in the preview (${inked} dark pixels; ` +
-                                       'the frame shows blank after a second preview in the same page)');
+                                       'seen blank when the preview was hidden by opening another scenario, then shown again)');
             }
         });
     });

@@ -74,8 +74,12 @@ EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_scenario() {
     return answer(app().editor_open() ? app().editor().document() : nlohmann::json());
 }
 
+// The errors the editor shows (its validation panel and the nodes' red outlines).
 EMSCRIPTEN_KEEPALIVE const char* closeloop_hook_errors() {
-    return answer(nlohmann::json::array());
+    nlohmann::json out = nlohmann::json::array();
+    if (app().editor_open())
+        for (const auto& e : app().editor().errors()) out.push_back(e);
+    return answer(out);
 }
 
 // The editor's geometry (nodes, ports, palette, ...) and the shell's buttons and fields, side

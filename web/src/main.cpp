@@ -11,6 +11,7 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <set>
@@ -59,6 +60,17 @@ struct KeyEvent {
 };
 std::set<int> pressed_since_frame;
 std::vector<KeyEvent> held_releases;
+
+// Emscripten 3.1.6's GLFW hands over the page's wheel deltas as they are (pixels, positive
+// downwards) where ImGui expects notches, positive upwards: lists scrolled the wrong way, a
+// hundred lines a notch. Normalised here, once, for every panel and the canvas.
+double wheel_notches(double v) {
+    if (std::fabs(v) > 3) v = -v / 100;
+    return std::clamp(v, -3.0, 3.0);
+}
+void scroll_callback(GLFWwindow* w, double dx, double dy) {
+    ImGui_ImplGlfw_ScrollCallback(w, wheel_notches(dx), wheel_notches(dy));
+}
 
 void key_callback(GLFWwindow* w, int key, int scancode, int action, int mods) {
     if (action == GLFW_RELEASE && pressed_since_frame.count(key)) {
@@ -154,6 +166,7 @@ int main() {
     build_fonts(static_cast<float>(dpr));
     ImGui_ImplGlfw_InitForOpenGL(window, true);
     glfwSetKeyCallback(window, key_callback);  // in front of the backend's (see key_callback)
+    glfwSetScrollCallback(window, scroll_callback);
     ImGui_ImplOpenGL3_Init("#version 300 es");
     shell::install_imgui_hooks();
 

@@ -97,7 +97,9 @@ mergeInto(LibraryManager.library, {
       e.stopImmediatePropagation();
       var dy = e.deltaY * (e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1);
       var r = CL.canvasRect();
-      _closeloop_zoom(Math.exp(-dy * 0.01), e.clientX - r.left, e.clientY - r.top);
+      // a mouse notch is about 100 px: clamped, it zooms by a quarter, not 2.7 times; a
+      // pinch's small deltas pass unchanged
+      _closeloop_zoom(Math.exp(-Math.max(-25, Math.min(25, dy)) * 0.01), e.clientX - r.left, e.clientY - r.top);
     }, {capture: true, passive: false});
     // A click on the canvas would leave the focus on the body: give it back to the sink.
     Module['canvas'].addEventListener('mousedown', function() { setTimeout(CL.focusSink, 0); });
@@ -184,18 +186,17 @@ mergeInto(LibraryManager.library, {
   platform_preview_show__deps: ['$CL'],
   platform_preview_show: function(htmlPtr, rtl, x, y, w, h) {
     var html = UTF8ToString(htmlPtr);
-    if (!CL.preview) {
-      var f = document.createElement('iframe');
+    var dir = rtl ? 'rtl' : 'ltr';
+    var f = CL.preview;
+    // New content gets a new frame: a frame whose srcdoc changed, or that was hidden and shown
+    // again, stayed blank in Chromium (its new document laid out but never painted).
+    if (!f || f.getAttribute('data-html') !== html || f.getAttribute('data-dir') !== dir) {
+      if (f) f.remove();
+      f = document.createElement('iframe');
       f.setAttribute('sandbox', '');  // no scripts, no same origin, no forms, no navigation
       f.setAttribute('title', 'E-mail preview');
       f.id = 'closeloop-preview';
       f.style.cssText = 'position:absolute;border:1px solid #c9ced6;background:#fff;z-index:2;';
-      document.body.appendChild(f);
-      CL.preview = f;
-    }
-    var f = CL.preview;
-    var dir = rtl ? 'rtl' : 'ltr';
-    if (f.getAttribute('data-html') !== html || f.getAttribute('data-dir') !== dir) {
       var doc = /<html[\s>]/i.test(html) ? html.replace(/<html/i, '<html dir="' + dir + '"')
                                          : '<!doctype html><html dir="' + dir + '"><head><meta charset="utf-8">' +
                                            '</head><body>' + html + '</body></html>';
@@ -203,13 +204,17 @@ mergeInto(LibraryManager.library, {
       f.setAttribute('data-html', html);
       f.setAttribute('data-dir', dir);
       f.setAttribute('dir', dir);
+      CL.place(f, x, y, w, h);
+      document.body.appendChild(f);
+      CL.preview = f;
     }
     CL.place(f, x, y, w, h);
     f.style.display = 'block';
   },
   platform_preview_hide__deps: ['$CL'],
   platform_preview_hide: function() {
-    if (CL.preview) CL.preview.style.display = 'none';
+    if (CL.preview) CL.preview.remove();  // shown again = a new frame (see above)
+    CL.preview = null;
   },
 
   // ---- text overlay ---------------------------------------------------------------------

@@ -145,7 +145,12 @@ void bezier(ImDrawList* dl, ImVec2 p0, ImVec2 p1, ImU32 col, float thickness, fl
     ImVec2 lo(std::min({p0.x, p1.x, c0.x, c1.x}), std::min({p0.y, p1.y, c0.y, c1.y}));
     ImVec2 hi(std::max({p0.x, p1.x, c0.x, c1.x}), std::max({p0.y, p1.y, c0.y, c1.y}));
     if (!overlaps(lo, hi, clip0, clip1)) return;  // the curve lies inside its control points' box
-    dl->AddBezierCubic(p0, c0, c1, p1, col, thickness, zoom < 0.5f ? 12 : 0);
+    // A fixed number of segments by the curve's length: ImGui's adaptive tessellation splits a
+    // long curve up to 1,024 times, and a 200-node flow at a readable zoom has links thousands
+    // of pixels long crossing the view (tens of milliseconds a frame, nothing visible).
+    float length = std::fabs(p1.x - p0.x) + std::fabs(p1.y - p0.y) + 2 * dx;
+    int segments = zoom < 0.5f ? 12 : std::clamp(static_cast<int>(length / 24), 8, 48);
+    dl->AddBezierCubic(p0, c0, c1, p1, col, thickness, segments);
 }
 
 void draw_links(const EditorState& s, ImDrawList* dl, ImVec2 clip0, ImVec2 clip1) {

@@ -239,6 +239,14 @@ void fit_to_content(EditorState& s) {
     float x = fit >= least ? (size.x - (hi.x - lo.x) * s.zoom) / 2 : margin;
     float y = (size.y - (hi.y - lo.y) * s.zoom) / 2;
     s.offset = ImVec2(x - lo.x * s.zoom, y - lo.y * s.zoom);
+    if (fit >= least) return;
+    // Too big to show whole: open on the start node, at the left edge and mid-height (centring
+    // the whole flow put the view on an empty stretch between far-apart branches).
+    for (const auto& n : s.nodes) {
+        if (n.id != s.start) continue;
+        s.offset = ImVec2(margin - n.pos.x * s.zoom, size.y / 2 - (n.pos.y + n.size.y / 2) * s.zoom);
+        break;
+    }
 }
 
 void record(std::map<std::string, Rect>& where, const std::string& key) {

@@ -298,6 +298,32 @@ export default function register({ test, env }) {
         });
     });
 
+    test('activate in the page; an NPS answer posted to the server then runs the drawn flow', async () => {
+        const page = ctx.page;
+        const server = env.server();
+        await h.withPage(page, 'activate', async () => {
+            assert.equal((await h.state(page)).status, 'draft');
+            await clickShell(page, 'lifecycle_button');
+            await h.until(async () => (await h.state(page)).status === 'active', 'the scenario to be active after Activate');
+            const got = await h.api(server, 'GET', `/api/v1/scenarios/${ctx.id}`);
+            assert.equal(got.json.status, 'active', 'active on the server');
+            await h.nextFrames(page, 3);
+            await h.shot(page, 'activated');
+            // The server, not the page, now reacts to an answer: the same path the simulator showed.
+            const post = await h.api(server, 'POST', '/api/v1/events', {
+                id: 'browser-nps-1', type: 'nps_response', contact: { id: 'browser-c1', email: 'c1@example.cz', locale: 'cs' },
+                data: { score: 3, comment: 'Doprava trvala 3 týdny.' },
+            });
+            assert.ok(post.status === 202 || post.status === 200, post.text);
+            const runs = await h.until(async () => {
+                const r = await h.api(server, 'GET', `/api/v1/runs?scenario=${ctx.id}&contact=browser-c1`);
+                return r.json && r.json.runs && r.json.runs.length && r.json.runs;
+            }, 'a run of the activated scenario for the posted answer', { timeout: 15000 });
+            const { cond, mailLow } = ctx.nodes;
+            assert.deepEqual(runs[0].path, [cond, mailLow], JSON.stringify(runs[0]));
+        });
+    });
+
     test('reload the page: still signed in, the scenario found through the API', async () => {
         const page = ctx.page;
         const server = env.server();

@@ -413,6 +413,13 @@ constexpr std::size_t max_body = 1'000'000;
 
 }  // namespace
 
+std::string escape_html(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_escaped(out, text, Escape::html);
+    return out;
+}
+
 // ---- TemplateText --------------------------------------------------------------------------
 
 TemplateText::TemplateText() = default;

@@ -410,3 +410,9 @@ TEST_CASE("message templates: errors name the path") {
         CHECK_FALSE(render_message(no_fallback, "de", EvalContext{}).ok());
     }
 }
+
+TEST_CASE("escape_html: the escaping of HTML bodies, for text the builder puts into its preview") {
+    CHECK(closeloop::escape_html("Tom & Jerry <b>\"hi\" 'x'</b>") ==
+          "Tom &amp; Jerry &lt;b&gt;&quot;hi&quot; &#39;x&#39;&lt;/b&gt;");
+    CHECK(closeloop::escape_html("Příliš žluťoučký kůň · שלום") == "Příliš žluťoučký kůň · שלום");
+}

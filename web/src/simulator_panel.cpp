@@ -522,35 +522,12 @@ std::string simulator_error(const EditorState& s) {
 
 namespace {
 
-std::string html_escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 // The subject goes into the page above the body, where the browser lays it out (right to left
 // for Hebrew), as a mail client shows it.
 std::string with_subject(const RenderedEmail& m) {
     return "<div style=\"font:600 15px Arial,Helvetica,sans-serif;padding:10px 12px;border-bottom:1px solid "
            "#d5d9e0;background:#f7f8fa;color:#1c2129\">" +
-           html_escape(m.subject) + "</div>" + m.html;
+           escape_html(m.subject) + "</div>" + m.html;
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ namespace closeloop {
 
 enum class Escape { none, html };
 
+// Text made safe inside HTML (& < > " '): what {{ }} values get in an HTML body.
+std::string escape_html(std::string_view text);
+
 // One compiled template text (a subject, an HTML body, a message).
 class TemplateText {
 public:

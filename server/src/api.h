@@ -24,6 +24,9 @@ struct Api {
     // active scenarios) when one is running, else the store's insert_events.
     std::function<IngestResult(WorkspaceId, std::span<const Event>, Time)> ingest = nullptr;
     std::string public_url = "";  // https://... makes the session cookie Secure
+    bool allow_private_endpoints = false;  // webhook endpoints on loopback / private networks
+    bool sends_email = false;              // an SMTP server is configured
+    std::function<void()> wake_delivery = nullptr;
 };
 
 void add_event_routes(Router& router, Api& api);    // api_events.cpp
@@ -37,7 +40,9 @@ void add_system_routes(Router& router, Api& api);   // api_system.cpp: /healthz,
 void add_session_routes(Router& router, Api& api);  // api_session.cpp: sign-in, who am I, sign-out
 // api_builder.cpp: what the builder's pickers need (roles), the shipped examples and installing one
 void add_builder_routes(Router& router, Api& api);
-void add_static_routes(Router& router, Api& api);  // api_static.cpp: the builder app at /
+void add_static_routes(Router& router, Api& api);
+// api_delivery.cpp: webhook endpoints, retrying outbox entries, unsubscribe links
+void add_delivery_routes(Router& router, Api& api);  // api_static.cpp: the builder app at /
 
 // All of the above.
 void add_api_routes(Router& router, Api& api);

@@ -83,15 +83,29 @@ json task_json(const Task& t) {
     return j;
 }
 
-json outbox_json(const OutboxEntry& o) {
+json outbox_json(const OutboxEntry& o, bool sends_email) {
     json attempts = json::array();
     for (const auto& a : o.attempt_log)
-        attempts.push_back({{"at", format_time(a.at)}, {"ok", a.ok}, {"detail", a.detail}});
-    json j = {{"key", o.key},           {"kind", o.kind},         {"params", o.params}, {"status", to_string(o.status)},
-              {"attempts", o.attempts}, {"attempt_log", attempts}};
+        attempts.push_back({{"at", format_time(a.at)},
+                            {"ok", a.ok},
+                            {"detail", a.detail},
+                            {"status_code", a.status_code},
+                            {"duration_ms", a.duration_ms}});
+    json j = {{"id", o.seq},         {"key", o.key},           {"kind", o.kind},
+              {"params", o.params},  {"status", to_string(o.status)}, {"attempts", o.attempts},
+              {"attempt_log", attempts}};
     put_text(j, "contact", o.contact);
     put_text(j, "run_id", o.run_id);
+    put_text(j, "endpoint", o.endpoint);
+    if (o.kind == "send_email") j["marketing"] = o.marketing;
     put_text(j, "last_error", o.last_error);
+    // Why a pending entry waits when nothing here can send it (said, not stored: it goes as
+    // soon as the server can).
+    const bool waiting = o.status == OutboxStatus::pending && o.last_error.empty();
+    if (waiting && o.kind == "send_email" && !sends_email)
+        j["last_error"] = "waiting: no SMTP server is configured (closeloop serve --smtp smtp://host:port)";
+    if (waiting && o.kind == "send_survey")
+        j["last_error"] = "waiting: survey e-mails need survey definitions, which are not built yet";
     j["created_at"] = format_time(o.created_at);
     j["next_attempt_at"] = time_or_null(o.next_attempt_at);
     j["sent_at"] = time_or_null(o.sent_at);

@@ -17,7 +17,8 @@ nlohmann::json contact_json(const StoredContact& c);
 nlohmann::json voucher_json(const Voucher& v, Time now);
 nlohmann::json campaign_json(const StoredCampaign& c);
 nlohmann::json task_json(const Task& t);
-nlohmann::json outbox_json(const OutboxEntry& o);
+// sends_email: whether this server has an SMTP server (a pending e-mail says why it waits).
+nlohmann::json outbox_json(const OutboxEntry& o, bool sends_email = true);
 // The customer card: the contact, rfm, nps (last, previous, change), csat (last), vouchers,
 // open tasks and the timeline.
 nlohmann::json card_json(const ContactCard& card, Time now);

@@ -436,7 +436,7 @@ void get_run(Api& api, Call& call) {
             e["status"] = "done";
             continue;
         }
-        json d = outbox_json(it->second);
+        json d = outbox_json(it->second, api.sends_email);
         e["status"] = d["status"];
         e["delivery"] = std::move(d);
     }

@@ -61,13 +61,13 @@ void done(Api& api, Call& call) {
 void list_outbox(Api& api, Call& call) {
     OutboxQuery q;
     std::optional<std::string> status;
-    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead"}), status) ||
+    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead", "suppressed"}), status) ||
         !take_param(call.res, query_text(call.req, "kind", 64), q.kind) ||
         !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
         return;
     if (status) q.status = outbox_status_of(*status);
     json out = json::array();
-    for (const auto& o : api.store.outbox(call.caller.workspace, q)) out.push_back(outbox_json(o));
+    for (const auto& o : api.store.outbox(call.caller.workspace, q)) out.push_back(outbox_json(o, api.sends_email));
     send_json(call.res, 200, {{"outbox", std::move(out)}});
 }
 

@@ -18,12 +18,14 @@ struct App::Parts {
     // its thread takes events stored before this start too (processed_at is still NULL) and
     // every timer that came due while the server was down.
     Executor executor;
+    DeliveryService delivery;
     Api api;
     Router router;
 
-    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock, const std::string& public_url)
+    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock, const AppOptions& options)
         : rfm(store, clock),
-          executor(store, clock),
+          executor(store, clock, ExecutorOptions{.outbox = {options.public_url, options.cap}}),
+          delivery(store, clock, options.delivery),
           api{store,
               metrics,
               rfm,
@@ -31,7 +33,10 @@ struct App::Parts {
               [this](WorkspaceId ws, std::span<const Event> events, Time now) {
                   return executor.ingest(ws, events, now);
               },
-              public_url},
+              options.public_url,
+              options.delivery.allow_private_endpoints,
+              !options.delivery.smtp_url.empty(),
+              [this] { delivery.wake(); }},
           router(http, store, max_body_bytes, clock) {
         add_api_routes(router, api);
         install_observers(http, router, metrics);
@@ -83,7 +88,7 @@ void App::open() {
     auto store = std::make_unique<SqliteStore>(options_.data, SqliteOptions{.synchronous = options_.synchronous});
     database_file_ = store->file();
     store_ = std::move(store);
-    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock, options_.public_url);
+    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock, options_);
     executor_ = &parts_->executor;
 }
 
@@ -93,6 +98,8 @@ void App::start_workers() {
     store_->set_commit_listener([this] { executor_->wake(); });
     parts_->metrics.set_executor_stats([this] { return executor_->stats(); });
     if (options_.executor_thread) executor_->start();
+    parts_->metrics.set_delivery_stats([this] { return parts_->delivery.stats(); });
+    if (options_.delivery_threads) parts_->delivery.start();
     parts_->rfm.start_schedule(std::chrono::minutes(options_.rfm_interval_minutes));
 }
 
@@ -123,9 +130,15 @@ void App::stop() {
     if (!workers_started_) return;
     workers_started_ = false;
     parts_->rfm.stop();
-    executor_->stop();  // finishes its unit of work in progress
+    parts_->delivery.stop();  // finishes the message in flight, settles what it claimed
+    executor_->stop();        // finishes its unit of work in progress
+    parts_->metrics.set_delivery_stats(nullptr);
     store_->set_commit_listener(nullptr);
     parts_->metrics.set_executor_stats(nullptr);
+}
+
+DeliveryService& App::delivery() {
+    return parts_->delivery;
 }
 
 bool App::executor_idle() {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "clock.h"
+#include "delivery_service.h"
 #include "executor.h"
 #include "store/store.h"
 
@@ -35,6 +36,10 @@ struct AppOptions {
     // false: no executor thread; posted events are still handled as they are stored (ingest),
     // and the test drives the rest (timers, events written by effects) with run_executor().
     bool executor_thread = true;
+    DeliveryOptions delivery;  // the delivery workers (SMTP, webhooks, retries)
+    FrequencyCap cap;          // marketing e-mails per contact
+    // false: no delivery threads (tests that look at the outbox as the executor left it).
+    bool delivery_threads = true;
 };
 
 class App {
@@ -72,6 +77,7 @@ public:
     Store& store() { return *store_; }
     const std::filesystem::path& database_file() const { return database_file_; }
     Executor& executor() { return *executor_; }
+    DeliveryService& delivery();
     Time now() const { return options_.clock(); }
 
     // Nothing left for the executor as of now(): no unprocessed event, no waiting run due.

@@ -10,6 +10,7 @@
 #include "closeloop/engine.h"
 #include "keys.h"
 #include "tx_history.h"
+#include "unsubscribe.h"
 
 namespace closeloop::server {
 
@@ -36,7 +37,9 @@ public:
 // outbox. Every write is keyed by the effect key, so the same effect can never happen twice.
 // Returns the effects as the run record keeps them.
 json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const std::vector<Effect>& effects,
-                   const Contact& contact_after, const std::map<std::string, VoucherCampaign>& campaigns, Time now) {
+                   const Contact& contact_after, const std::map<std::string, VoucherCampaign>& campaigns,
+                   const StepFacts& step, const WorkspaceDelivery& delivery, const OutboxPolicy& policy) {
+    const Time now = step.now;
     json out = json::array();
     ContactPatch patch;
     patch.id = contact_after.id;
@@ -64,6 +67,7 @@ json apply_effects(WriteTx& tx, WorkspaceId ws, const std::string& run_id, const
             o.run_id = run_id;
             o.params = params_json(effect);
             o.created_at = now;
+            prepare_entry(tx, ws, effect, step, delivery, policy, o);
             tx.enqueue_effect(ws, o);
         };
         std::visit(
@@ -167,6 +171,13 @@ const std::map<std::string, VoucherCampaign>& Executor::Catalog::campaigns_of(Wo
     return it != campaigns.end() ? it->second : none;
 }
 
+WorkspaceDelivery Executor::Catalog::delivery_of(WorkspaceId ws) const {
+    WorkspaceDelivery d;
+    if (const auto t = templates.find(ws); t != templates.end()) d.templates = &t->second;
+    if (const auto s = link_secrets.find(ws); s != link_secrets.end()) d.link_secret = s->second;
+    return d;
+}
+
 std::shared_ptr<const Executor::Catalog> Executor::catalog() {
     std::lock_guard lock(catalog_mutex_);
     const std::uint64_t generation = store_.catalog_generation();
@@ -188,6 +199,10 @@ std::shared_ptr<const Executor::Catalog> Executor::catalog() {
     for (const Workspace& ws : store_.workspaces()) {
         auto& campaigns = built->campaigns[ws.id];
         for (auto& c : store_.voucher_campaigns(ws.id)) campaigns.emplace(c.campaign.id, std::move(c.campaign));
+        auto& templates = built->templates[ws.id];
+        for (const auto& t : store_.templates(ws.id))
+            if (auto loaded = template_from_json(t.document)) templates.emplace(t.id, std::move(*loaded));
+        built->link_secrets[ws.id] = link_secret(store_, ws.id);
     }
     catalog_ = std::move(built);
     return catalog_;
@@ -257,7 +272,9 @@ void Executor::handle_event(WriteTx& tx, const Catalog& cat, WorkspaceId ws, con
         StepResult step = start_run(ctx, rec.id, event, *contact);
         // A step that changed no tag or attribute leaves the contact as it was.
         const Contact& after = step.contact ? *step.contact : *contact;
-        json effects = apply_effects(tx, ws, rec.id, step.effects, after, catalog, now);
+        const StepFacts facts_now{scenario, step.state, after, history, now};
+        json effects = apply_effects(tx, ws, rec.id, step.effects, after, catalog, facts_now, cat.delivery_of(ws),
+                                     options_.outbox);
         record_step(rec, step, std::move(effects), now);
         tx.save_run(rec);
         ++done.runs_started;
@@ -295,7 +312,9 @@ void Executor::resume(WriteTx& tx, const Catalog& cat, const RunRecord& due, Tim
         const StepContext ctx{*scenario, history, history, codes, catalog, nullptr, now};
         const StepResult step = resume_run(ctx, std::move(*state), contact->contact);
         const Contact& after = step.contact ? *step.contact : contact->contact;
-        json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, after, catalog, now);
+        const StepFacts facts_now{*scenario, step.state, after, history, now};
+        json effects = apply_effects(tx, rec->workspace, rec->id, step.effects, after, catalog, facts_now,
+                                     cat.delivery_of(rec->workspace), options_.outbox);
         record_step(*rec, step, std::move(effects), handled_at);  // the record: when it was written
         tx.save_run(*rec);
     }

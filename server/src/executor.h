@@ -32,7 +32,9 @@
 #include <thread>
 #include <tuple>
 
+#include "closeloop/render.h"
 #include "closeloop/scenario.h"
+#include "outbox_prep.h"
 #include "store/store.h"
 
 namespace closeloop::server {
@@ -41,6 +43,7 @@ struct ExecutorOptions {
     std::size_t events_per_unit = 1000;         // events handled in one unit of work
     std::size_t runs_per_unit = 200;            // runs started or resumed in one unit of work at most
     std::chrono::milliseconds idle_poll{5000};  // longest sleep without a signal
+    OutboxPolicy outbox;                        // how e-mails and posts are prepared (outbox_prep.h)
 };
 
 struct ExecutorStats {
@@ -82,7 +85,11 @@ private:
         // Active scenarios by workspace and trigger event type: most events match none.
         std::map<std::pair<WorkspaceId, std::string>, std::vector<std::shared_ptr<const Scenario>>> active;
         std::map<WorkspaceId, std::map<std::string, VoucherCampaign>> campaigns;
+        // Templates (rendered into e-mails as they are enqueued) and each workspace's link secret.
+        std::map<WorkspaceId, std::map<std::string, MessageTemplate>> templates;
+        std::map<WorkspaceId, std::string> link_secrets;
         const std::map<std::string, VoucherCampaign>& campaigns_of(WorkspaceId ws) const;
+        WorkspaceDelivery delivery_of(WorkspaceId ws) const;
     };
 
     void loop();

@@ -58,7 +58,23 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1, 65535));
     serve->add_option("--smtp", serve_options.smtp, "Where e-mail goes: smtp://host:port or smtps://host:port");
-    serve->add_option("--public-url", serve_options.public_url, "Base of links in e-mails");
+    serve->add_option("--smtp-user", serve_options.smtp_user, "SMTP user (better in the --config file)");
+    serve->add_option("--smtp-password", serve_options.smtp_password, "SMTP password (better in the --config file)");
+    serve->add_option("--public-url", serve_options.public_url,
+                      "Base of links in e-mails (unsubscribe); default http://<bind>:<port>");
+    serve->add_flag("--allow-private-endpoints", serve_options.allow_private_endpoints,
+                    "Let webhook endpoints be on loopback or private networks (never link-local or cloud metadata)");
+    serve->add_option("--retry-schedule", serve_options.retry_schedule,
+                      "Delivery retries: delays such as 0s,5s,5m,30m,2h,5h,10h,10h,14h,14h (the default, ~3 days)");
+    serve->add_option("--delivery-timeout-ms", serve_options.delivery_timeout_ms, "Time limit of one delivery attempt")
+        ->capture_default_str()
+        ->check(CLI::Range(100, 600000));
+    serve->add_option("--cap-per-day", serve_options.cap_per_day, "Marketing e-mails per contact a day (0 = no limit)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
+    serve->add_option("--cap-per-week", serve_options.cap_per_week, "Marketing e-mails per contact a week (0 = no limit)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
     serve->add_option("--threads", serve_options.threads, "HTTP worker threads (each open connection holds one)")
         ->capture_default_str()
         ->check(CLI::Range(2, 1024));

@@ -68,12 +68,35 @@ int serve(const ServeOptions& options) {
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+    DeliveryOptions delivery;
+    delivery.smtp_url = options.smtp;
+    delivery.smtp_user = options.smtp_user;
+    delivery.smtp_password = options.smtp_password;
+    delivery.allow_private_endpoints = options.allow_private_endpoints;
+    delivery.timeout = std::chrono::milliseconds(options.delivery_timeout_ms);
+    if (!options.retry_schedule.empty()) {
+        auto policy = parse_retry_schedule(options.retry_schedule);
+        if (!policy) {
+            std::cerr << "closeloop: --retry-schedule: " << policy.error().what() << "\n";
+            return 2;
+        }
+        delivery.retry = std::move(*policy);
+    }
+    if (!options.smtp.empty() && options.smtp.rfind("smtp://", 0) != 0 && options.smtp.rfind("smtps://", 0) != 0) {
+        std::cerr << "closeloop: --smtp must be smtp://host:port or smtps://host:port, not " << options.smtp << "\n";
+        return 2;
+    }
+    const std::string public_url = options.public_url.empty()
+                                       ? "http://" + options.bind + ":" + std::to_string(options.port)
+                                       : options.public_url;
     App app({.data = options.data,
              .clock = now_utc,
              .threads = options.threads,
              .rfm_interval_minutes = options.rfm_interval_minutes,
              .synchronous = options.synchronous,
-             .public_url = options.public_url});
+             .public_url = public_url,
+             .delivery = delivery,
+             .cap = {options.cap_per_day, options.cap_per_week}});
     // The port first: a port in use must fail before a database (and a key shown once) exists.
     if (!app.bind(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port

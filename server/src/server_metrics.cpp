@@ -126,7 +126,40 @@ std::string ServerMetrics::render(Store& store, Time now) const {
         metric("gauge", "closeloop_runs_due", "Waiting runs whose wake time has passed (the executor is behind).",
                backlog.due_runs);
     }
+
+    // The outbox by kind and status (queue depth, dead letters), and the workers' attempts.
+    const auto counts = store.outbox_counts();
+    out += "# HELP closeloop_outbox_depth Outbox entries by kind and status (pending and failed wait to be sent).\n";
+    out += "# TYPE closeloop_outbox_depth gauge\n";
+    std::map<std::string, std::uint64_t> dead;
+    for (const auto& c : counts) {
+        out += "closeloop_outbox_depth{kind=\"" + label(c.kind) + "\",status=\"" + std::string(to_string(c.status)) +
+               "\"} " + std::to_string(c.count) + "\n";
+        dead[c.kind] += c.status == OutboxStatus::dead ? c.count : 0;
+    }
+    out += "# HELP closeloop_outbox_dead Dead letters by kind: given up, kept, retryable through the API.\n";
+    out += "# TYPE closeloop_outbox_dead gauge\n";
+    for (const auto& [kind, n] : dead)
+        out += "closeloop_outbox_dead{kind=\"" + label(kind) + "\"} " + std::to_string(n) + "\n";
+    if (delivery_stats_) {
+        const auto stats_by_kind = delivery_stats_();
+        const auto family = [&](const char* name, const char* help, auto field) {
+            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+            for (const auto& [kind, s] : stats_by_kind)
+                out += std::string(name) + "{kind=\"" + label(kind) + "\"} " + std::to_string(s.*field) + "\n";
+        };
+        family("closeloop_delivery_attempts_total", "Delivery attempts since the start.", &DeliveryKindStats::attempts);
+        family("closeloop_delivery_failures_total", "Delivery attempts that failed.", &DeliveryKindStats::failures);
+        family("closeloop_delivery_sent_total", "Effects delivered.", &DeliveryKindStats::sent);
+        family("closeloop_delivery_dead_total", "Effects given up (dead letters) since the start.",
+               &DeliveryKindStats::dead);
+    }
     return out;
+}
+
+void ServerMetrics::set_delivery_stats(std::function<std::map<std::string, DeliveryKindStats>()> stats) {
+    std::lock_guard lock(mutex_);
+    delivery_stats_ = std::move(stats);
 }
 
 void ServerMetrics::set_executor_stats(std::function<ExecutorStats()> stats) {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "delivery_service.h"
 #include "executor.h"
 #include "store/store.h"
 
@@ -30,6 +31,8 @@ public:
 
     // Where the executor's counters come from (nullptr: none shown).
     void set_executor_stats(std::function<ExecutorStats()> stats);
+    // Where the delivery workers' counters come from (nullptr: none shown).
+    void set_delivery_stats(std::function<std::map<std::string, DeliveryKindStats>()> stats);
 
     // The exposition text, with the store's figures read now.
     std::string render(Store& store, Time now) const;  // now: the App's clock (due runs)
@@ -47,6 +50,7 @@ private:
     std::map<std::pair<std::string, std::string>, Histogram> latency_;
     std::uint64_t events_accepted_ = 0, events_duplicates_ = 0;
     std::function<ExecutorStats()> executor_stats_;
+    std::function<std::map<std::string, DeliveryKindStats>()> delivery_stats_;
 };
 
 }  // namespace closeloop::server

@@ -154,6 +154,11 @@ OutboxEntry read_outbox(const Stmt& st) {
     o.last_error = st.text(9);
     o.created_at = time_at(st, 10);
     o.sent_at = opt_time(st, 11);
+    o.endpoint = st.text(12);
+    o.marketing = st.int64(13) != 0;
+    o.address = st.text(14);
+    o.claimed_until = opt_time(st, 15);
+    o.workspace = st.int64(16);
     return o;
 }
 
@@ -200,9 +205,11 @@ std::string scenario_doc_text(const json& document) {
 }
 
 void load_attempts(Db& db, OutboxEntry& o) {
-    auto st = db.prepare("SELECT at, ok, detail FROM outbox_attempts WHERE outbox_seq = ?1 ORDER BY seq");
+    auto st = db.prepare(
+        "SELECT at, ok, detail, status_code, duration_ms FROM outbox_attempts WHERE outbox_seq = ?1 ORDER BY seq");
     st.bind(1, o.seq);
-    while (st.step()) o.attempt_log.push_back({time_at(st, 0), st.int64(1) != 0, st.text(2)});
+    while (st.step())
+        o.attempt_log.push_back({time_at(st, 0), st.int64(1) != 0, st.text(2), st.int32(3), st.int64(4)});
 }
 
 std::optional<StoredContact> select_contact(Db& db, WorkspaceId ws, std::string_view id) {

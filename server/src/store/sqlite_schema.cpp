@@ -15,7 +15,7 @@ namespace {
 // Entry i takes the schema from version i to i + 1. Never edit a released entry; append.
 // Every table has workspace_id and every query filters on it; every history query has an
 // index (named after what it serves).
-constexpr std::array<const char*, 5> migrations = {
+constexpr std::array<const char*, 6> migrations = {
     R"sql(
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('created_by', 'closeloop');
@@ -284,6 +284,76 @@ constexpr std::array<const char*, 5> migrations = {
     ALTER TABLE scenario_versions ADD COLUMN status TEXT;
     UPDATE scenario_versions SET status = (SELECT s.status FROM scenarios s WHERE s.workspace_id =
       scenario_versions.workspace_id AND s.id = scenario_versions.scenario_id AND s.version = scenario_versions.version);
+    )sql",
+
+    // 6: delivery. The outbox is rebuilt (SQLite cannot change a CHECK): a `suppressed` status,
+    // a worker's claim (claimed_until: a lease), the endpoint a webhook goes to, whether an
+    // e-mail is marketing (the frequency cap counts those) and its recipient; each attempt
+    // keeps the peer's status code and its duration. Webhook endpoints and suppressed
+    // addresses are new tables.
+    R"sql(
+    CREATE TABLE outbox_v6 (
+      seq INTEGER PRIMARY KEY,
+      workspace_id INTEGER NOT NULL,
+      key TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      contact_id TEXT, run_id TEXT,
+      params TEXT NOT NULL,
+      status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'failed', 'dead', 'suppressed')),
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at INTEGER,
+      last_error TEXT,
+      created_at INTEGER NOT NULL,
+      sent_at INTEGER,
+      claimed_until INTEGER,
+      endpoint_id TEXT,
+      marketing INTEGER NOT NULL DEFAULT 0,
+      address TEXT
+    );
+    INSERT INTO outbox_v6 (seq, workspace_id, key, kind, contact_id, run_id, params, status, attempts,
+      next_attempt_at, last_error, created_at, sent_at)
+      SELECT seq, workspace_id, key, kind, contact_id, run_id, params, status, attempts, next_attempt_at,
+      last_error, created_at, sent_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE UNIQUE INDEX outbox_key ON outbox (workspace_id, key);
+    CREATE INDEX outbox_workspace ON outbox (workspace_id, seq);
+    CREATE INDEX outbox_status ON outbox (workspace_id, status, seq);
+    CREATE INDEX outbox_status_kind ON outbox (workspace_id, status, kind, seq);
+    CREATE INDEX outbox_kind ON outbox (workspace_id, kind, seq);
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status IN ('pending', 'failed');
+    CREATE INDEX outbox_contact ON outbox (workspace_id, contact_id);
+    CREATE INDEX outbox_marketing ON outbox (workspace_id, contact_id, created_at)
+      WHERE marketing = 1 AND status <> 'suppressed';
+    CREATE INDEX outbox_endpoint ON outbox (workspace_id, endpoint_id, status) WHERE endpoint_id IS NOT NULL;
+    ALTER TABLE outbox_attempts ADD COLUMN status_code INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox_attempts ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE endpoints (
+      workspace_id INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('slack', 'teams', 'generic')),
+      url TEXT NOT NULL,
+      secret TEXT NOT NULL,
+      previous_secret TEXT,
+      previous_until INTEGER,
+      rate_per_second REAL NOT NULL DEFAULT 0,
+      disabled_at INTEGER,
+      disabled_reason TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (workspace_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE suppressions (
+      workspace_id INTEGER NOT NULL,
+      address TEXT NOT NULL,
+      reason TEXT NOT NULL CHECK (reason IN ('unsubscribed', 'bounced')),
+      contact_id TEXT,
+      detail TEXT NOT NULL DEFAULT '',
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (workspace_id, address)
+    ) WITHOUT ROWID;
     )sql",
 };
 

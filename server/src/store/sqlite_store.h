@@ -114,6 +114,23 @@ public:
     ExecutorBacklog executor_backlog(Time now) override;
     std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) override;
 
+    std::vector<OutboxEntry> claim_effects(std::span<const std::string> kinds, Time now, Time lease_until,
+                                           std::size_t limit) override;
+    void finish_attempts(std::span<const AttemptOutcome> outcomes, Time now) override;
+    std::size_t release_claims() override;
+    std::optional<OutboxEntry> find_effect(WorkspaceId ws, std::int64_t seq) override;
+    RetryEffect retry_effect(WorkspaceId ws, std::int64_t seq, Time now) override;
+    std::size_t retry_endpoint_effects(WorkspaceId ws, std::string_view endpoint, Time now) override;
+    std::vector<OutboxCount> outbox_counts() override;
+    std::vector<Endpoint> endpoints(WorkspaceId ws) override;
+    std::optional<Endpoint> find_endpoint(WorkspaceId ws, std::string_view id) override;
+    bool create_endpoint(WorkspaceId ws, const Endpoint& endpoint) override;
+    bool update_endpoint(WorkspaceId ws, const Endpoint& endpoint) override;
+    bool delete_endpoint(WorkspaceId ws, std::string_view id) override;
+    void add_suppression(WorkspaceId ws, const Suppression& s) override;
+    std::optional<Suppression> find_suppression(WorkspaceId ws, std::string_view address) override;
+    std::vector<Suppression> suppressions(WorkspaceId ws, std::size_t limit) override;
+
     PurchaseTable purchases(WorkspaceId ws, Time from, Time to) override;
     std::size_t save_rfm(WorkspaceId ws, const std::vector<std::string>& contact_ids, const RfmResult& result,
                          const std::optional<RfmEdges>& edges) override;

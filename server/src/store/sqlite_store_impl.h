@@ -89,6 +89,11 @@ public:
 
     void save_run(const RunRecord& r) override;
 
+    std::vector<Time> marketing_sends(WorkspaceId ws, std::string_view contact, Time since) override;
+    std::optional<Suppression> find_suppression(WorkspaceId ws, std::string_view address) override;
+    std::optional<Endpoint> find_endpoint(WorkspaceId ws, std::string_view id) override;
+    void add_suppression(WorkspaceId ws, const Suppression& s);
+
     // ---- units used by SqliteStore's own writes --------------------------------------------
 
     ScenarioSave create_scenario(WorkspaceId ws, const json& document, Time now);

@@ -116,16 +116,26 @@ Task SqliteWriteTx::create_task(WorkspaceId ws, const Task& task) {
 bool SqliteWriteTx::enqueue_effect(WorkspaceId ws, const OutboxEntry& effect) {
     auto ins = db_.prepare(
         "INSERT INTO outbox (workspace_id, key, kind, contact_id, run_id, params, status, created_at, "
-        "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8) "
+        "next_attempt_at, last_error, endpoint_id, marketing, address) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
         "ON CONFLICT (workspace_id, key) DO NOTHING");
+    const bool suppressed = effect.status == OutboxStatus::suppressed;
     ins.bind(1, ws)
         .bind(2, effect.key)
         .bind(3, effect.kind)
         .bind_text_or_null(4, effect.contact)
         .bind_text_or_null(5, effect.run_id)
         .bind(6, effect.params.dump())
-        .bind(7, effect.created_at.ms)
-        .bind(8, effect.next_attempt_at.value_or(effect.created_at).ms);
+        .bind(7, to_string(suppressed ? OutboxStatus::suppressed : OutboxStatus::pending))
+        .bind(8, effect.created_at.ms)
+        .bind_text_or_null(10, effect.last_error)
+        .bind_text_or_null(11, effect.endpoint)
+        .bind(12, effect.marketing ? 1 : 0)
+        .bind_text_or_null(13, effect.address);
+    if (suppressed)
+        ins.bind_null(9);
+    else
+        ins.bind(9, effect.next_attempt_at.value_or(effect.created_at).ms);
     return ins.run() > 0;
 }
 

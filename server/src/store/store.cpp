@@ -11,10 +11,11 @@ template <class E, std::size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
 constexpr Names<TaskStatus, 2> task_status_names = {{{TaskStatus::open, "open"}, {TaskStatus::done, "done"}}};
-constexpr Names<OutboxStatus, 4> outbox_status_names = {{{OutboxStatus::pending, "pending"},
+constexpr Names<OutboxStatus, 5> outbox_status_names = {{{OutboxStatus::pending, "pending"},
                                                          {OutboxStatus::sent, "sent"},
                                                          {OutboxStatus::failed, "failed"},
-                                                         {OutboxStatus::dead, "dead"}}};
+                                                         {OutboxStatus::dead, "dead"},
+                                                         {OutboxStatus::suppressed, "suppressed"}}};
 
 template <class E, std::size_t N>
 std::string_view name_in(const Names<E, N>& names, E value) {

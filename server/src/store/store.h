@@ -54,7 +54,11 @@ std::string_view key_kind_name(KeyKind kind);
 // ScenarioStatus: their text is core's to_string); a task's and an outbox entry's are the
 // store's, each with one table of names (store.cpp) for text in and out.
 enum class TaskStatus { open, done };
-enum class OutboxStatus { pending, sent, failed, dead };
+// Outbox: pending (not tried yet, or due again), failed (a transient failure: tried again at
+// next_attempt_at), sent, dead (the last try failed, or the failure is permanent: kept, and
+// retryable by hand), suppressed (never sent: unsubscribed, bounced, frequency cap; the reason in
+// last_error).
+enum class OutboxStatus { pending, sent, failed, dead, suppressed };
 std::string_view to_string(TaskStatus status);
 std::string_view to_string(OutboxStatus status);
 std::optional<TaskStatus> task_status_of(std::string_view text);
@@ -176,7 +180,9 @@ struct TaskQuery {
 struct OutboxAttempt {
     Time at;
     bool ok = false;
-    std::string detail;
+    std::string detail;       // the error, or what the peer answered
+    int status_code = 0;      // HTTP status or SMTP reply code; 0 = no answer
+    std::int64_t duration_ms = 0;
 };
 
 // An effect to perform (send_email, webhook, ...), recorded with the state that caused it.
@@ -192,7 +198,58 @@ struct OutboxEntry {
     std::string last_error;
     Time created_at;
     std::vector<OutboxAttempt> attempt_log;  // filled by reads that ask for it
+    // Delivery: the webhook endpoint it goes to; a marketing e-mail (counts towards the frequency
+    // cap, honours unsubscribes); the e-mail's recipient; a worker's lease while it is claimed.
+    std::string endpoint;
+    bool marketing = false;
+    std::string address;
+    std::optional<Time> claimed_until;
+    WorkspaceId workspace = 0;  // filled by claims (which span workspaces)
 };
+
+// A webhook endpoint (a workspace setting: scenarios name it, never hold its URL or secret).
+// `secret` signs (Standard Webhooks, "whsec_..."); during a rotation the previous secret signs
+// too until `previous_until`. A 410 Gone disables it (disabled_at, with the reason).
+struct Endpoint {
+    std::string id, name, kind, url;  // kind: slack, teams, generic
+    std::string secret, previous_secret;
+    std::optional<Time> previous_until;
+    double rate_per_second = 0;  // pacing; 0 = none
+    std::optional<Time> disabled_at;
+    std::string disabled_reason;
+    Time created_at, updated_at;
+};
+
+// An address no marketing e-mail goes to: `unsubscribed` (the contact asked) or `bounced` (a
+// permanent SMTP rejection). Addresses are kept lower-case.
+struct Suppression {
+    std::string address, reason, contact, detail;
+    Time created_at;
+};
+
+// What one delivery attempt came to (Store::finish_attempts). `status` is the entry's new
+// status: sent, failed (again at next_attempt_at), dead or suppressed; `attempt` is logged
+// unless `tried` is false (a claim handed back untried: pacing, shutdown). An outcome may
+// suppress addresses (a bounce) or disable the endpoint (410).
+struct AttemptOutcome {
+    WorkspaceId workspace = 0;
+    std::int64_t seq = 0;
+    bool tried = true;
+    OutboxAttempt attempt;
+    OutboxStatus status = OutboxStatus::pending;
+    std::optional<Time> next_attempt_at;
+    std::string error;  // last_error ("" clears it)
+    std::vector<Suppression> suppress;
+    std::string disable_endpoint, disable_reason;
+};
+
+struct OutboxCount {
+    std::string kind;
+    OutboxStatus status = OutboxStatus::pending;
+    std::uint64_t count = 0;
+};
+
+enum class RetryEffect { retried, not_found, not_retryable };
 
 struct OutboxQuery {
     std::optional<OutboxStatus> status;
@@ -356,7 +413,15 @@ public:
     // Creates a task (idempotent by task.key when not empty); returns the stored task.
     virtual Task create_task(WorkspaceId ws, const Task& task) = 0;
     // Records an effect to perform; false when an entry with the same key exists (unchanged).
+    // Its status is pending or suppressed (with the reason in last_error), with its endpoint,
+    // marketing flag and address as given.
     virtual bool enqueue_effect(WorkspaceId ws, const OutboxEntry& effect) = 0;
+
+    // Delivery rules at enqueue time: when marketing e-mails to the contact were queued or sent
+    // (not suppressed) since `since`, oldest first; an address's suppression; an endpoint.
+    virtual std::vector<Time> marketing_sends(WorkspaceId ws, std::string_view contact, Time since) = 0;
+    virtual std::optional<Suppression> find_suppression(WorkspaceId ws, std::string_view address) = 0;
+    virtual std::optional<Endpoint> find_endpoint(WorkspaceId ws, std::string_view id) = 0;
 };
 
 // What runs with new events inside the unit of work that stores them (Store::insert_events).
@@ -499,6 +564,39 @@ public:
     virtual ExecutorBacklog executor_backlog(Time now) = 0;
     // The outbox entries a run enqueued (delivery status of its effects).
     virtual std::vector<OutboxEntry> run_outbox(WorkspaceId ws, std::string_view run_id) = 0;
+
+    // ---- delivery ----
+    // Claims up to `limit` due entries of these kinds (pending or failed, next_attempt_at <=
+    // now, not claimed or their lease over) until `lease_until`, oldest due first, across
+    // workspaces; each entry carries its workspace. A claimed entry is nobody else's until its
+    // lease ends or finish_attempts settles it.
+    virtual std::vector<OutboxEntry> claim_effects(std::span<const std::string> kinds, Time now, Time lease_until,
+                                                   std::size_t limit) = 0;
+    // Settles claimed entries (one transaction): status, attempt log, suppressions, endpoints.
+    virtual void finish_attempts(std::span<const AttemptOutcome> outcomes, Time now) = 0;
+    // Every claim ends (a store one server owns alone, at its start: the claims of a process
+    // that died). Returns how many there were.
+    virtual std::size_t release_claims() = 0;
+    virtual std::optional<OutboxEntry> find_effect(WorkspaceId ws, std::int64_t seq) = 0;
+    // A dead (or failed) entry goes back to pending, due now; its attempts are kept.
+    virtual RetryEffect retry_effect(WorkspaceId ws, std::int64_t seq, Time now) = 0;
+    // Every dead entry of an endpoint goes back to pending, due now; how many.
+    virtual std::size_t retry_endpoint_effects(WorkspaceId ws, std::string_view endpoint, Time now) = 0;
+    // Entries by kind and status, across workspaces (/metrics).
+    virtual std::vector<OutboxCount> outbox_counts() = 0;
+
+    // Webhook endpoints. create: false when the id is taken; update: false when not found
+    // (every field is written as given); delete: false when not found.
+    virtual std::vector<Endpoint> endpoints(WorkspaceId ws) = 0;
+    virtual std::optional<Endpoint> find_endpoint(WorkspaceId ws, std::string_view id) = 0;
+    virtual bool create_endpoint(WorkspaceId ws, const Endpoint& endpoint) = 0;
+    virtual bool update_endpoint(WorkspaceId ws, const Endpoint& endpoint) = 0;
+    virtual bool delete_endpoint(WorkspaceId ws, std::string_view id) = 0;
+
+    // Suppressed addresses (unsubscribes, bounces). add: an existing one stays as it was.
+    virtual void add_suppression(WorkspaceId ws, const Suppression& s) = 0;
+    virtual std::optional<Suppression> find_suppression(WorkspaceId ws, std::string_view address) = 0;
+    virtual std::vector<Suppression> suppressions(WorkspaceId ws, std::size_t limit) = 0;
 
     // Convenience: single WriteTx calls as their own unit of work.
     StoredContact upsert_contact(WorkspaceId ws, const ContactPatch& patch, Time now);

@@ -1,0 +1,92 @@
+#include "outbox_prep.h"
+
+#include "unsubscribe.h"
+
+namespace closeloop::server {
+
+using nlohmann::json;
+
+namespace {
+
+void suppress(OutboxEntry& entry, std::string why) {
+    entry.status = OutboxStatus::suppressed;
+    entry.last_error = std::move(why);
+}
+
+void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const SendEmail& mail, const StepFacts& step,
+                   const WorkspaceDelivery& delivery, const OutboxPolicy& policy, OutboxEntry& entry) {
+    entry.address = mail.to;
+    const std::string url = unsubscribe_url(
+        policy.public_url, unsubscribe_token(delivery.link_secret, {ws, step.contact.id, mail.to}));
+    const std::map<std::string, std::string> links = {{"unsubscribe", url}, {"preferences", url}};
+    // The run's voucher, or the contact's latest of the scenario's campaigns (as the simulator).
+    std::optional<VoucherView> fallback;
+    if (!step.state.voucher) fallback = step.history.latest(step.contact.id, step.scenario.campaigns(), step.now);
+    const RunView run{step.state.id, step.state.started_at};
+    EvalContext ctx;
+    ctx.event = step.state.event.get();
+    ctx.contact = &step.contact;
+    ctx.voucher = step.state.voucher ? &*step.state.voucher : (fallback ? &*fallback : nullptr);
+    ctx.run = &run;
+    ctx.links = &links;
+    ctx.history = &step.history;
+    ctx.now = step.now;
+    static const std::map<std::string, MessageTemplate> none;
+    const EmailRender r = render_email(mail, effect.key, delivery.templates ? *delivery.templates : none, ctx);
+    if (!r.error.empty()) {
+        // Templates are checked when a scenario is activated; one changed since is reported here.
+        entry.status = OutboxStatus::dead;
+        entry.last_error = "the e-mail does not render: " + r.error;
+        return;
+    }
+    entry.marketing = !r.transactional;
+    json message = {{"from", r.from},       {"to", mail.to},     {"subject", r.subject}, {"html", r.html},
+                    {"text", r.text},       {"locale", r.locale}, {"dir", r.dir},        {"marketing", entry.marketing}};
+    message["cc"] = mail.cc.empty() ? json::array() : json::array({mail.cc});
+    if (entry.marketing) message["unsubscribe_url"] = url;
+    entry.params["message"] = std::move(message);
+    if (!entry.marketing) return;
+    if (const auto s = tx.find_suppression(ws, mail.to)) {
+        suppress(entry, s->reason == "bounced" ? "the address " + mail.to + " bounced: " + s->detail
+                                               : "the contact unsubscribed (" + mail.to + ")");
+        return;
+    }
+    const auto earlier = tx.marketing_sends(ws, step.contact.id, Time{step.now.ms - 7 * ms_per_day});
+    if (auto why = frequency_cap_reason(policy.cap, earlier, step.now)) suppress(entry, std::move(*why));
+}
+
+void prepare_webhook(WriteTx& tx, WorkspaceId ws, const Effect& effect, const Webhook& hook, const StepFacts& step,
+                     const OutboxPolicy& policy, OutboxEntry& entry) {
+    entry.endpoint = hook.endpoint;
+    const auto endpoint = tx.find_endpoint(ws, hook.endpoint);
+    if (!endpoint) {
+        entry.status = OutboxStatus::dead;
+        entry.last_error = "there is no endpoint " + hook.endpoint + " (create it: POST /api/v1/endpoints)";
+        return;
+    }
+    std::string base = policy.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    ChannelPost post;
+    post.message = hook.message;
+    post.contact = &step.contact;
+    post.event = step.state.event.get();
+    post.contact_url = base + "/api/v1/contacts/" + step.contact.id;
+    post.run_id = step.state.id;
+    post.effect_key = effect.key;
+    post.scenario = step.scenario.id;
+    entry.params["payload"] = endpoint->kind == "slack"   ? slack_payload(post)
+                              : endpoint->kind == "teams" ? teams_payload(post)
+                                                          : generic_payload(post);
+}
+
+}  // namespace
+
+void prepare_entry(WriteTx& tx, WorkspaceId ws, const Effect& effect, const StepFacts& step,
+                   const WorkspaceDelivery& delivery, const OutboxPolicy& policy, OutboxEntry& entry) {
+    if (const auto* mail = std::get_if<SendEmail>(&effect.params))
+        prepare_email(tx, ws, effect, *mail, step, delivery, policy, entry);
+    else if (const auto* hook = std::get_if<Webhook>(&effect.params))
+        prepare_webhook(tx, ws, effect, *hook, step, policy, entry);
+}
+
+}  // namespace closeloop::server

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -349,6 +350,103 @@ TEST_CASE("transport: SMTP 550 for a recipient") {
         CHECK(result.rejected == std::vector<std::string>{"gone@customer.example"});
         CHECK(slurp(peer.file("0001.json")).find("\"rcpt_tos\": [\"jana@customer.example\"]") != std::string::npos);
     }
+}
+
+TEST_CASE("transport: SMTP reports code 0, not the last reply, when the server has gone") {
+    std::optional<SmtpPeer> peer(std::in_place);
+    SmtpClient client(config_for(*peer));
+    const std::string message = build_email(apology("Omlouváme se, Jano"));
+    REQUIRE(client.send("ceo@shop.example", {"jana@customer.example"}, message).code == 250);
+    peer.reset();  // stopped: the kept connection is dead and nothing listens
+    const SmtpResult result = client.send("ceo@shop.example", {"jana@customer.example"}, message);
+    CHECK_FALSE(result.ok);
+    CHECK(result.code == 0);
+}
+
+namespace {
+
+// A self-signed certificate for 127.0.0.1, made by the openssl tool.
+struct TestCertificate {
+    TempDir dir;
+    std::string cert = (dir.path / "cert.pem").string(), key = (dir.path / "key.pem").string();
+    TestCertificate() {
+        const std::string command =
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key + "' -out '" +
+            cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
+        REQUIRE(std::system(command.c_str()) == 0);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("transport: SMTP with STARTTLS and AUTH") {
+    TestCertificate certificate;
+    SmtpPeer peer({"--auth", "mailer:s3cret", "--tls-cert", certificate.cert, "--tls-key", certificate.key});
+    SmtpConfig config = config_for(peer);
+    config.require_tls = true;
+    config.ca_file = certificate.cert;
+    const std::string message = build_email(apology("Omlouváme se, Jano"));
+
+    SUBCASE("the right password") {
+        config.user = "mailer";
+        config.password = "s3cret";
+        SmtpClient client(config);
+        const SmtpResult result = client.send("ceo@shop.example", {"jana@customer.example"}, message);
+        CAPTURE(result.error);
+        CHECK(result.ok);
+        const std::string meta = slurp(peer.file("0001.json"));
+        CHECK(meta.find("\"tls\": true") != std::string::npos);
+        CHECK(meta.find("\"login\": \"mailer\"") != std::string::npos);
+    }
+    SUBCASE("a wrong password") {
+        config.user = "mailer";
+        config.password = "guess";
+        SmtpClient client(config);
+        const SmtpResult result = client.send("ceo@shop.example", {"jana@customer.example"}, message);
+        CHECK_FALSE(result.ok);
+        CHECK(result.code == 535);
+        CHECK_FALSE(std::filesystem::exists(peer.file("0001.eml")));
+    }
+    SUBCASE("no credentials where the server requires them") {
+        SmtpClient client(config);
+        const SmtpResult result = client.send("ceo@shop.example", {"jana@customer.example"}, message);
+        CHECK_FALSE(result.ok);
+        CHECK(result.code == 530);
+    }
+    SUBCASE("a certificate the client does not trust") {
+        config.ca_file.clear();  // the system's authorities do not know it
+        SmtpClient client(config);
+        const SmtpResult result = client.send("ceo@shop.example", {"jana@customer.example"}, message);
+        CHECK_FALSE(result.ok);
+        CHECK_FALSE(std::filesystem::exists(peer.file("0001.eml")));
+    }
+}
+
+TEST_CASE("transport: SMTP require_tls refuses to send in clear") {
+    SmtpPeer peer;  // offers no STARTTLS
+    SmtpConfig config = config_for(peer);
+    const std::string message = build_email(apology("Omlouváme se, Jano"));
+    config.require_tls = true;
+    const SmtpResult refused = SmtpClient(config).send("ceo@shop.example", {"jana@customer.example"}, message);
+    CHECK_FALSE(refused.ok);
+    CHECK_FALSE(std::filesystem::exists(peer.file("0001.eml")));
+    config.require_tls = false;  // STARTTLS when offered: here it is not, so in clear
+    const SmtpResult sent = SmtpClient(config).send("ceo@shop.example", {"jana@customer.example"}, message);
+    CHECK(sent.ok);
+    CHECK(slurp(peer.file("0001.json")).find("\"tls\": false") != std::string::npos);
+}
+
+TEST_CASE("transport: SMTPS (TLS from the first byte)") {
+    TestCertificate certificate;
+    SmtpPeer peer({"--tls-cert", certificate.cert, "--tls-key", certificate.key, "--smtps"});
+    SmtpConfig config = config_for(peer);
+    config.url = "smtps://127.0.0.1:" + std::to_string(peer.port);
+    config.ca_file = certificate.cert;
+    const SmtpResult result =
+        SmtpClient(config).send("ceo@shop.example", {"jana@customer.example"}, build_email(apology("סליחה")));
+    CAPTURE(result.error);
+    CHECK(result.ok);
+    CHECK(slurp(peer.file("0001.json")).find("\"tls\": true") != std::string::npos);
 }
 
 TEST_CASE("transport: SMTP connection refused gives code 0") {

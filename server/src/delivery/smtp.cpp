@@ -119,6 +119,7 @@ SmtpResult SmtpClient::send(const std::string& envelope_from, const std::vector<
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // workers are threads: no SIGALRM for DNS timeouts
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout.count()));
     curl_easy_setopt(curl, CURLOPT_USE_SSL, config_.require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY);
+    if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
     if (!config_.user.empty()) {
         curl_easy_setopt(curl, CURLOPT_USERNAME, config_.user.c_str());
         curl_easy_setopt(curl, CURLOPT_PASSWORD, config_.password.c_str());

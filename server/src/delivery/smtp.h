@@ -18,6 +18,7 @@ struct SmtpConfig {
     bool require_tls = false;                  // smtp://: fail rather than send in clear when STARTTLS is missing
     std::chrono::milliseconds timeout{30000};  // the whole of one send, connection included
     std::string helo_domain;                   // the EHLO name; libcurl's default when empty
+    std::string ca_file;  // PEM certificates to trust instead of the system's (a private relay; tests)
 };
 
 struct SmtpResult {

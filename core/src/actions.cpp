@@ -41,11 +41,6 @@ std::string_view address(std::string_view who, const Contact& c) {
 
 // ---- each action: its own rules across params, and how its effect is built ----------------
 
-void check_webhook(const Node& n, Errors& errors) {
-    if (param(n, "url").empty() == param(n, "url_secret").empty())
-        errors.push_back({n.id, "params.url", "give `url` or `url_secret` (the name of a stored secret URL)"});
-}
-
 void check_set_attribute(const Node& n, Errors& errors) {
     const std::string_view name = param(n, "name");
     if (!name.empty() && (name.size() > 64 || name.find_first_of(" {}") != std::string_view::npos))
@@ -85,8 +80,7 @@ ActionOutcome build_notify(const Node& n, ActionContext& ctx, Effect& e) {
 ActionOutcome build_webhook(const Node& n, ActionContext& ctx, Effect& e) {
     auto message = ctx.render(n, "message");
     if (!message) return ActionOutcome::failed;
-    e.params = Webhook{std::string(param(n, "channel")), std::string(param(n, "url")),
-                       std::string(param(n, "url_secret")), std::move(*message)};
+    e.params = Webhook{std::string(param(n, "endpoint")), std::move(*message)};
     return ActionOutcome::effect;
 }
 
@@ -174,10 +168,7 @@ void write(const Notify& p, json& j) {
     j = {{"role", p.role}, {"message", p.message}};
 }
 void write(const Webhook& p, json& j) {
-    j["channel"] = p.channel;
-    put_optional(j, "url", p.url);
-    put_optional(j, "url_secret", p.url_secret);
-    j["message"] = p.message;
+    j = {{"endpoint", p.endpoint}, {"message", p.message}};
 }
 void write(const TagChange& p, json& j) {
     j["tag"] = p.tag;
@@ -227,9 +218,8 @@ const std::vector<ActionEntry>& entries() {
          build_notify},
         {{ActionKind::webhook,
           "webhook",
-          {P("channel", K::enum_, true, "", {"slack", "teams", "generic"}), P("url", K::url, false),
-           P("url_secret", K::text, false, "secret"), P("message", K::template_, true)}},
-         check_webhook,
+          {P("endpoint", K::text, true, "endpoint_id"), P("message", K::template_, true)}},
+         nullptr,
          build_webhook},
         {{ActionKind::add_tag, "add_tag", {P("tag", K::template_, true)}}, nullptr, build_add_tag},
         {{ActionKind::remove_tag, "remove_tag", {P("tag", K::template_, true)}}, nullptr, build_remove_tag},
@@ -304,6 +294,17 @@ void check_picked(const Node& n, const ParamSpec& spec, const std::string& value
     }
     if (spec.picker == "voucher_campaign_id" && catalog.campaigns && !catalog.campaigns->count(value))
         errors.push_back({n.id, field, "names no voucher campaign: " + value});
+    if (spec.picker == "endpoint_id" && catalog.endpoints && !catalog.endpoints->count(value))
+        errors.push_back({n.id, field, "there is no endpoint " + value});
+}
+
+// Params an action had in an earlier contract, with what replaced them: a scenario written
+// then gets told what to write now rather than "is not a parameter".
+std::optional<std::string_view> retired_param(ActionKind kind, std::string_view key) {
+    if (kind == ActionKind::webhook && (key == "channel" || key == "url" || key == "url_secret"))
+        return "webhooks name an endpoint (params.endpoint, managed at /api/v1/endpoints); a scenario holds no "
+               "URL or secret";
+    return std::nullopt;
 }
 
 }  // namespace
@@ -422,9 +423,13 @@ void load_action_params(Node& n, Errors& errors) {
                 n.expr_params.emplace(key, std::move(*x));
         }
     }
-    for (const auto& item : n.params.items())
-        if (!spec.param(item.key()))
+    for (const auto& item : n.params.items()) {
+        if (spec.param(item.key())) continue;
+        if (const auto why = retired_param(n.action, item.key()))
+            errors.push_back({n.id, "params." + item.key(), std::string(*why)});
+        else
             errors.push_back({n.id, "params." + item.key(), "is not a parameter of " + std::string(spec.name)});
+    }
 }
 
 void check_action_params(const Node& n, const TypeEnv& env, const Catalog& catalog, Errors& errors) {

@@ -17,7 +17,7 @@ using nlohmann::json;
 // A compiled piece of a template text: literal text, a value tag, or an {{#if}} block.
 struct TemplateText::Part {
     enum class Kind : std::uint8_t { text, value, block };
-    enum class Filter : std::uint8_t { none, date, days_until };
+    enum class Filter : std::uint8_t { none, date, days_until, default_ };
 
     Kind kind = Kind::text;
     std::string text;  // Kind::text
@@ -25,6 +25,8 @@ struct TemplateText::Part {
     Filter filter = Filter::none;
     int column = 1;         // of the expression's first character in the whole template text
     int filter_column = 0;  // of the filter's name
+    Expression filter_arg;  // default's argument
+    int arg_column = 0;     // of the argument's first character
     std::vector<Part> then_parts, else_parts;
 };
 
@@ -249,21 +251,35 @@ private:
             const int pipe_column = column_at(pipe);
             p.filter_column = column_at(name_begin);
             const std::string_view name = src_.substr(name_begin, name_end - name_begin);
-            if (name == "date")
+            if (name.substr(0, 7) == "default" && (name.size() == 7 || is_space(name[7]) || name[7] == '(')) {
+                // default(arg): the argument is an expression between the parentheses.
+                std::size_t open = name_begin + 7;
+                while (open < name_end && is_space(src_[open])) ++open;
+                if (open == name_end || src_[open] != '(' || src_[name_end - 1] != ')')
+                    return fail(p.filter_column, "the default filter needs a value: default('there')");
+                std::size_t arg_begin = open + 1, arg_end = name_end - 1;
+                trim(arg_begin, arg_end);
+                if (arg_begin == arg_end)
+                    return fail(column_at(open), "the default filter needs a value: default('there')");
+                auto arg = expression(arg_begin, arg_end, p.arg_column);
+                if (!arg) return;
+                p.filter_arg = std::move(*arg);
+                p.filter = Part::Filter::default_;
+            } else if (name == "date")
                 p.filter = Part::Filter::date;
             else if (name == "days_until")
                 p.filter = Part::Filter::days_until;
             else if (name.empty())
                 return fail(pipe_column, "a filter name is missing after '|'");
             else
-                return fail(p.filter_column, "unknown filter '" + std::string(name) + "' (filters: date, days_until)");
+                return fail(p.filter_column, "unknown filter '" + std::string(name) + "' (filters: date, days_until, default)");
         }
         out().push_back(std::move(p));
     }
 };
 
 const char* filter_name(Part::Filter f) {
-    return f == Part::Filter::date ? "date" : "days_until";
+    return f == Part::Filter::date ? "date" : f == Part::Filter::default_ ? "default" : "days_until";
 }
 
 std::optional<Error> check_parts(const std::vector<Part>& parts, const TypeEnv& env) {
@@ -271,6 +287,14 @@ std::optional<Error> check_parts(const std::vector<Part>& parts, const TypeEnv& 
         if (p.kind == Part::Kind::text) continue;
         auto type = p.expr.check(env);
         if (!type) return shifted(type.error(), p.column, "invalid_template");
+        if (p.kind == Part::Kind::value && p.filter == Part::Filter::default_) {
+            auto arg = p.filter_arg.check(env);
+            if (!arg) return shifted(arg.error(), p.arg_column, "invalid_template");
+            if (*arg != ValueType::text && *arg != ValueType::any && *arg != ValueType::null)
+                return template_error(p.arg_column, "the default filter needs a text, not " +
+                                                        std::string(value_type_name(*arg)));
+            continue;
+        }
         if (p.kind == Part::Kind::value && p.filter != Part::Filter::none && *type != ValueType::time &&
             *type != ValueType::any && *type != ValueType::null) {
             return template_error(p.filter_column, std::string("the ") + filter_name(p.filter) +
@@ -358,6 +382,18 @@ bool render_parts(const std::vector<Part>& parts, RenderState& st) {
             if (!render_parts(block_truthy(*value) ? p.then_parts : p.else_parts, st)) return false;
             continue;
         }
+        if (p.filter == Part::Filter::default_) {
+            const std::string* text = std::get_if<std::string>(&value->v);
+            if (value->is_null() || (text && text->empty())) {
+                value = p.filter_arg.evaluate(st.ctx);
+                if (!value) {
+                    st.error = shifted(value.error(), p.arg_column, value.error().code);
+                    return false;
+                }
+            }
+            append_escaped(st.out, to_display_string(*value), st.escape);
+            continue;
+        }
         if (p.filter == Part::Filter::none || value->is_null()) {
             append_escaped(st.out, to_display_string(*value), st.escape);
             continue;
@@ -428,7 +464,9 @@ namespace {
 
 bool any_reads_voucher(const std::vector<Part>& parts) {
     for (const Part& p : parts)
-        if (p.expr.reads_voucher() || any_reads_voucher(p.then_parts) || any_reads_voucher(p.else_parts)) return true;
+        if (p.expr.reads_voucher() || p.filter_arg.reads_voucher() || any_reads_voucher(p.then_parts) ||
+            any_reads_voucher(p.else_parts))
+            return true;
     return false;
 }
 
@@ -505,6 +543,7 @@ Result<MessageTemplate> template_from_json(const json& j, const std::string& pat
     t.name = f.string("name", false, 200).value_or("");
     t.fallback_locale = f.string("fallback_locale", false, 35).value_or("en");
     t.from = f.string("from", false, 320).value_or("");
+    t.transactional = f.boolean("transactional", false).value_or(false);
     const json* locales = f.ok() ? f.object("locales", true) : nullptr;
     if (locales) {
         for (const auto& [key, value] : locales->items()) {
@@ -536,7 +575,7 @@ Result<MessageTemplate> template_from_json(const json& j, const std::string& pat
             t.locales.emplace(key, std::move(message));
         }
     }
-    if (f.ok()) f.reject_unknown({"id", "name", "fallback_locale", "from", "locales"});
+    if (f.ok()) f.reject_unknown({"id", "name", "fallback_locale", "from", "transactional", "locales"});
     if (!f.ok()) return f.error();
     return t;
 }
@@ -550,6 +589,7 @@ void to_json(json& j, const MessageTemplate& t) {
              {"fallback_locale", t.fallback_locale},
              {"from", t.from},
              {"locales", std::move(locales)}};
+    if (t.transactional) j["transactional"] = true;
 }
 
 std::optional<Error> validate_template(const MessageTemplate& t, const TypeEnv& env) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "closeloop/delivery.h"
+
 namespace closeloop {
 
 using nlohmann::json;
@@ -245,22 +247,10 @@ private:
         for (const auto& eff : r.effects) {
             const auto* mail = std::get_if<SendEmail>(&eff.params);
             if (!mail) continue;
-            SimulatedEmail out;
-            out.effect = eff.key;
-            out.template_id = mail->template_id;
-            const auto t = in_.templates->find(mail->template_id);
-            if (t == in_.templates->end()) {
-                out.error = "there is no template " + mail->template_id;
-            } else if (auto m = render_message(t->second, mail->locale, ctx); !m) {
-                out.error = m.error().what();
-            } else {
-                out.locale = std::move(m->locale);
-                out.dir = std::string(text_direction(out.locale));
-                out.from = mail->from.empty() ? std::move(m->from) : mail->from;
-                out.subject = std::move(m->subject);
-                out.html = std::move(m->html);
-                out.text = std::move(m->text);
-            }
+            EmailRender m = render_email(*mail, eff.key, *in_.templates, ctx);
+            SimulatedEmail out{std::move(m.effect), std::move(m.template_id), std::move(m.locale), std::move(m.dir),
+                               std::move(m.from),   std::move(m.subject),     std::move(m.html),   std::move(m.text),
+                               std::move(m.error)};
             line.emails->push_back(std::move(out));
         }
     }

@@ -35,7 +35,9 @@ std::string sample(const ParamSpec& p) {
         case ParamKind::text:
             break;
     }
-    return p.picker == "voucher_campaign_id" ? "nps-apology-20" : "x";
+    if (p.picker == "voucher_campaign_id") return "nps-apology-20";
+    if (p.picker == "endpoint_id") return "slack-nps";
+    return "x";
 }
 
 // A one-node scenario on nps_response with the given action and params.
@@ -122,8 +124,7 @@ TEST_CASE("actions: a value of each param's kind validates; a wrong one is named
         const ActionSpec& spec = action_spec(kind);
         CAPTURE(spec.name);
         json all = json::object();
-        for (const auto& p : spec.params)
-            if (p.name != "url_secret") all[std::string(p.name)] = sample(p);  // webhook: url or url_secret
+        for (const auto& p : spec.params) all[std::string(p.name)] = sample(p);
         CHECK(validate_document(scenario_with(kind, all), catalog).empty());
         for (const auto& p : spec.params) {
             if (p.kind == ParamKind::text || p.kind == ParamKind::template_) continue;
@@ -148,6 +149,42 @@ TEST_CASE("actions: a picker's value must exist in the catalog") {
     CHECK(json(mail[0]) == json{{"node", "a"}, {"field", "params.template"}, {"message", "names no template: gone"}});
 }
 
+TEST_CASE("actions: a webhook names an endpoint, checked when the endpoints are known") {
+    const json hook = {{"endpoint", "slack-nps"}, {"message", "NPS {{event.score}}"}};
+    SUBCASE("unknown endpoints are not checked") {
+        CHECK(validate_document(scenario_with(ActionKind::webhook, hook), Catalog{}).empty());
+    }
+    SUBCASE("a known endpoint passes, another is named") {
+        const std::set<std::string> endpoints = {"slack-nps", "teams-cx"};
+        Catalog catalog;
+        catalog.endpoints = &endpoints;
+        CHECK(validate_document(scenario_with(ActionKind::webhook, hook), catalog).empty());
+        json other = hook;
+        other["endpoint"] = "slack-gone";
+        const auto errors = validate_document(scenario_with(ActionKind::webhook, other), catalog);
+        REQUIRE(errors.size() == 1);
+        CHECK(json(errors[0]) ==
+              json{{"node", "a"}, {"field", "params.endpoint"}, {"message", "there is no endpoint slack-gone"}});
+    }
+    SUBCASE("the first contract's channel / url / url_secret are refused with what to write instead") {
+        for (const char* old : {"channel", "url", "url_secret"}) {
+            CAPTURE(old);
+            json params = hook;
+            params[old] = "slack";
+            const auto errors = load_scenario(scenario_with(ActionKind::webhook, params)).errors;
+            REQUIRE(errors.size() == 1);
+            CHECK(errors[0].field == std::string("params.") + old);
+            CHECK(errors[0].message.find("params.endpoint") != std::string::npos);
+            CHECK(errors[0].message.find("no URL or secret") != std::string::npos);
+        }
+    }
+    SUBCASE("the effect carries the endpoint and the rendered message, nothing else") {
+        const StepResult r = run_action(ActionKind::webhook, hook);
+        REQUIRE(r.effects.size() == 1);
+        CHECK(params_json(r.effects[0]) == json{{"endpoint", "slack-nps"}, {"message", "NPS 4"}});
+    }
+}
+
 TEST_CASE("actions: the specs JSON is what the builder's inspector reads") {
     const json specs = action_specs_json();
     REQUIRE(specs.is_array());
@@ -169,8 +206,9 @@ TEST_CASE("actions: the specs JSON is what the builder's inspector reads") {
         {"name": "to", "kind": "address", "required": false, "fallback": "contact"},
         {"name": "from", "kind": "text", "required": false},
         {"name": "cc", "kind": "address", "required": false}]})"));
-    CHECK(specs[3]["params"][0] ==
-          json{{"name", "channel"}, {"kind", "enum"}, {"required", true}, {"values", {"slack", "teams", "generic"}}});
+    CHECK(specs[3] == json::parse(R"({"action": "webhook", "params": [
+        {"name": "endpoint", "kind": "text", "required": true, "picker": "endpoint_id"},
+        {"name": "message", "kind": "template", "required": true}]})"));
 }
 
 TEST_CASE("actions: each effect's params JSON holds its typed params under the contract's names") {
@@ -178,7 +216,7 @@ TEST_CASE("actions: each effect's params JSON holds its typed params under the c
         {ActionKind::send_email, {"template", "to", "from", "cc", "locale"}},
         {ActionKind::assign_voucher, {"code", "campaign", "value", "currency", "assigned_at", "expires_at"}},
         {ActionKind::notify, {"role", "message"}},
-        {ActionKind::webhook, {"channel", "url", "message"}},
+        {ActionKind::webhook, {"endpoint", "message"}},
         {ActionKind::add_tag, {"tag"}},
         {ActionKind::remove_tag, {"tag"}},
         {ActionKind::set_attribute, {"name", "value"}},
@@ -189,8 +227,7 @@ TEST_CASE("actions: each effect's params JSON holds its typed params under the c
         const ActionSpec& spec = action_spec(kind);
         CAPTURE(spec.name);
         json all = json::object();
-        for (const auto& p : spec.params)
-            if (p.name != "url_secret") all[std::string(p.name)] = sample(p);
+        for (const auto& p : spec.params) all[std::string(p.name)] = sample(p);
         const StepResult r = run_action(kind, all);
         REQUIRE(r.effects.size() == 1);
         const Effect& e = r.effects[0];
@@ -214,7 +251,7 @@ TEST_CASE("actions: each effect's params JSON holds its typed params under the c
                     CHECK(j["message"] == p.message);
                     CHECK(p.message == "Hello Jana");
                 } else if constexpr (std::is_same_v<P, Webhook>) {
-                    CHECK(j["url"] == p.url);
+                    CHECK(j["endpoint"] == p.endpoint);
                 } else if constexpr (std::is_same_v<P, TagChange>) {
                     CHECK(j["tag"] == p.tag);
                 } else if constexpr (std::is_same_v<P, SetAttribute>) {

@@ -195,6 +195,62 @@ TEST_CASE("templates: filters") {
     }
 }
 
+TEST_CASE("templates: the default filter") {
+    World w;
+    SUBCASE("the value when there is one, else the argument: null or empty text") {
+        CHECK(render("Hello {{contact.first_name | default('there')}}", w.ctx) == "Hello Jana");
+        w.contact.first_name.clear();
+        CHECK(render("Hello {{contact.first_name | default('there')}}", w.ctx) == "Hello there");
+        CHECK(render("{{ contact.attributes.nick|default( \"friend\" ) }}", w.ctx) == "friend");
+        w.contact.attributes = json{{"nick", ""}};
+        CHECK(render("{{contact.attributes.nick | default('friend')}}", w.ctx) == "friend");
+        w.contact.attributes = json{{"nick", "Janička"}};
+        CHECK(render("{{contact.attributes.nick | default('friend')}}", w.ctx) == "Janička");
+    }
+    SUBCASE("0 and false are values, not missing") {
+        w.contact.attributes = json{{"n", 0}, {"b", false}};
+        CHECK(render("{{contact.attributes.n | default('none')}} {{contact.attributes.b | default('none')}}", w.ctx) ==
+              "0 false");
+    }
+    SUBCASE("the argument is an expression: another path, escaped like any value in HTML") {
+        w.contact.first_name.clear();
+        CHECK(render("{{contact.first_name | default(contact.email)}}", w.ctx) == "jana@example.cz");
+        CHECK(render("{{contact.first_name | default('<you>')}}", w.ctx, Escape::html) == "&lt;you&gt;");
+        w.contact.first_name = "<Jana>";
+        CHECK(render("{{contact.first_name | default('x')}}", w.ctx, Escape::html) == "&lt;Jana&gt;");
+    }
+    SUBCASE("parse errors: no parentheses, no argument, a bad argument, each with its column") {
+        Error e = compile_error("Hi {{contact.first_name | default}}");
+        CHECK(e.column == 27);
+        CHECK(e.message.find("the default filter needs a value: default('there')") != std::string::npos);
+        e = compile_error("Hi {{contact.first_name | default()}}");
+        CHECK(e.column == 34);
+        e = compile_error("Hi {{contact.first_name | default('x'}}");
+        CHECK(e.message.find("the default filter needs a value") != std::string::npos);
+        e = compile_error("Hi {{contact.first_name | default('x' +)}}");
+        CHECK(e.column == 42);
+        CHECK(compile_error("{{contact.first_name | defaults('x')}}").message.find("unknown filter 'defaults('x')'") !=
+              std::string::npos);
+    }
+    SUBCASE("the argument type-checks as text, with its column") {
+        const TypeEnv nps{"nps_response"};
+        CHECK_FALSE(compile("{{contact.first_name | default('there')}}").check(nps));
+        CHECK_FALSE(compile("{{event.score | default(contact.email)}}").check(nps));
+        auto e = compile("Hi {{contact.first_name | default(5)}}").check(nps);
+        REQUIRE(e);
+        CHECK(e->column == 35);
+        CHECK(e->message.find("the default filter needs a text, not number") != std::string::npos);
+        auto f = compile("Hi {{contact.first_name | default(contact.nope)}}").check(nps);
+        REQUIRE(f);
+        CHECK(f->column == 35);
+        CHECK(f->message.find("unknown path contact.nope") != std::string::npos);
+    }
+    SUBCASE("an argument reading voucher.* counts as reading the voucher") {
+        CHECK(compile("{{contact.first_name | default(voucher.code)}}").reads_voucher());
+        CHECK_FALSE(compile("{{contact.first_name | default('x')}}").reads_voucher());
+    }
+}
+
 TEST_CASE("templates: parse errors give the column in the whole text") {
     struct Case {
         std::string text;
@@ -208,7 +264,7 @@ TEST_CASE("templates: parse errors give the column in the whole text") {
         {"a {{#if contact.vip}}b{{#if event.score < 7}}c{{/if}}", 3, "unclosed {{#if}}"},
         {"a {{#if contact.vip}}b{{#if event.score < 7}}c", 23, "unclosed {{#if}}"},  // the innermost
         {"a {{#if contact.vip}}b{{else}}c{{else}}d{{/if}}", 32, "a second {{else}}"},
-        {"{{voucher.expires_at | shout}}", 24, "unknown filter 'shout' (filters: date, days_until)"},
+        {"{{voucher.expires_at | shout}}", 24, "unknown filter 'shout' (filters: date, days_until, default)"},
         {"{{voucher.expires_at | }}", 22, "a filter name is missing"},
         {"{{ | date}}", 4, "a filter needs a value"},
         {"Dear {{contact.first_name ==}}", 29, "unexpected end of expression"},
@@ -288,6 +344,20 @@ TEST_CASE("message templates: JSON, locales, validation, rendering") {
         auto again = template_from_json(json(t));
         REQUIRE(again.ok());
         CHECK(json(*again) == json(t));
+    }
+    SUBCASE("transactional: read and written only when true; must be a boolean") {
+        CHECK_FALSE(t.transactional);
+        CHECK_FALSE(json(t).contains("transactional"));
+        json doc = parse(template_doc);
+        doc["transactional"] = true;
+        auto tx = template_from_json(doc);
+        REQUIRE(tx.ok());
+        CHECK(tx->transactional);
+        CHECK(json(*tx) == doc);
+        doc["transactional"] = "yes";
+        auto bad = template_from_json(doc);
+        REQUIRE_FALSE(bad.ok());
+        CHECK(bad.error().path == "transactional");
     }
     SUBCASE("pick_locale: exact, then the language, then the fallback") {
         CHECK(t.pick_locale("cs") == "cs");

@@ -292,3 +292,111 @@ TEST_CASE("seed 003, passives: 7-8 get an improvement question with an early-acc
         }
     }
 }
+
+// ---- a contact without a name --------------------------------------------------------------
+
+namespace {
+
+// What a missing value leaves behind in a sentence: "meeting with   (NPS 6)", "Dear ,".
+std::string artefact(const std::string& text) {
+    for (const char* bad : {"  ", " ,", " .", "( ", " )", "()", " :", ",,", ", ,"})
+        if (text.find(bad) != std::string::npos) return std::string("\"") + bad + "\"";
+    std::size_t line = 0;
+    while (line <= text.size()) {
+        const std::size_t end = std::min(text.find('\n', line), text.size());
+        if (end > line && (text[line] == ' ' || text[end - 1] == ' ')) return "a line starting or ending with a space";
+        line = end + 1;
+    }
+    return "";
+}
+
+// The HTML's text: tags dropped (each a boundary, not a space).
+std::string html_text(const std::string& html) {
+    std::string out;
+    bool in_tag = false;
+    for (char c : html) {
+        if (c == '<') in_tag = true;
+        if (!in_tag) out += c;
+        if (c == '>') in_tag = false;
+    }
+    return out;
+}
+
+Event trigger_event(const std::string& type) {
+    Event e = fixtures::nps("e1", "c1", 6, "2026-11-20T10:00:00Z");
+    e.type = type;
+    e.kind = event_type_of(type);
+    if (type == "nps_response") e.data = {{"score", 6}, {"comment", "Slow delivery"}, {"survey", "nps-main"}};
+    if (type == "csat_response") e.data = {{"score", 2}, {"comment", "Slow"}, {"ticket_id", "T-1"}, {"agent", "eva"}};
+    if (type == "purchase") e.data = {{"order_id", "O-1"}, {"amount", 120}, {"currency", "EUR"}};
+    if (type == "ticket_resolved") e.data = {{"ticket_id", "T-1"}, {"agent", "eva"}, {"group", "billing"}};
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("shipped texts read naturally for a contact with no first or last name") {
+    Contact c = fixtures::contact("c1", "At Risk", true);
+    c.first_name.clear();
+    c.last_name.clear();
+    VoucherView v;
+    v.code = "W20-ABCD";
+    v.campaign = "nps-apology-20";
+    v.value = 20;
+    v.currency = "EUR";
+    v.expires_at = fixtures::at("2027-01-20T10:00:00Z");
+    const auto links = simulated_links();
+    MemoryHistory h;
+    h.add(fixtures::nps("old", "c1", 9, "2026-06-01T10:00:00Z"));
+    RunView run{"run-1", fixtures::at("2026-11-20T10:00:00Z")};
+
+    for (const std::string locale_wanted : {"en", "cs"}) {
+        const Event e = trigger_event("nps_response");
+        EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2027-01-10T10:00:00Z")};
+        for (const auto& [id, t] : shipped().templates) {
+            CAPTURE(id);
+            CAPTURE(locale_wanted);
+            auto m = render_message(t, locale_wanted, ctx);
+            REQUIRE(m.ok());
+            CHECK_MESSAGE(artefact(m->subject).empty(), m->subject << ": " << artefact(m->subject));
+            CHECK_MESSAGE(artefact(m->text).empty(), m->text << ": " << artefact(m->text));
+            const std::string html = html_text(m->html);
+            CHECK_MESSAGE(artefact(html).empty(), html << ": " << artefact(html));
+        }
+    }
+    std::size_t texts = 0;
+    for (const auto& [id, s] : shipped().scenarios) {
+        const Event e = trigger_event(s.trigger.event);
+        EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2026-11-20T10:00:00Z")};
+        for (const Node& n : s.nodes) {
+            for (const auto& [param, text] : n.text_params) {
+                CAPTURE(id);
+                CAPTURE(n.id);
+                CAPTURE(param);
+                auto out = text.render(ctx, Escape::none);
+                REQUIRE_MESSAGE(out.ok(), out.error().what());
+                CHECK_MESSAGE(artefact(*out).empty(), *out << ": " << artefact(*out));
+                ++texts;
+            }
+        }
+    }
+    CHECK(texts >= 15);
+
+    SUBCASE("with a name, the same texts name the person") {
+        c.first_name = "Jana";
+        c.last_name = "Nová";
+        const auto& bands = shipped().scenarios.at("nps-score-bands");
+        const Event e = trigger_event("nps_response");
+        EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2026-11-20T10:00:00Z")};
+        CHECK(*bands.find("prepare_meeting")->text_params.at("title").render(ctx, Escape::none) ==
+              "Prepare for the meeting with Jana Nová (NPS 6)");
+        c.first_name.clear();
+        c.last_name.clear();
+        CHECK(*bands.find("prepare_meeting")->text_params.at("title").render(ctx, Escape::none) ==
+              "Prepare for the meeting with c1@example.cz (NPS 6)");
+        c.last_name = "Nová";
+        const auto post = bands.find("post_team")->text_params.at("message").render(ctx, Escape::none);
+        REQUIRE(post.ok());
+        CHECK(post->find("NPS 6 from Nová (c1@example.cz) [VIP]") == 0);
+    }
+}

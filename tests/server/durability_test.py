@@ -78,10 +78,10 @@ SCENARIO = {
     "start": "hook1",
     "nodes": [
         {"id": "hook1", "type": "action", "action": "webhook",
-         "params": {"channel": "generic", "url": "https://hooks.example/in", "message": "NPS {{event.score}}"}, "next": "pause"},
+         "params": {"endpoint": "hooks-in", "message": "NPS {{event.score}}"}, "next": "pause"},
         {"id": "pause", "type": "wait", "for": "PT2S", "next": "hook2"},
         {"id": "hook2", "type": "action", "action": "webhook",
-         "params": {"channel": "generic", "url": "https://hooks.example/in", "message": "again"}, "next": "task"},
+         "params": {"endpoint": "hooks-in", "message": "again"}, "next": "task"},
         {"id": "task", "type": "action", "action": "notify", "params": {"role": "care", "message": "Call {{contact.id}}"}, "next": None},
     ]}
 

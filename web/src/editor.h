@@ -20,6 +20,7 @@ namespace closeloop::web {
 struct WorkspaceCatalog {
     nlohmann::json templates = nlohmann::json::array();  // GET /api/v1/templates items
     nlohmann::json campaigns = nlohmann::json::array();  // GET /api/v1/voucher-campaigns items
+    nlohmann::json endpoints = nlohmann::json::array();  // GET /api/v1/endpoints items: {id, name, kind}
     std::vector<std::string> roles;                      // GET /api/v1/roles
 };
 

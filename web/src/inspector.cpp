@@ -293,6 +293,8 @@ void action_form(EditorState& s, const json& node, const NodeView& n) {
             picker_field(s, node, n.id, field, label.c_str(), required, choices_of(s.catalog.templates));
         } else if (picker == "voucher_campaign_id") {
             picker_field(s, node, n.id, field, label.c_str(), required, choices_of(s.catalog.campaigns));
+        } else if (picker == "endpoint_id") {
+            picker_field(s, node, n.id, field, label.c_str(), required, choices_of(s.catalog.endpoints));
         } else if (picker == "role") {
             std::vector<std::pair<std::string, std::string>> roles;
             for (const auto& r : s.catalog.roles) roles.emplace_back(r, "");

@@ -39,11 +39,11 @@ void load_list(App::State& s) {
 }
 
 void load_catalog(App::State& s) {
-    // Three lists; the editor gets them together once all have answered (a missing one is
+    // Four lists; the editor gets them together once all have answered (a missing one is
     // left empty: pickers then take typed ids, and the server still checks on activation).
     if (s.catalog_pending > 0) return;  // one load at a time; it reads the newest anyway
     s.catalog = WorkspaceCatalog{};
-    s.catalog_pending = 3;
+    s.catalog_pending = 4;
     auto done = [&s]() {
         if (--s.catalog_pending == 0) s.editor.set_catalog(s.catalog);
     };
@@ -63,6 +63,10 @@ void load_catalog(App::State& s) {
     });
     api::get("/api/v1/voucher-campaigns", [&s, done, documents](const api::Reply& r) {
         if (r.ok()) s.catalog.campaigns = documents(list_of(r.body, "campaigns"));
+        done();
+    });
+    api::get("/api/v1/endpoints", [&s, done](const api::Reply& r) {
+        if (r.ok()) s.catalog.endpoints = list_of(r.body, "endpoints");
         done();
     });
     api::get("/api/v1/roles", [&s, done](const api::Reply& r) {

@@ -44,7 +44,7 @@ struct ParamSpec {
     ParamKind kind = ParamKind::text;
     bool required = false;
     // What a form offers to choose from, when something exists to choose: "template_id",
-    // "voucher_campaign_id", "role", "survey_id", "secret"; "" = nothing to pick.
+    // "voucher_campaign_id", "role", "survey_id", "endpoint_id"; "" = nothing to pick.
     std::string_view picker;
     std::vector<std::string_view> values;  // enum: the allowed values
     std::string_view fallback;             // what the engine uses when the param is absent; "" = none
@@ -81,8 +81,8 @@ struct AssignVoucher {  // assign_voucher: the voucher assigned (redeemed is fal
 struct Notify {  // notify: a task in the role's inbox
     std::string role, message;
 };
-struct Webhook {  // webhook
-    std::string channel, url, url_secret, message;
+struct Webhook {  // webhook: the endpoint's id (a workspace setting holding kind, URL and secret)
+    std::string endpoint, message;
 };
 struct TagChange {  // add_tag, remove_tag
     std::string tag;

@@ -4,6 +4,9 @@
 //   {{path}} or {{expression}}        the value, HTML-escaped in HTML parts
 //   {{expr | date}}                   a time as a date in the message's locale
 //   {{expr | days_until}}             whole days from now until that time (0 when past)
+//   {{expr | default('there')}}       the value, or the argument (an expression giving a text)
+//                                     when the value is null or "": `Hello {{contact.first_name
+//                                     | default('there')}}` reads well for a contact with no name
 //   {{#if expr}} .. {{else}} .. {{/if}}   (nestable; `else` optional)
 // A template that names an unknown path fails validation, not delivery.
 // {{#if}} reads its value as templates do: false, null, "", 0 and [] choose the else part,
@@ -60,9 +63,13 @@ struct LocalizedMessage {
     TemplateText subject, html, text;
 };
 
-// A template document of CONTRACT.md: id, name, fallback_locale, from, locales.
+// A template document of CONTRACT.md: id, name, fallback_locale, from, transactional, locales.
 struct MessageTemplate {
     std::string id, name, fallback_locale = "en", from;
+    // Mail the customer asked for or needs (a voucher they were promised, a receipt): exempt
+    // from unsubscribe and the frequency cap (delivery.h). JSON `"transactional": true`,
+    // written only when true; absent = marketing.
+    bool transactional = false;
     std::map<std::string, LocalizedMessage> locales;
 
     // The locale used for a contact: exact ("pt-BR"), then its language ("pt"), then the

@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,7 @@ LoadedScenario load_scenario(const nlohmann::json& j);
 struct Catalog {
     const std::map<std::string, MessageTemplate>* templates = nullptr;
     const std::map<std::string, VoucherCampaign>* campaigns = nullptr;
+    const std::set<std::string>* endpoints = nullptr;  // webhook endpoint ids (/api/v1/endpoints)
 };
 
 // Everything that must hold before a scenario can be activated (CONTRACT.md, Validation):

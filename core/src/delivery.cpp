@@ -352,7 +352,7 @@ json slack_payload(const ChannelPost& post) {
     else if (post.contact && !post.contact->owner.empty())
         fields.push_back({{"type", "mrkdwn"}, {"text", cut_text("*Owner*\n" + slack_escape(post.contact->owner), 2000)}});
     if (!fields.empty()) blocks.push_back({{"type", "section"}, {"fields", std::move(fields)}});
-    if (!comment.empty()) blocks.push_back(mrkdwn_section(quoted(slack_escape(comment))));
+    if (!comment.empty()) blocks.push_back(mrkdwn_section((quoted)(slack_escape(comment))));
     if (!post.contact_url.empty())
         blocks.push_back({{"type", "actions"},
                           {"elements", json::array({{{"type", "button"},

@@ -14,6 +14,8 @@
 namespace closeloop::server {
 
 using nlohmann::json;
+using delivery::new_webhook_secret;
+using delivery::refuse_url;
 
 namespace {
 

@@ -8,11 +8,11 @@ namespace closeloop::server {
 
 using nlohmann::json;
 
-namespace {
-
 json time_or_null(const std::optional<Time>& t) {
     return t ? json(format_time(*t)) : json(nullptr);
 }
+
+namespace {
 
 void put_text(json& j, const char* name, const std::string& value) {
     if (!value.empty()) j[name] = value;

@@ -12,6 +12,8 @@
 
 namespace closeloop::server {
 
+// RFC 3339, or null.
+nlohmann::json time_or_null(const std::optional<Time>& t);
 nlohmann::json event_json(const StoredEvent& e);
 nlohmann::json contact_json(const StoredContact& c);
 nlohmann::json voucher_json(const Voucher& v, Time now);

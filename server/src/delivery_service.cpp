@@ -13,6 +13,7 @@
 namespace closeloop::server {
 
 using nlohmann::json;
+using namespace closeloop::delivery;
 
 namespace {
 
@@ -262,6 +263,7 @@ AttemptOutcome DeliveryService::send_email(Worker& worker, const OutboxEntry& en
     o.attempt.status_code = r.code;
     o.attempt.duration_ms = ms_of(r.duration);
     o.attempt.detail = r.ok ? "accepted" : r.error;
+    if (r.ok && !r.deferred.empty()) o.attempt.detail += "; deferred by the server for some recipients";
     for (const auto& rejected : r.rejected)
         o.suppress.push_back({lower(rejected), "bounced", entry.contact, "rejected by the SMTP server", now});
     switch (r.ok ? DeliveryVerdict::delivered : classify_smtp_reply(r.code)) {
@@ -321,7 +323,10 @@ AttemptOutcome DeliveryService::post_webhook(Worker& worker, const OutboxEntry& 
     AttemptOutcome o = outcome_for(entry, now);
     o.attempt.status_code = r.status;
     o.attempt.duration_ms = ms_of(r.duration);
-    const DeliveryVerdict verdict = r.status == 0 ? DeliveryVerdict::retry : classify_http_status(r.status);
+    // No answer is transient (down, timeout), unless the guard refused the address: permanent.
+    const DeliveryVerdict verdict = r.refused       ? DeliveryVerdict::permanent
+                                    : r.status == 0 ? DeliveryVerdict::retry
+                                                    : classify_http_status(r.status);
     o.attempt.ok = verdict == DeliveryVerdict::delivered;
     o.attempt.detail = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + (r.error.empty() ? "" : ": " + r.error);
     switch (verdict) {

@@ -105,10 +105,12 @@ std::vector<OutboxEntry> SqliteStore::claim_effects(std::span<const std::string>
     write([&](WriteTx& tx) {
         out.clear();
         Db& db = sqlite_tx(tx).db();
-        auto st = db.prepare("UPDATE outbox SET claimed_until = ?1 WHERE seq IN (SELECT seq FROM outbox INDEXED BY "
-                             "outbox_due WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?2 AND "
-                             "(claimed_until IS NULL OR claimed_until <= ?2) AND kind IN (" +
-                             in + ") ORDER BY next_attempt_at, seq LIMIT ?3) RETURNING " CL_OUTBOX_COLUMNS);
+        const std::string sql =
+            "UPDATE outbox SET claimed_until = ?1 WHERE seq IN (SELECT seq FROM outbox INDEXED BY outbox_due WHERE "
+            "status IN ('pending', 'failed') AND next_attempt_at <= ?2 AND (claimed_until IS NULL OR claimed_until "
+            "<= ?2) AND kind IN (" +
+            in + ") ORDER BY next_attempt_at, seq LIMIT ?3) RETURNING " CL_OUTBOX_COLUMNS;
+        auto st = db.prepare(sql.c_str());
         st.bind(1, lease_until.ms).bind(2, now.ms).bind(3, limit_of(limit));
         for (std::size_t i = 0; i < kinds.size(); ++i) st.bind(static_cast<int>(i) + 4, kinds[i]);
         while (st.step()) out.push_back(read_outbox(st));

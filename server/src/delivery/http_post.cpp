@@ -97,7 +97,10 @@ HttpResult HttpPoster::post(const HttpTarget& target, const std::string& json_bo
     bool has_content_type = false;
     for (const auto& [name, value] : headers) {
         has_content_type = has_content_type || equal_nocase(name, "content-type");
-        detail::append(header_list, name + ": " + value);
+        std::string line = name + ": " + value;
+        std::replace_if(
+            line.begin(), line.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');  // one header
+        detail::append(header_list, line);
     }
     if (!has_content_type) detail::append(header_list, "Content-Type: application/json");
     detail::append(header_list, "Expect:");  // no 100-continue round trip for a small body

@@ -72,6 +72,17 @@ int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* user
     return 0;
 }
 
+// The address goes between < and > in MAIL FROM or RCPT TO: a CR or LF would end the command
+// and start one of the sender's choosing (contact addresses come from imported data).
+bool fits_command(std::string_view address, bool allow_empty) {
+    if (address.empty()) return allow_empty;
+    if (address.find('@') == std::string_view::npos) return false;
+    return std::none_of(address.begin(), address.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f || c == '<' || c == '>';
+    });
+}
+
 std::string with_helo(const std::string& url, const std::string& helo) {
     if (helo.empty()) return url;
     const auto scheme = url.find("://");
@@ -102,15 +113,27 @@ SmtpResult SmtpClient::send(const std::string& envelope_from, const std::vector<
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
         return result;
     };
-    if (recipients.empty()) {
-        result.error = "no recipients";
+    if (!fits_command(envelope_from, true)) {
+        result.malformed = true;
+        result.error = "malformed sender address";
+        return finish();
+    }
+    detail::Slist rcpt;
+    for (const auto& to : recipients) {
+        if (fits_command(to, false)) {
+            detail::append(rcpt, "<" + to + ">");
+        } else {
+            result.malformed = true;
+            result.rejected.push_back(to);
+        }
+    }
+    if (!rcpt) {
+        result.error = result.malformed ? "no well-formed recipient" : "no recipients";
         return finish();
     }
     CURL* curl = static_cast<CURL*>(curl_.get());
     Transfer transfer;
     transfer.message = &message;
-    detail::Slist rcpt;
-    for (const auto& to : recipients) detail::append(rcpt, "<" + to + ">");
     const std::string from = "<" + envelope_from + ">";
     char error[CURL_ERROR_SIZE] = {};
 
@@ -148,7 +171,7 @@ SmtpResult SmtpClient::send(const std::string& envelope_from, const std::vector<
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
     result.code = static_cast<int>(reply);
     result.ok = code == CURLE_OK;
-    result.rejected = std::move(transfer.rejected);
+    result.rejected.insert(result.rejected.end(), transfer.rejected.begin(), transfer.rejected.end());
     result.deferred = std::move(transfer.deferred);
     if (!result.ok) {
         result.error = error[0] ? error : curl_easy_strerror(code);

@@ -32,6 +32,10 @@ struct SmtpResult {
     // Recipients refused with 4xx while others were accepted: the message did not reach them,
     // try them again later.
     std::vector<std::string> deferred;
+    // An address could not go into an SMTP command (a control character, a space, < or >, no
+    // @): nothing was sent for it. A malformed recipient is also in `rejected`; a malformed
+    // sender, or no recipient left, fails the send with code 0. Permanent either way.
+    bool malformed = false;
 };
 
 class SmtpClient {

@@ -10,8 +10,8 @@ happening: connect, rcpt_rejected, data_failed, data_ok; D/connections holds the
 connections so far (a sender that reuses its connection opens few).
 
 --fail-first N answers "451 4.3.0 try again" to the first N DATA commands (a greylisting or
-overloaded server); --reject ADDR answers "550 5.1.1 no such user" at RCPT for that address
-(a permanent failure: the sender must not try again). Stops on SIGTERM or SIGINT."""
+overloaded server; what it refused is kept in D/failed/); --reject ADDR answers "550 5.1.1 no
+such user" at RCPT for that address (a permanent failure: the sender must not try again). Stops on SIGTERM or SIGINT."""
 import argparse, json, os, signal, sys, threading, time
 
 from aiosmtpd.controller import Controller
@@ -60,6 +60,11 @@ class Peer:
                 self.seq += 1
                 seq = self.seq
         if fail:
+            # Kept aside (not *.eml) so a test can compare it with the retry (same Message-ID).
+            failed = os.path.join(self.folder, "failed")
+            os.makedirs(failed, exist_ok=True)
+            with open(os.path.join(failed, f"{time.time():.6f}.eml"), "wb") as f:
+                f.write(envelope.original_content or envelope.content)
             self.log("data_failed", mail_from=envelope.mail_from, rcpt_tos=envelope.rcpt_tos)
             return "451 4.3.0 try again"
         base = os.path.join(self.folder, f"{seq:05d}")

@@ -349,6 +349,8 @@ def check_mime(what, m, public_url):
     date = msg.get("Date")
     try:
         when = email.utils.parsedate_to_datetime(str(date))
+        if when.tzinfo is None:  # "-0000": UTC, of unknown local time
+            when = when.replace(tzinfo=datetime.timezone.utc)
         recent = abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()) < 600
     except (TypeError, ValueError):
         recent = False

@@ -772,7 +772,8 @@ def part_webhooks(tmp):
         now = time.time()
         t.check("every webhook POST: JSON, webhook-id, a current webhook-timestamp, v1 signatures",
                 everything and all(r["headers"].get("content-type", "").startswith("application/json") and r["headers"].get("webhook-id")
-                                   and abs(int(r["headers"].get("webhook-timestamp", "0") or 0) - now) < 300
+                                   and re.fullmatch(r"\d{10}", r["headers"].get("webhook-timestamp", ""))
+                                   and abs(int(r["headers"]["webhook-timestamp"]) - now) < 300
                                    and re.fullmatch(r"v1,\S+( v1,\S+)*", r["headers"].get("webhook-signature", "")) for r in everything),
                 [r["headers"] for r in everything][:3])
         ep_of_path = lambda path: path.strip("/").split("/")[0]

@@ -440,7 +440,7 @@ def part_mail(tmp):
         keys = [m["key"] for m in msgs]
         t.check("the SMTP server received each of them once (counted by X-Closeloop-Effect = the effect key)",
                 sorted(keys) == sorted(by_key) and len(set(keys)) == len(keys), (sorted(keys), sorted(by_key)))
-        t.check("Message-IDs are distinct", len({str(m["msg"].get("Message-ID")) for m in msgs}) == len(msgs))
+        t.check("Message-IDs are distinct", msgs and len({str(m["msg"].get("Message-ID")) for m in msgs}) == len(msgs))
         vouchers = {}
         for v in get(s, "/api/v1/vouchers?limit=1000").get("vouchers", []):
             vouchers[v["contact"]] = v
@@ -620,8 +620,9 @@ def part_mail(tmp):
                 0 < smtp.connections() < total, (smtp.connections(), total))
         ms = metrics(s)
         t.check("/metrics: no e-mail pending, e-mail attempts counted",
-                (metric(ms, "closeloop_outbox_depth", kind="send_email", status="pending") or 0) == 0
-                and (metric(ms, "closeloop_delivery_attempts_total", kind="send_email") or 0) >= total,
+                any(k[0] == "closeloop_outbox_depth" for k in ms)
+                and (metric(ms, "closeloop_outbox_depth", kind="send_email", status="pending") or 0) == 0
+                and total > 0 and (metric(ms, "closeloop_delivery_attempts_total", kind="send_email") or 0) >= total,
                 {k: v for k, v in ms.items() if "outbox" in k[0] or "delivery" in k[0]})
     finally:
         stop(s, "mail")
@@ -898,14 +899,15 @@ def part_webhooks(tmp):
         ms = metrics(s)
         logs = [a for e in es for a in attempts_of(e)]
         t.check("/metrics: nothing pending or dead; attempts and failures = the attempt logs",
-                (metric(ms, "closeloop_outbox_depth", kind="webhook", status="pending") or 0) == 0
-                and (metric(ms, "closeloop_outbox_dead", kind="webhook") or 0) == 0
+                any(k[0] == "closeloop_outbox_depth" for k in ms)
+                and (metric(ms, "closeloop_outbox_depth", kind="webhook", status="pending") or 0) == 0
+                and metric(ms, "closeloop_outbox_dead", kind="webhook") == 0
                 and metric(ms, "closeloop_delivery_attempts_total", kind="webhook") == len(logs)
                 and metric(ms, "closeloop_delivery_failures_total", kind="webhook") == len([a for a in logs if not a.get("ok")]),
                 (len(logs), {k: v for k, v in ms.items() if "outbox" in k[0] or "delivery" in k[0]}))
         keys = [r["headers"].get("webhook-id") for r in hooks.requests() + down.requests()]
         t.check("every effect reached its receiver (distinct webhook-ids = the outbox's webhook entries, all sent)",
-                set(keys) == {e["key"] for e in es} and all(e.get("status") == "sent" for e in es),
+                es and set(keys) == {e["key"] for e in es} and all(e.get("status") == "sent" for e in es),
                 sorted((e["key"], e.get("status")) for e in es))
     finally:
         stop(s, "webhooks")
@@ -980,9 +982,9 @@ def part_kill(tmp):
         print(f"  ..   raw requests {len(ids)}, distinct keys {len(set(ids))}, repeated keys {len(repeats)} "
               f"(raw repeats {len(ids) - len(set(ids))})")
         t.check("repeats only of what was in flight at the SIGKILL (first seen before it), a handful at most",
-                all(first_seen[i] <= killed_at for i in repeats) and len(repeats) <= 16, sorted(repeats))
+                recs and all(first_seen[i] <= killed_at for i in repeats) and len(repeats) <= 16, sorted(repeats))
         t.check("a SIGTERM sends nothing twice: no key first seen between the restart and the SIGTERM repeats",
-                not [i for i in repeats if killed_at < first_seen[i] <= termed_at], sorted(repeats))
+                recs and not [i for i in repeats if killed_at < first_seen[i] <= termed_at], sorted(repeats))
         sample = recs[:: max(1, len(recs) // 5)][:5]
         res = verify([(secret, signed(r), r["body"]) for r in sample])
         t.check("signed, before and after the restarts (5 checked by standardwebhooks)", sample and res == ["ok"] * len(sample), res)

@@ -258,8 +258,8 @@ class SmtpPeer:
         cmd = ["/usr/bin/python3", os.path.join(HERE, "smtp_peer.py"), "--port", str(self.port), "--dir", folder]
         if fail_first:
             cmd += ["--fail-first", str(fail_first)]
-        if reject:
-            cmd += ["--reject", *reject]
+        for address in reject:
+            cmd += ["--reject", address]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.ready = self.proc.stdout.readline().strip() == "ready"
         t.check(f"SMTP peer listens on {self.port}", self.ready, self.proc.poll() is not None and self.proc.stderr.read())

@@ -30,16 +30,17 @@ def free_port():
 
 
 class Server:
-    """`closeloop serve` on a data folder; `start` waits for /healthz."""
+    """`closeloop serve` on a data folder; `start` waits for /healthz. A port given here is
+    kept across restarts (links the server wrote, such as --public-url's, stay valid)."""
 
-    def __init__(self, binary, data, key=KEY, extra=(), rfm_interval=0):
+    def __init__(self, binary, data, key=KEY, extra=(), rfm_interval=0, port=None):
         self.binary, self.data, self.key, self.extra = binary, data, key, list(extra)
         self.rfm_interval = rfm_interval
-        self.port, self.proc = None, None
+        self.fixed_port, self.port, self.proc = port, None, None
         self.out = self.err = ""
 
     def start(self, env_key=True):
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         env = dict(os.environ)
         if env_key:
             env["CLOSELOOP_BOOTSTRAP_KEY"] = self.key

@@ -9,6 +9,9 @@ on its own line and serves until killed (SIGTERM or SIGINT). Each accepted messa
 D as NNNN.eml (the bytes as received, CRLF line ends) with NNNN.json beside it:
 {"mail_from", "rcpt_tos", "peer": [host, port], "connection": n, "tls": bool, "login": str}
 (the client's address and the connection's number tell which messages shared a connection).
+D/log.jsonl gets a line per happening, with its time: {"at", "event": "connect" | "rcpt_rejected" |
+"data_failed" | "data_ok", ...}; a message refused with 451 is kept in D/failed/ (so a test can
+compare it with the retry: same Message-ID).
 D/connections holds the number of SMTP connections so far (those that said EHLO or HELO; the
 readiness probe of aiosmtpd's Controller says neither). Each file appears whole (written, then
 renamed) before the server answers 250, so a client that got 250 can read it at once.
@@ -31,6 +34,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import warnings
 
 import ssl
@@ -56,6 +60,10 @@ class Peer:
         self.lock = threading.Lock()
         write_whole(os.path.join(folder, "connections"), b"0\n")
 
+    def log(self, event, **fields):
+        with self.lock, open(os.path.join(self.folder, "log.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(dict(at=time.time(), event=event, **fields)) + "\n")
+
     # A connection is a client address; EHLO again after STARTTLS is the same connection (aiosmtpd
     # starts a new session there), and the Controller's readiness probe never says EHLO.
     def _count_connection(self, session):
@@ -63,7 +71,12 @@ class Peer:
             if session.peer not in self.seen:
                 self.seen[session.peer] = len(self.seen) + 1
                 write_whole(os.path.join(self.folder, "connections"), b"%d\n" % len(self.seen))
+                new = len(self.seen)
+            else:
+                new = None
             session.closeloop_connection = self.seen[session.peer]
+        if new:
+            self.log("connect", peer=list(session.peer), n=new)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self._count_connection(session)
@@ -77,21 +90,28 @@ class Peer:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
+            self.log("rcpt_rejected", address=address, mail_from=envelope.mail_from)
             return "550 5.1.1 <{}>: mailbox unavailable".format(address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            if self.fail_left > 0:
-                self.fail_left -= 1
-                return "451 4.3.0 try again later"
-            self.messages += 1
-            number = self.messages
-        stem = os.path.join(self.folder, "%04d" % number)
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")
+        with self.lock:
+            fail = self.fail_left > 0
+            if fail:
+                self.fail_left -= 1
+            else:
+                self.messages += 1
+                number = self.messages
+        if fail:
+            os.makedirs(os.path.join(self.folder, "failed"), exist_ok=True)
+            write_whole(os.path.join(self.folder, "failed", "%.6f.eml" % time.time()), content)
+            self.log("data_failed", mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos))
+            return "451 4.3.0 try again later"
+        stem = os.path.join(self.folder, "%04d" % number)
         write_whole(stem + ".eml", content)
         meta = {
             "mail_from": envelope.mail_from,
@@ -102,6 +122,7 @@ class Peer:
             "login": session.auth_data.decode("utf-8") if isinstance(session.auth_data, bytes) else None,
         }
         write_whole(stem + ".json", json.dumps(meta).encode("utf-8"))
+        self.log("data_ok", number=number, mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos))
         return "250 OK queued as %04d" % number
 
 

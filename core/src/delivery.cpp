@@ -134,8 +134,8 @@ std::optional<Time> parse_imf_fixdate(std::string_view s) {
     static constexpr const char* days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
     static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-        s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT")
+    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+        s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT")
         return std::nullopt;
     if (std::none_of(std::begin(days), std::end(days), [&](const char* d) { return s.substr(0, 3) == d; }))
         return std::nullopt;
@@ -287,8 +287,9 @@ std::string slack_user_of(const Contact* c) {
         const auto it = c->attributes.find(key);
         if (it == c->attributes.end() || !it->is_string()) continue;
         const auto& id = it->get_ref<const std::string&>();
-        if (!id.empty() && id.size() <= 32 &&
-            std::all_of(id.begin(), id.end(), [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'); }))
+        if (!id.empty() && id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char ch) {
+                return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+            }))
             return id;
     }
     return "";
@@ -316,7 +317,7 @@ json mrkdwn_section(std::string_view text) {
 }
 
 // Each line as a Slack quote.
-std::string quoted(std::string_view text) {
+std::string slack_quote(std::string_view text) {
     std::string out = "&gt; ";
     for (char c : text) {
         out += c;
@@ -350,9 +351,10 @@ json slack_payload(const ChannelPost& post) {
     if (!owner_id.empty())
         fields.push_back({{"type", "mrkdwn"}, {"text", "*Owner*\n<@" + owner_id + ">"}});
     else if (post.contact && !post.contact->owner.empty())
-        fields.push_back({{"type", "mrkdwn"}, {"text", cut_text("*Owner*\n" + slack_escape(post.contact->owner), 2000)}});
+        fields.push_back(
+            {{"type", "mrkdwn"}, {"text", cut_text("*Owner*\n" + slack_escape(post.contact->owner), 2000)}});
     if (!fields.empty()) blocks.push_back({{"type", "section"}, {"fields", std::move(fields)}});
-    if (!comment.empty()) blocks.push_back(mrkdwn_section((quoted)(slack_escape(comment))));
+    if (!comment.empty()) blocks.push_back(mrkdwn_section(slack_quote(slack_escape(comment))));
     if (!post.contact_url.empty())
         blocks.push_back({{"type", "actions"},
                           {"elements", json::array({{{"type", "button"},
@@ -361,8 +363,8 @@ json slack_payload(const ChannelPost& post) {
     std::string context = "closeloop";
     if (!post.scenario.empty()) context += " \u00b7 scenario " + slack_escape(post.scenario);
     if (!post.run_id.empty()) context += " \u00b7 " + slack_escape(post.run_id);
-    blocks.push_back({{"type", "context"},
-                      {"elements", json::array({{{"type", "mrkdwn"}, {"text", cut_text(context, 3000)}}})}});
+    blocks.push_back(
+        {{"type", "context"}, {"elements", json::array({{{"type", "mrkdwn"}, {"text", cut_text(context, 3000)}}})}});
     if (blocks.size() > slack_max_blocks) blocks.erase(blocks.begin() + slack_max_blocks, blocks.end());
 
     // The notification text: the message, or the headline when there is none.
@@ -377,21 +379,19 @@ json teams_payload(const ChannelPost& post) {
     const std::string segment = segment_of(post.contact);
 
     json body = json::array();
-    body.push_back(
-        {{"type", "TextBlock"}, {"text", name}, {"size", "Medium"}, {"weight", "Bolder"}, {"wrap", true}});
+    body.push_back({{"type", "TextBlock"}, {"text", name}, {"size", "Medium"}, {"weight", "Bolder"}, {"wrap", true}});
     if (!post.message.empty()) body.push_back({{"type", "TextBlock"}, {"text", post.message}, {"wrap", true}});
     if (!comment.empty())
-        body.push_back({{"type", "TextBlock"},
-                        {"text", "\u201c" + comment + "\u201d"},
-                        {"isSubtle", true},
-                        {"wrap", true}});
+        body.push_back(
+            {{"type", "TextBlock"}, {"text", "\u201c" + comment + "\u201d"}, {"isSubtle", true}, {"wrap", true}});
     json facts = json::array();
     if (answer) {
         facts.push_back({{"title", answer->kind}, {"value", std::to_string(answer->score)}});
         if (!answer->band.empty()) facts.push_back({{"title", "Band"}, {"value", answer->band}});
     }
     if (!segment.empty()) facts.push_back({{"title", "Segment"}, {"value", segment}});
-    if (post.contact && !post.contact->owner.empty()) facts.push_back({{"title", "Owner"}, {"value", post.contact->owner}});
+    if (post.contact && !post.contact->owner.empty())
+        facts.push_back({{"title", "Owner"}, {"value", post.contact->owner}});
     if (!facts.empty()) body.push_back({{"type", "FactSet"}, {"facts", std::move(facts)}});
 
     json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},

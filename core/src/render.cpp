@@ -272,7 +272,8 @@ private:
             else if (name.empty())
                 return fail(pipe_column, "a filter name is missing after '|'");
             else
-                return fail(p.filter_column, "unknown filter '" + std::string(name) + "' (filters: date, days_until, default)");
+                return fail(p.filter_column,
+                            "unknown filter '" + std::string(name) + "' (filters: date, days_until, default)");
         }
         out().push_back(std::move(p));
     }
@@ -291,8 +292,8 @@ std::optional<Error> check_parts(const std::vector<Part>& parts, const TypeEnv& 
             auto arg = p.filter_arg.check(env);
             if (!arg) return shifted(arg.error(), p.arg_column, "invalid_template");
             if (*arg != ValueType::text && *arg != ValueType::any && *arg != ValueType::null)
-                return template_error(p.arg_column, "the default filter needs a text, not " +
-                                                        std::string(value_type_name(*arg)));
+                return template_error(p.arg_column,
+                                      "the default filter needs a text, not " + std::string(value_type_name(*arg)));
             continue;
         }
         if (p.kind == Part::Kind::value && p.filter != Part::Filter::none && *type != ValueType::time &&

@@ -248,9 +248,9 @@ private:
             const auto* mail = std::get_if<SendEmail>(&eff.params);
             if (!mail) continue;
             EmailRender m = render_email(*mail, eff.key, *in_.templates, ctx);
-            SimulatedEmail out{std::move(m.effect), std::move(m.template_id), std::move(m.locale), std::move(m.dir),
-                               std::move(m.from),   std::move(m.subject),     std::move(m.html),   std::move(m.text),
-                               std::move(m.error)};
+            SimulatedEmail out{std::move(m.effect), std::move(m.template_id), std::move(m.locale),
+                               std::move(m.dir),    std::move(m.from),        std::move(m.subject),
+                               std::move(m.html),   std::move(m.text),        std::move(m.error)};
             line.emails->push_back(std::move(out));
         }
     }

@@ -131,13 +131,8 @@ TEST_CASE("delivery: the default retry schedule is Standard Webhooks' stretched 
 TEST_CASE("delivery: a retry schedule reads from text, errors name the item") {
     auto p = parse_retry_schedule("0s, 5s,5m ,30m,2h,1d,250ms");
     REQUIRE(p.ok());
-    const std::vector<std::int64_t> want = {0,
-                                            5 * ms_per_second,
-                                            5 * ms_per_minute,
-                                            30 * ms_per_minute,
-                                            2 * ms_per_hour,
-                                            ms_per_day,
-                                            250};
+    const std::vector<std::int64_t> want = {
+        0, 5 * ms_per_second, 5 * ms_per_minute, 30 * ms_per_minute, 2 * ms_per_hour, ms_per_day, 250};
     REQUIRE(p->delays.size() == want.size());
     for (std::size_t i = 0; i < want.size(); ++i) CHECK(p->delays[i].ms == want[i]);
 
@@ -187,7 +182,7 @@ TEST_CASE("delivery: Retry-After is delta-seconds or an IMF-fixdate") {
     CHECK(parse_retry_after(" 0 ", now) == Duration{0, 0, 0});
     CHECK(parse_retry_after("Wed, 21 Oct 2026 07:30:30 GMT", now) == Duration{0, 0, 150'000});
     CHECK(parse_retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now) == Duration{0, 0, 0});  // past: at once
-    CHECK(parse_retry_after("99999999999999", now)->ms > ms_per_day);                    // huge, not overflowed
+    CHECK(parse_retry_after("99999999999999", now)->ms > ms_per_day);                     // huge, not overflowed
     CHECK_FALSE(parse_retry_after("", now));
     CHECK_FALSE(parse_retry_after("soon", now));
     CHECK_FALSE(parse_retry_after("-5", now));
@@ -315,9 +310,9 @@ TEST_CASE("delivery: the Teams payload is a Workflows message with one Adaptive 
     CHECK(facts[0] == json{{"title", "NPS"}, {"value", "4"}});
     CHECK(facts[1] == json{{"title", "Band"}, {"value", "detractor"}});
     CHECK(facts[2] == json{{"title", "Segment"}, {"value", "Loyal"}});
-    CHECK(card["actions"] == json::array({{{"type", "Action.OpenUrl"},
-                                           {"title", "Open contact"},
-                                           {"url", "https://cl.example/contacts/c-42"}}}));
+    CHECK(card["actions"] ==
+          json::array(
+              {{{"type", "Action.OpenUrl"}, {"title", "Open contact"}, {"url", "https://cl.example/contacts/c-42"}}}));
 }
 
 TEST_CASE("delivery: the generic payload carries the key, the run, the contact and the event") {

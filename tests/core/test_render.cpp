@@ -228,7 +228,7 @@ TEST_CASE("templates: the default filter") {
         e = compile_error("Hi {{contact.first_name | default('x'}}");
         CHECK(e.message.find("the default filter needs a value") != std::string::npos);
         e = compile_error("Hi {{contact.first_name | default('x' +)}}");
-        CHECK(e.column == 42);
+        CHECK(e.column == 40);
         CHECK(compile_error("{{contact.first_name | defaults('x')}}").message.find("unknown filter 'defaults('x')'") !=
               std::string::npos);
     }

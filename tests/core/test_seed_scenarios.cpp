@@ -85,8 +85,15 @@ TEST_CASE("every shipped scenario validates against the shipped templates and ca
         for (const auto& e : errors) MESSAGE(e.node << " " << e.field << ": " << e.message);
         CHECK(errors.empty());
     }
-    CHECK(json(s.scenarios.at("nps-recovery"))["nodes"] ==
-          json(load_scenario(fixtures::parse(fixtures::recovery_json)).scenario)["nodes"]);
+    // The shipped nps-recovery is the contract's example, except the call's wording: the
+    // example's "Call {{contact.first_name}} (..." reads "Call  (..." for a contact without a
+    // name, so the shipped one names such a contact by address.
+    json shipped_nodes = json(s.scenarios.at("nps-recovery"))["nodes"];
+    json contract_nodes = json(load_scenario(fixtures::parse(fixtures::recovery_json)).scenario)["nodes"];
+    for (json* nodes : {&shipped_nodes, &contract_nodes})
+        for (auto& n : *nodes)
+            if (n["id"] == "call") n["params"].erase("message");
+    CHECK(shipped_nodes == contract_nodes);
 }
 
 TEST_CASE("every shipped template renders in every locale, English and Czech at least") {

@@ -87,6 +87,8 @@ TEST_CASE("schema 3: events stored before scenarios existed are not a backlog fo
         .exec(
             "DROP TABLE scenarios; DROP TABLE scenario_versions; DROP TABLE templates; DROP TABLE runs; "
             "DROP TABLE sessions; DROP INDEX api_keys_id; ALTER TABLE api_keys DROP COLUMN id; "
+            "DROP TABLE endpoints; DROP TABLE suppressions; ALTER TABLE outbox_attempts DROP COLUMN status_code; "
+            "ALTER TABLE outbox_attempts DROP COLUMN duration_ms; "
             "UPDATE events SET processed_at = NULL; PRAGMA user_version = 2");
     SqliteStore store(dir.path);
     CHECK(store.schema_version() == SqliteStore::latest_schema_version());

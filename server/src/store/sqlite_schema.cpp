@@ -354,6 +354,10 @@ constexpr std::array<const char*, 6> migrations = {
       created_at INTEGER NOT NULL,
       PRIMARY KEY (workspace_id, address)
     ) WITHOUT ROWID;
+    -- Each workspace's secret for its unsubscribe links (new workspaces get one when created).
+    INSERT INTO settings (workspace_id, name, value, updated_at)
+      SELECT id, 'link_secret', '"' || lower(hex(randomblob(32))) || '"', 0 FROM workspaces WHERE true
+      ON CONFLICT DO NOTHING;
     )sql",
 };
 

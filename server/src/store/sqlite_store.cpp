@@ -28,7 +28,16 @@ Workspace SqliteWriteTx::create_workspace(const std::string& slug, const std::st
         .bind(2, name)
         .bind(3, now.ms)
         .run();
-    return {db_.last_insert_rowid(), slug, name, now};
+    const WorkspaceId id = db_.last_insert_rowid();
+    // The secret that signs its unsubscribe links (unsubscribe.h), made with the workspace so it
+    // never changes under links already sent; SQLite's randomness is a CSPRNG seeded by the OS.
+    db_.prepare(
+           "INSERT INTO settings (workspace_id, name, value, updated_at) VALUES (?1, 'link_secret', "
+           "'\"' || lower(hex(randomblob(32))) || '\"', ?2) ON CONFLICT DO NOTHING")
+        .bind(1, id)
+        .bind(2, now.ms)
+        .run();
+    return {id, slug, name, now};
 }
 
 void SqliteWriteTx::add_key(WorkspaceId ws, KeyKind kind, const std::string& key_hash, const std::string& prefix,

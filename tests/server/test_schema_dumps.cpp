@@ -152,6 +152,15 @@ TEST_CASE("a database of every released schema opens, migrates to the current on
         if (version >= 3) check_runs(store, ws->id);
         check_migrated_to_5(store, ws->id, version);
         if (version >= 5) check_builder(store, ws->id);
+        // Every workspace has the secret of its unsubscribe links (made by schema 6, or with it).
+        const auto secret = store.setting(ws->id, "link_secret");
+        CHECK((secret && secret->is_string() && secret->get<std::string>().size() == 64));
+        if (version >= 6) {
+            const auto hooks = store.find_endpoint(ws->id, "hooks");
+            REQUIRE(hooks);
+            CHECK(hooks->kind == "generic");
+            CHECK(hooks->secret.rfind("whsec_", 0) == 0);
+        }
         // Nothing old is a backlog for the executor, and the migrated file takes new writes.
         CHECK(store.unprocessed_events(10).empty());
         const auto more = store.insert_events(ws->id,

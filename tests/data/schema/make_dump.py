@@ -8,12 +8,13 @@ dumped with the sqlite3 CLI. test_schema_dumps.cpp loads each dump, opens it wit
 Build the binary from the commit that released the schema, in a scratch worktree:
     v1: 57de511 (the foundation: meta only)   v2: b7318a7   v3: 64cd49d   v4: 4f9b7dc
     v5: the server-builder branch's commit that added it (sessions, key ids, version statuses)
+    v6: the delivery branch's commit that added it (outbox claims, endpoints, suppressions)
 The data (fixed event times, so the test can name them): workspace "demo", contact "jana"
 (with e-mail and tags), an NPS answer of 3, a purchase, a custom event, a voucher campaign
 and a voucher, a task, RFM scores; from schema 3 on also a template, a scenario and the run
 that the NPS answer started (waiting 90 days), with its task and outbox entry; from schema 5 on
 also a draft saved twice ("drafty", versions 1 and 2), a browser session, and a second admin
-key that is revoked.
+key that is revoked; from schema 6 on also a webhook endpoint ("hooks").
 """
 import json
 import os
@@ -40,7 +41,10 @@ def main():
     data = tempfile.mkdtemp(prefix="closeloop-dump-")
     port = free_port()
     env = dict(os.environ, CLOSELOOP_BOOTSTRAP_KEY=KEY)
-    server = subprocess.Popen([binary, "serve", "--data", data, "--port", str(port)], env=env)
+    # --allow-private-endpoints: schema 6's endpoint is on loopback (older binaries do not know it).
+    flags = ["--allow-private-endpoints"] if "allow-private-endpoints" in subprocess.run(
+        [binary, "serve", "--help"], capture_output=True, text=True).stdout else []
+    server = subprocess.Popen([binary, "serve", "--data", data, "--port", str(port)] + flags, env=env)
     base = f"http://127.0.0.1:{port}"
 
     def call(method, path, body=None, ok=(200, 201, 202)):
@@ -67,6 +71,9 @@ def main():
             populate(call, with_runs=schema_of(data) >= 3)
         if schema_of(data) >= 5:
             populate_builder(call, binary, data)
+        if schema_of(data) >= 6:
+            call("POST", "/api/v1/endpoints", {"id": "hooks", "name": "Helpdesk", "kind": "generic",
+                                               "url": "http://127.0.0.1:9/hook"})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

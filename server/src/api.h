@@ -23,7 +23,7 @@ struct Api {
     // Stores posted events; the scenario executor's ingest (which also runs them through the
     // active scenarios) when one is running, else the store's insert_events.
     std::function<IngestResult(WorkspaceId, std::span<const Event>, Time)> ingest = nullptr;
-    std::string public_url = "";  // https://... makes the session cookie Secure
+    std::string public_url = "";           // https://... makes the session cookie Secure
     bool allow_private_endpoints = false;  // webhook endpoints on loopback / private networks
     bool sends_email = false;              // an SMTP server is configured
     std::function<void()> wake_delivery = nullptr;

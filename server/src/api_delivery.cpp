@@ -13,9 +13,9 @@
 
 namespace closeloop::server {
 
-using nlohmann::json;
 using delivery::new_webhook_secret;
 using delivery::refuse_url;
+using nlohmann::json;
 
 namespace {
 
@@ -159,10 +159,10 @@ void retry_endpoint(Api& api, Call& call) {
     const auto e = api.store.find_endpoint(call.caller.workspace, call.param(1));
     if (!e) return send_error(call.res, 404, "not_found", "no endpoint with this id", "id");
     if (e->disabled_at)
-        return send_error(call.res, 409, "endpoint_disabled",
-                          "the endpoint is disabled (" + e->disabled_reason +
-                              "): enable it first with PUT {\"enabled\": true}",
-                          "enabled");
+        return send_error(
+            call.res, 409, "endpoint_disabled",
+            "the endpoint is disabled (" + e->disabled_reason + "): enable it first with PUT {\"enabled\": true}",
+            "enabled");
     const std::size_t n = api.store.retry_endpoint_effects(call.caller.workspace, e->id, api.now());
     if (api.wake_delivery) api.wake_delivery();
     send_json(call.res, 200, {{"retried", n}});

@@ -91,8 +91,12 @@ json outbox_json(const OutboxEntry& o, bool sends_email) {
                             {"detail", a.detail},
                             {"status_code", a.status_code},
                             {"duration_ms", a.duration_ms}});
-    json j = {{"id", o.seq},         {"key", o.key},           {"kind", o.kind},
-              {"params", o.params},  {"status", to_string(o.status)}, {"attempts", o.attempts},
+    json j = {{"id", o.seq},
+              {"key", o.key},
+              {"kind", o.kind},
+              {"params", o.params},
+              {"status", to_string(o.status)},
+              {"attempts", o.attempts},
               {"attempt_log", attempts}};
     put_text(j, "contact", o.contact);
     put_text(j, "run_id", o.run_id);

@@ -61,7 +61,8 @@ void done(Api& api, Call& call) {
 void list_outbox(Api& api, Call& call) {
     OutboxQuery q;
     std::optional<std::string> status;
-    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead", "suppressed"}), status) ||
+    if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead", "suppressed"}),
+                    status) ||
         !take_param(call.res, query_text(call.req, "kind", 64), q.kind) ||
         !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
         return;

@@ -157,8 +157,14 @@ bool DeliveryService::pass(Worker& worker) {
     const std::string kinds[] = {worker.kind};
     const auto claimed = store_.claim_effects(kinds, now, Time{now.ms + ms_of(options_.lease)}, options_.batch);
     if (claimed.empty()) return false;
+    // Settled as they come, a few at a time: after a crash only those sent and not yet settled
+    // go again (with their keys), while a commit is shared by several messages.
     std::vector<AttemptOutcome> outcomes;
-    outcomes.reserve(claimed.size());
+    auto first_unsettled = std::chrono::steady_clock::now();
+    const auto settle = [&] {
+        store_.finish_attempts(outcomes, clock_());
+        outcomes.clear();
+    };
     for (const OutboxEntry& entry : claimed) {
         bool stopping;
         {
@@ -178,9 +184,13 @@ bool DeliveryService::pass(Worker& worker) {
             o = worker.kind == email_kind ? send_email(worker, entry, at) : post_webhook(worker, entry, at);
         }
         count(worker.kind, o);
+        if (outcomes.empty()) first_unsettled = std::chrono::steady_clock::now();
         outcomes.push_back(std::move(o));
+        if (outcomes.size() >= options_.settle_every ||
+            std::chrono::steady_clock::now() - first_unsettled >= options_.settle_after)
+            settle();
     }
-    store_.finish_attempts(outcomes, clock_());
+    if (!outcomes.empty()) settle();
     return true;
 }
 
@@ -222,8 +232,9 @@ AttemptOutcome settled(const OutboxEntry& entry, Time now, OutboxStatus status, 
 AttemptOutcome DeliveryService::send_email(Worker& worker, const OutboxEntry& entry, Time now) {
     const auto m = entry.params.find("message");
     if (m == entry.params.end() || !m->is_object())
-        return settled(entry, now, OutboxStatus::dead,
-                       entry.last_error.empty() ? "the e-mail was not rendered when it was enqueued" : entry.last_error);
+        return settled(
+            entry, now, OutboxStatus::dead,
+            entry.last_error.empty() ? "the e-mail was not rendered when it was enqueued" : entry.last_error);
     const json& message = *m;
     const bool marketing = message.value("marketing", true);
     const std::string to = text_of(message, "to");
@@ -328,7 +339,8 @@ AttemptOutcome DeliveryService::post_webhook(Worker& worker, const OutboxEntry& 
                                     : r.status == 0 ? DeliveryVerdict::retry
                                                     : classify_http_status(r.status);
     o.attempt.ok = verdict == DeliveryVerdict::delivered;
-    o.attempt.detail = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + (r.error.empty() ? "" : ": " + r.error);
+    o.attempt.detail =
+        r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + (r.error.empty() ? "" : ": " + r.error);
     switch (verdict) {
         case DeliveryVerdict::delivered:
             o.status = OutboxStatus::sent;

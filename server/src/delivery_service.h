@@ -43,7 +43,11 @@ struct DeliveryOptions {
     RetryPolicy retry = default_retry_policy();
     std::chrono::milliseconds timeout{10000};  // one attempt, connect to answer
     int webhook_threads = 4;
-    std::size_t batch = 32;                // entries claimed at a time
+    std::size_t batch = 32;  // entries claimed at a time
+    // Attempts are settled (one commit) every few messages or after this long, whichever first:
+    // what a crash can send twice.
+    std::size_t settle_every = 8;
+    std::chrono::milliseconds settle_after{100};
     std::chrono::milliseconds lease{300000};  // how long a claim holds
     std::chrono::milliseconds idle_poll{250};
 };
@@ -87,8 +91,8 @@ private:
     std::condition_variable cv_;
     bool stopping_ = false;
     std::uint64_t signals_ = 0;
-    std::map<std::string, DeliveryKindStats> stats_;                   // under mutex_
-    std::map<std::pair<WorkspaceId, std::string>, Time> next_slot_;    // pacing, under mutex_
+    std::map<std::string, DeliveryKindStats> stats_;                 // under mutex_
+    std::map<std::pair<WorkspaceId, std::string>, Time> next_slot_;  // pacing, under mutex_
 };
 
 }  // namespace closeloop::server

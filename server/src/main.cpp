@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
     serve->add_option("--cap-per-day", serve_options.cap_per_day, "Marketing e-mails per contact a day (0 = no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));
-    serve->add_option("--cap-per-week", serve_options.cap_per_week, "Marketing e-mails per contact a week (0 = no limit)")
+    serve
+        ->add_option("--cap-per-week", serve_options.cap_per_week,
+                     "Marketing e-mails per contact a week (0 = no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));
     serve->add_option("--threads", serve_options.threads, "HTTP worker threads (each open connection holds one)")

@@ -16,8 +16,8 @@ void suppress(OutboxEntry& entry, std::string why) {
 void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const SendEmail& mail, const StepFacts& step,
                    const WorkspaceDelivery& delivery, const OutboxPolicy& policy, OutboxEntry& entry) {
     entry.address = mail.to;
-    const std::string url = unsubscribe_url(
-        policy.public_url, unsubscribe_token(delivery.link_secret, {ws, step.contact.id, mail.to}));
+    const std::string url =
+        unsubscribe_url(policy.public_url, unsubscribe_token(delivery.link_secret, {ws, step.contact.id, mail.to}));
     const std::map<std::string, std::string> links = {{"unsubscribe", url}, {"preferences", url}};
     // The run's voucher, or the contact's latest of the scenario's campaigns (as the simulator).
     std::optional<VoucherView> fallback;
@@ -40,8 +40,8 @@ void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const Send
         return;
     }
     entry.marketing = !r.transactional;
-    json message = {{"from", r.from},       {"to", mail.to},     {"subject", r.subject}, {"html", r.html},
-                    {"text", r.text},       {"locale", r.locale}, {"dir", r.dir},        {"marketing", entry.marketing}};
+    json message = {{"from", r.from}, {"to", mail.to},      {"subject", r.subject}, {"html", r.html},
+                    {"text", r.text}, {"locale", r.locale}, {"dir", r.dir},         {"marketing", entry.marketing}};
     message["cc"] = mail.cc.empty() ? json::array() : json::array({mail.cc});
     if (entry.marketing) message["unsubscribe_url"] = url;
     entry.params["message"] = std::move(message);

@@ -86,9 +86,8 @@ int serve(const ServeOptions& options) {
         std::cerr << "closeloop: --smtp must be smtp://host:port or smtps://host:port, not " << options.smtp << "\n";
         return 2;
     }
-    const std::string public_url = options.public_url.empty()
-                                       ? "http://" + options.bind + ":" + std::to_string(options.port)
-                                       : options.public_url;
+    const std::string public_url =
+        options.public_url.empty() ? "http://" + options.bind + ":" + std::to_string(options.port) : options.public_url;
     App app({.data = options.data,
              .clock = now_utc,
              .threads = options.threads,

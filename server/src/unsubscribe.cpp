@@ -62,8 +62,8 @@ std::optional<nlohmann::json> payload_of(std::string_view token, std::string_vie
     const auto raw = unbase64url(*encoded);
     if (!raw) return std::nullopt;
     auto j = nlohmann::json::parse(*raw, nullptr, false);
-    if (!j.is_object() || !j.contains("w") || !j["w"].is_number_integer() || !j.contains("c") ||
-        !j["c"].is_string() || !j.contains("a") || !j["a"].is_string())
+    if (!j.is_object() || !j.contains("w") || !j["w"].is_number_integer() || !j.contains("c") || !j["c"].is_string() ||
+        !j.contains("a") || !j["a"].is_string())
         return std::nullopt;
     return j;
 }
@@ -71,7 +71,8 @@ std::optional<nlohmann::json> payload_of(std::string_view token, std::string_vie
 }  // namespace
 
 std::string unsubscribe_token(std::string_view secret, const UnsubscribeTarget& t) {
-    const std::string payload = base64url(nlohmann::json{{"w", t.workspace}, {"c", t.contact}, {"a", t.address}}.dump());
+    const std::string payload =
+        base64url(nlohmann::json{{"w", t.workspace}, {"c", t.contact}, {"a", t.address}}.dump());
     return payload + "." + signature(secret, payload);
 }
 

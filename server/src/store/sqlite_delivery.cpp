@@ -12,7 +12,7 @@ namespace closeloop::server {
 
 namespace {
 
-#define CL_ENDPOINT_COLUMNS                                                                                  \
+#define CL_ENDPOINT_COLUMNS                                                                                         \
     "id, name, kind, url, secret, previous_secret, previous_until, rate_per_second, disabled_at, disabled_reason, " \
     "created_at, updated_at"
 
@@ -218,10 +218,9 @@ std::size_t SqliteStore::retry_endpoint_effects(WorkspaceId ws, std::string_view
     write([&](WriteTx& tx) {
         n = static_cast<std::size_t>(sqlite_tx(tx)
                                          .db()
-                                         .prepare(
-                                             "UPDATE outbox SET status = 'pending', next_attempt_at = ?3, "
-                                             "claimed_until = NULL WHERE workspace_id = ?1 AND endpoint_id = ?2 "
-                                             "AND status = 'dead'")
+                                         .prepare("UPDATE outbox SET status = 'pending', next_attempt_at = ?3, "
+                                                  "claimed_until = NULL WHERE workspace_id = ?1 AND endpoint_id = ?2 "
+                                                  "AND status = 'dead'")
                                          .bind(1, ws)
                                          .bind(2, endpoint)
                                          .bind(3, now.ms)

@@ -208,8 +208,7 @@ void load_attempts(Db& db, OutboxEntry& o) {
     auto st = db.prepare(
         "SELECT at, ok, detail, status_code, duration_ms FROM outbox_attempts WHERE outbox_seq = ?1 ORDER BY seq");
     st.bind(1, o.seq);
-    while (st.step())
-        o.attempt_log.push_back({time_at(st, 0), st.int64(1) != 0, st.text(2), st.int32(3), st.int64(4)});
+    while (st.step()) o.attempt_log.push_back({time_at(st, 0), st.int64(1) != 0, st.text(2), st.int32(3), st.int64(4)});
 }
 
 std::optional<StoredContact> select_contact(Db& db, WorkspaceId ws, std::string_view id) {

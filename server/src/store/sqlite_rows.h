@@ -94,7 +94,7 @@ Voucher read_voucher(const Stmt& st);
 
 Task read_task(const Stmt& st);
 
-#define CL_OUTBOX_COLUMNS \
+#define CL_OUTBOX_COLUMNS                                                                                              \
     "seq, key, kind, contact_id, run_id, params, status, attempts, next_attempt_at, last_error, created_at, sent_at, " \
     "endpoint_id, marketing, address, claimed_until, workspace_id"
 

@@ -180,8 +180,8 @@ struct TaskQuery {
 struct OutboxAttempt {
     Time at;
     bool ok = false;
-    std::string detail;       // the error, or what the peer answered
-    int status_code = 0;      // HTTP status or SMTP reply code; 0 = no answer
+    std::string detail;   // the error, or what the peer answered
+    int status_code = 0;  // HTTP status or SMTP reply code; 0 = no answer
     std::int64_t duration_ms = 0;
 };
 

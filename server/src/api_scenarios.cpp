@@ -8,6 +8,8 @@
 //   GET/POST /api/v1/templates, GET /api/v1/templates/{id}.
 // Loading, validation and simulation are core's (scenario.h, render.h, simulator.h); the
 // executor (executor.h) runs what is active.
+#include <set>
+
 #include "api.h"
 #include "api_json.h"
 #include "closeloop/detail/json_read.h"
@@ -27,7 +29,8 @@ namespace {
 struct WorkspaceCatalog {
     std::map<std::string, MessageTemplate> templates;
     std::map<std::string, VoucherCampaign> campaigns;
-    Catalog catalog() const { return {&templates, &campaigns}; }
+    std::set<std::string> endpoints;  // webhook endpoints' ids
+    Catalog catalog() const { return {&templates, &campaigns, &endpoints}; }
 };
 
 WorkspaceCatalog workspace_catalog(Api& api, WorkspaceId ws) {
@@ -35,6 +38,7 @@ WorkspaceCatalog workspace_catalog(Api& api, WorkspaceId ws) {
     for (const auto& t : api.store.templates(ws))
         if (auto loaded = template_from_json(t.document)) out.templates.emplace(t.id, std::move(*loaded));
     for (auto& c : api.store.voucher_campaigns(ws)) out.campaigns.emplace(c.campaign.id, std::move(c.campaign));
+    for (const auto& e : api.store.endpoints(ws)) out.endpoints.insert(e.id);
     return out;
 }
 

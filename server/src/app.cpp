@@ -24,7 +24,7 @@ struct App::Parts {
 
     Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock, const AppOptions& options)
         : rfm(store, clock),
-          executor(store, clock, ExecutorOptions{.outbox = {options.public_url, options.cap}}),
+          executor(store, clock, ExecutorOptions{.outbox = {options.public_url, options.cap, options.redeem_url}}),
           delivery(store, clock, options.delivery),
           api{store,
               metrics,

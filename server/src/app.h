@@ -38,6 +38,7 @@ struct AppOptions {
     bool executor_thread = true;
     DeliveryOptions delivery;  // the delivery workers (SMTP, webhooks, retries)
     FrequencyCap cap;          // marketing e-mails per contact
+    std::string redeem_url;    // {{links.redeem}}: the shop's voucher page, "{code}" for the code
     // false: no delivery threads (tests that look at the outbox as the executor left it).
     bool delivery_threads = true;
 };

@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
     serve->add_option("--delivery-timeout-ms", serve_options.delivery_timeout_ms, "Time limit of one delivery attempt")
         ->capture_default_str()
         ->check(CLI::Range(100, 600000));
+    serve->add_option("--redeem-url", serve_options.redeem_url,
+                      "The shop's page that takes a voucher, {code} for its code (e-mails' redeem button); "
+                      "without it the button is left out");
     serve->add_option("--cap-per-day", serve_options.cap_per_day, "Marketing e-mails per contact a day (0 = no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));

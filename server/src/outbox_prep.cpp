@@ -1,5 +1,7 @@
 #include "outbox_prep.h"
 
+#include <cctype>
+
 #include "unsubscribe.h"
 
 namespace closeloop::server {
@@ -7,6 +9,25 @@ namespace closeloop::server {
 using nlohmann::json;
 
 namespace {
+
+// The shop's redeem page for a code: "{code}" replaced by the code, percent-encoded.
+std::string redeem_link(const std::string& pattern, const std::string& code) {
+    std::string encoded;
+    for (unsigned char c : code) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            encoded += static_cast<char>(c);
+        } else {
+            static const char* hex = "0123456789ABCDEF";
+            encoded += '%';
+            encoded += hex[c >> 4];
+            encoded += hex[c & 15];
+        }
+    }
+    std::string out = pattern;
+    for (auto at = out.find("{code}"); at != std::string::npos; at = out.find("{code}", at + encoded.size()))
+        out.replace(at, 6, encoded);
+    return out;
+}
 
 void suppress(OutboxEntry& entry, std::string why) {
     entry.status = OutboxStatus::suppressed;
@@ -18,15 +39,17 @@ void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const Send
     entry.address = mail.to;
     const std::string url =
         unsubscribe_url(policy.public_url, unsubscribe_token(delivery.link_secret, {ws, step.contact.id, mail.to}));
-    const std::map<std::string, std::string> links = {{"unsubscribe", url}, {"preferences", url}};
+    std::map<std::string, std::string> links = {{"unsubscribe", url}, {"preferences", url}};
     // The run's voucher, or the contact's latest of the scenario's campaigns (as the simulator).
     std::optional<VoucherView> fallback;
     if (!step.state.voucher) fallback = step.history.latest(step.contact.id, step.scenario.campaigns(), step.now);
+    const VoucherView* voucher = step.state.voucher ? &*step.state.voucher : (fallback ? &*fallback : nullptr);
+    if (voucher && !policy.redeem_url.empty()) links["redeem"] = redeem_link(policy.redeem_url, voucher->code);
     const RunView run{step.state.id, step.state.started_at};
     EvalContext ctx;
     ctx.event = step.state.event.get();
     ctx.contact = &step.contact;
-    ctx.voucher = step.state.voucher ? &*step.state.voucher : (fallback ? &*fallback : nullptr);
+    ctx.voucher = voucher;
     ctx.run = &run;
     ctx.links = &links;
     ctx.history = &step.history;

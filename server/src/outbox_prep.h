@@ -26,6 +26,9 @@ namespace closeloop::server {
 struct OutboxPolicy {
     std::string public_url;  // base of links in e-mails and posts
     FrequencyCap cap;
+    // {{links.redeem}}: the shop's page that takes a voucher, "{code}" standing for its code
+    // ("" = no such link: the templates then leave the redeem button out).
+    std::string redeem_url;
 };
 
 // What the step knew when it asked for the effect.

@@ -95,7 +95,8 @@ int serve(const ServeOptions& options) {
              .synchronous = options.synchronous,
              .public_url = public_url,
              .delivery = delivery,
-             .cap = {options.cap_per_day, options.cap_per_week}});
+             .cap = {options.cap_per_day, options.cap_per_week},
+             .redeem_url = options.redeem_url});
     // The port first: a port in use must fail before a database (and a key shown once) exists.
     if (!app.bind(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port

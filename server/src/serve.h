@@ -17,6 +17,7 @@ struct ServeOptions {
     std::string retry_schedule;             // "0s,5s,5m,..." ("" = the default, about three days)
     int delivery_timeout_ms = 10000;        // one delivery attempt
     int cap_per_day = 1, cap_per_week = 3;  // marketing e-mails per contact (0 = no limit)
+    std::string redeem_url;                 // the shop's voucher page, "{code}" for the code
     int threads = 64;                       // HTTP worker threads: each keep-alive connection holds one while open
     int rfm_interval_minutes = 60;          // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements

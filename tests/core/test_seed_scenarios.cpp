@@ -360,7 +360,9 @@ TEST_CASE("shipped texts read naturally for a contact with no first or last name
     for (const std::string locale_wanted : {"en", "cs"}) {
         const Event e = trigger_event("nps_response");
         EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2027-01-10T10:00:00Z")};
-        for (const auto& [id, t] : shipped().templates) {
+        for (const auto& entry : shipped().templates) {
+            const std::string& id = entry.first;  // not a binding: clang 14 cannot capture those
+            const MessageTemplate& t = entry.second;
             CAPTURE(id);
             CAPTURE(locale_wanted);
             auto m = render_message(t, locale_wanted, ctx);
@@ -372,11 +374,15 @@ TEST_CASE("shipped texts read naturally for a contact with no first or last name
         }
     }
     std::size_t texts = 0;
-    for (const auto& [id, s] : shipped().scenarios) {
+    for (const auto& entry : shipped().scenarios) {
+        const std::string& id = entry.first;  // not a binding: clang 14 cannot capture those
+        const auto& s = entry.second;
         const Event e = trigger_event(s.trigger.event);
         EvalContext ctx{&e, &c, &v, &run, &links, &h, fixtures::at("2026-11-20T10:00:00Z")};
         for (const Node& n : s.nodes) {
-            for (const auto& [param, text] : n.text_params) {
+            for (const auto& text_param : n.text_params) {
+                const std::string& param = text_param.first;
+                const auto& text = text_param.second;
                 CAPTURE(id);
                 CAPTURE(n.id);
                 CAPTURE(param);

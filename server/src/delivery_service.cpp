@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <future>
 #include <iostream>
 
 #include "delivery/http_post.h"
@@ -44,6 +46,7 @@ std::int64_t ms_of(std::chrono::milliseconds d) {
 // A worker thread's kind and its own connections.
 struct DeliveryService::Worker {
     std::string kind;
+    std::map<std::pair<WorkspaceId, std::string>, std::optional<Endpoint>> endpoints;  // this batch's
     std::unique_ptr<SmtpClient> smtp;
     std::unique_ptr<HttpPoster> http;
 };
@@ -155,16 +158,28 @@ void DeliveryService::loop(Worker& worker) {
 bool DeliveryService::pass(Worker& worker) {
     const Time now = clock_();
     const std::string kinds[] = {worker.kind};
-    const auto claimed = store_.claim_effects(kinds, now, Time{now.ms + ms_of(options_.lease)}, options_.batch);
+    // E-mail has one worker: a bigger batch costs nobody a wait. The lease outlasts the batch
+    // even if every message in it takes the whole timeout, so no other worker can claim an
+    // entry this one still holds.
+    const std::size_t batch = worker.kind == email_kind ? options_.email_batch : options_.batch;
+    const auto lease = std::max<std::int64_t>(ms_of(options_.lease),
+                                              static_cast<std::int64_t>(batch) * ms_of(options_.timeout) + 60000);
+    const auto claimed = store_.claim_effects(kinds, now, Time{now.ms + lease}, batch);
     if (claimed.empty()) return false;
     // Settled as they come, a few at a time: after a crash only those sent and not yet settled
     // go again (with their keys), while a commit is shared by several messages.
+    // The commit runs beside the sending (one at a time per worker, in order): the next
+    // messages go out while the disk syncs.
     std::vector<AttemptOutcome> outcomes;
+    std::future<void> settling;
     auto first_unsettled = std::chrono::steady_clock::now();
     const auto settle = [&] {
-        store_.finish_attempts(outcomes, clock_());
+        if (settling.valid()) settling.get();  // the one before; rethrows its failure
+        settling = std::async(std::launch::async,
+                              [this, group = std::move(outcomes)] { store_.finish_attempts(group, clock_()); });
         outcomes.clear();
     };
+    worker.endpoints.clear();
     for (const OutboxEntry& entry : claimed) {
         bool stopping;
         {
@@ -191,6 +206,7 @@ bool DeliveryService::pass(Worker& worker) {
             settle();
     }
     if (!outcomes.empty()) settle();
+    if (settling.valid()) settling.get();
     return true;
 }
 
@@ -306,7 +322,14 @@ std::optional<Time> DeliveryService::paced(const OutboxEntry& entry, double rate
 }
 
 AttemptOutcome DeliveryService::post_webhook(Worker& worker, const OutboxEntry& entry, Time now) {
-    const auto endpoint = store_.find_endpoint(entry.workspace, entry.endpoint);
+    // Read once per batch (a batch is mostly one endpoint's burst).
+    auto cached = worker.endpoints.find({entry.workspace, entry.endpoint});
+    if (cached == worker.endpoints.end())
+        cached = worker.endpoints
+                     .emplace(std::pair{entry.workspace, entry.endpoint},
+                              store_.find_endpoint(entry.workspace, entry.endpoint))
+                     .first;
+    const std::optional<Endpoint>& endpoint = cached->second;
     if (!endpoint) return settled(entry, now, OutboxStatus::dead, "there is no endpoint " + entry.endpoint);
     if (endpoint->disabled_at)
         return settled(entry, now, OutboxStatus::dead,
@@ -352,6 +375,8 @@ AttemptOutcome DeliveryService::post_webhook(Worker& worker, const OutboxEntry& 
             o.status = OutboxStatus::dead;
             o.error = "the receiver answered 410 Gone: the endpoint " + endpoint->id + " is disabled";
             o.disable_endpoint = endpoint->id;
+            cached->second->disabled_at = now;  // the rest of this batch sees it disabled
+            cached->second->disabled_reason = "the receiver answered 410 Gone";
             o.disable_reason = "the receiver answered 410 Gone";
             break;
         case DeliveryVerdict::permanent:

@@ -10,7 +10,8 @@
 //      instead if the address unsubscribed or bounced since; a webhook signed per Standard
 //      Webhooks with the endpoint's secrets (webhook-id = the effect key, so a receiver drops
 //      a repeat), paced per endpoint (a burst waits its turn instead of being refused);
-//   3. settles the batch in one transaction (Store::finish_attempts): sent; failed and due
+//   3. settles what it did every few messages, the commit running beside the next sends
+//      (Store::finish_attempts, one transaction per group): sent; failed and due
 //      again per core's retry policy (transient: no answer, timeout, 5xx, 429, SMTP 4xx;
 //      Retry-After honoured); dead after the last try or on a permanent answer (kept, and
 //      retryable through the API: nothing is dropped); a 410 disables the endpoint; an SMTP
@@ -43,7 +44,8 @@ struct DeliveryOptions {
     RetryPolicy retry = default_retry_policy();
     std::chrono::milliseconds timeout{10000};  // one attempt, connect to answer
     int webhook_threads = 4;
-    std::size_t batch = 32;  // entries claimed at a time
+    std::size_t batch = 32;         // webhook entries claimed at a time (per worker)
+    std::size_t email_batch = 128;  // e-mails claimed at a time (one worker: nobody waits on it)
     // Attempts are settled (one commit) every few messages or after this long, whichever first:
     // what a crash can send twice.
     std::size_t settle_every = 8;

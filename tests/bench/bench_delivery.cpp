@@ -6,6 +6,7 @@
 //   bench_delivery                  N = 10,000 e-mails, then N webhooks with 4 threads and with 1
 //   bench_delivery --n N            another N
 //   bench_delivery --webhook-threads T   the service's webhook threads for the first webhook run (4)
+//   bench_delivery --batch B        entries a worker claims at a time (DeliveryOptions::batch)
 //   bench_delivery --aiosmtpd       the e-mail sink is tests/server/smtp_peer.py (aiosmtpd, which
 //                                   writes every message to disk) instead of the in-process sink
 //   bench_delivery --smoke          N = 300; checks that everything arrived
@@ -15,8 +16,9 @@
 // workers and the plain loop measure aiosmtpd. Webhooks: an httplib::Server answering 200.
 // The store is a real SqliteStore in a temporary folder (durable FULL commits).
 //
-// Beside the figures, the cost of the store's part alone (claim a batch, settle it as sent,
-// sending nothing) and of building one e-mail (GMime), to tell where the time goes.
+// Beside the figures, the cost of each part of a worker's loop alone: the store's (claim a batch,
+// settle it as sent, sending nothing), building one e-mail (GMime), the service's SmtpClient and
+// HttpPoster (with signing) sending a prebuilt message: where the time goes.
 //
 // Checks every run: each effect is sent, and the sink received one message per effect (exit 1
 // otherwise).
@@ -43,7 +45,10 @@
 #include <vector>
 
 #include "closeloop/delivery.h"
+#include "delivery/http_post.h"
 #include "delivery/mime.h"
+#include "delivery/signing.h"
+#include "delivery/smtp.h"
 #include "delivery_service.h"
 #include "keys.h"
 #include "store/sqlite_store.h"
@@ -365,11 +370,15 @@ double drain(Outbox& box, const std::string& kind, std::size_t n, DeliveryOption
     DeliveryService service(*box.store, wall_now, std::move(options));
     const auto start = Clock::now();
     service.start();
-    for (;;) {
-        if (box.counts(kind).first == 0) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        if (seconds_since(start) > 600) break;
-    }
+    // The service's own counters first (no store read competing with the workers), then the
+    // store until the last batch is settled.
+    auto settled = [&] {
+        const auto s = service.stats()[kind];
+        return s.sent + s.dead + s.suppressed;
+    };
+    while (settled() < n && seconds_since(start) < 600) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (box.counts(kind).first != 0 && seconds_since(start) < 600)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     const double seconds = seconds_since(start);
     service.stop();
     const auto [open, sent] = box.counts(kind);
@@ -393,17 +402,22 @@ std::size_t discard(char*, std::size_t size, std::size_t count, void*) {
     return size * count;
 }
 
-// The transport's limit: one easy handle, the message built once, sent n times.
-double plain_smtp(int port, std::size_t n, bool& ok) {
+std::string built_email(std::size_t i) {
     delivery::OutgoingEmail mail;
     mail.from = from_address;
-    mail.to = {"zakaznik0@example.cz"};
+    mail.to = {"zakaznik" + std::to_string(i) + "@example.cz"};
     mail.subject = subject;
-    mail.text = text_body(0);
-    mail.html = html_body(0);
-    mail.message_id = delivery::message_id_for("run-0/mail", "obchod.example");
+    mail.text = text_body(i);
+    mail.html = html_body(i);
+    mail.message_id = delivery::message_id_for("run-" + std::to_string(i) + "/mail", "obchod.example");
     mail.date = wall_now();
-    const std::string message = delivery::build_email(mail);
+    mail.headers.emplace_back("X-Closeloop-Effect", "run-" + std::to_string(i) + "/mail");
+    return delivery::build_email(mail);
+}
+
+// The transport's limit: one easy handle, the message built once, sent n times.
+double plain_smtp(int port, std::size_t n, bool& ok) {
+    const std::string message = built_email(0);
     CURL* curl = curl_easy_init();
     curl_slist* rcpt = curl_slist_append(nullptr, "zakaznik0@example.cz");
     const std::string url = "smtp://127.0.0.1:" + std::to_string(port) + "/bench";
@@ -479,33 +493,52 @@ double store_only(Outbox& box, const std::string& kind, std::size_t batch) {
 double build_only(std::size_t n) {
     const auto start = Clock::now();
     std::size_t bytes = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        delivery::OutgoingEmail mail;
-        mail.from = from_address;
-        mail.to = {"zakaznik" + std::to_string(i) + "@example.cz"};
-        mail.subject = subject;
-        mail.text = text_body(i);
-        mail.html = html_body(i);
-        mail.message_id = delivery::message_id_for("run-" + std::to_string(i) + "/mail", "obchod.example");
-        mail.date = wall_now();
-        bytes += delivery::build_email(mail).size();
-    }
+    for (std::size_t i = 0; i < n; ++i) bytes += built_email(i).size();
     return bytes > 0 ? seconds_since(start) : 0;
 }
 
-void print_row(const Figures& f, std::size_t n) {
+// The service's SMTP client alone: the message built once, sent n times.
+double smtp_client_only(int port, std::size_t n) {
+    const std::string message = built_email(0);
+    delivery::SmtpConfig config;
+    config.url = "smtp://127.0.0.1:" + std::to_string(port);
+    delivery::SmtpClient client(config);
+    const auto start = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) client.send("reditelka@obchod.example", {"zakaznik0@example.cz"}, message);
+    return seconds_since(start);
+}
+
+// The service's webhook poster alone, signing each post as the workers do.
+double http_poster_only(const std::string& url, std::size_t n) {
+    const std::string body = webhook_payload(0).dump();
+    const std::vector<std::string> secrets = {"whsec_" + random_hex(24)};
+    delivery::HttpPoster poster(std::chrono::milliseconds(10000));
+    const auto start = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string id = "run-" + std::to_string(i) + "/notify";
+        const std::int64_t timestamp = wall_now().ms / 1000;
+        poster.post({url, true}, body,
+                    {{"Content-Type", "application/json"},
+                     {"webhook-id", id},
+                     {"webhook-timestamp", std::to_string(timestamp)},
+                     {"webhook-signature", delivery::webhook_signature(secrets, id, timestamp, body)}});
+    }
+    return seconds_since(start);
+}
+
+void print_row(const Figures& f) {
     std::printf("%-22s %12.0f %14.0f %8.0f %%  %8.2f s\n", f.kind.c_str(), f.workers_rate, f.plain_rate,
                 100.0 * f.workers_rate / f.plain_rate, f.drain_seconds);
-    (void)n;
 }
 
 template <class Sink>
-bool run(Sink& smtp, std::size_t n, int webhook_threads, const char* smtp_name) {
+bool run(Sink& smtp, std::size_t n, int webhook_threads, std::size_t batch, const char* smtp_name) {
     bool ok = true;
     WebhookSink hooks;
     std::vector<Figures> rows;
     DeliveryOptions base;
     base.allow_private_endpoints = true;
+    base.batch = batch;
 
     // E-mail: one worker (the service's one SMTP connection), then the plain loop.
     {
@@ -563,18 +596,22 @@ bool run(Sink& smtp, std::size_t n, int webhook_threads, const char* smtp_name) 
 
     std::printf("%zu effects of each kind, already in the outbox (SQLite, durable commits)\n", n);
     std::printf("%-22s %12s %14s %10s  %10s\n", "kind", "workers/s", "plain curl/s", "share", "drain");
-    for (const auto& f : rows) print_row(f, n);
+    for (const auto& f : rows) print_row(f);
 
-    // Where the time goes: the store's part (claim + settle, batches of the service's size) and
-    // building one e-mail, each alone.
+    // Where the time goes: each part of a worker's loop alone, one after the other (the
+    // workers' figure is about 1 / the sum of the parts' costs: one thread does them in turn).
     {
         Outbox box;
         box.fill("send_email", n, "");
-        const double store_seconds = store_only(box, "send_email", DeliveryOptions{}.batch);
-        const double build_seconds = build_only(n);
-        std::printf("alone: claim + settle %.0f /s (%.0f us each); build_email %.0f /s (%.0f us each)\n",
-                    static_cast<double>(n) / store_seconds, 1e6 * store_seconds / static_cast<double>(n),
-                    static_cast<double>(n) / build_seconds, 1e6 * build_seconds / static_cast<double>(n));
+        const double store_s = store_only(box, "send_email", batch);
+        const double build_s = build_only(n);
+        const double smtp_s = smtp_client_only(smtp.port(), n);
+        const double http_s = http_poster_only(hooks.url(), n);
+        const auto us = [n](double seconds) { return 1e6 * seconds / static_cast<double>(n); };
+        std::printf(
+            "alone, us per message: claim + settle %.0f (batches of %zu), build_email %.0f, SmtpClient::send %.0f, "
+            "HttpPoster::post + signing %.0f\n",
+            us(store_s), batch, us(build_s), us(smtp_s), us(http_s));
     }
     return ok;
 }
@@ -584,6 +621,7 @@ bool run(Sink& smtp, std::size_t n, int webhook_threads, const char* smtp_name) 
 int main(int argc, char** argv) {
     std::size_t n = 10000;
     int webhook_threads = DeliveryOptions{}.webhook_threads;
+    std::size_t batch = DeliveryOptions{}.batch;
     bool smoke = false, aiosmtpd = false;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--smoke") == 0) {
@@ -592,10 +630,12 @@ int main(int argc, char** argv) {
             aiosmtpd = true;
         } else if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             n = std::max<std::size_t>(1, std::strtoull(argv[++i], nullptr, 10));
+        } else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            batch = std::max<std::size_t>(1, std::strtoull(argv[++i], nullptr, 10));
         } else if (std::strcmp(argv[i], "--webhook-threads") == 0 && i + 1 < argc) {
             webhook_threads = std::max(1, std::atoi(argv[++i]));
         } else {
-            std::fprintf(stderr, "usage: bench_delivery [--smoke] [--n N] [--webhook-threads T] [--aiosmtpd]\n");
+            std::fprintf(stderr, "usage: bench_delivery [--smoke] [--n N] [--webhook-threads T] [--batch B] [--aiosmtpd]\n");
             return 2;
         }
     }
@@ -604,10 +644,10 @@ int main(int argc, char** argv) {
     bool ok;
     if (aiosmtpd) {
         AiosmtpdSink smtp;
-        ok = run(smtp, n, webhook_threads, "aiosmtpd");
+        ok = run(smtp, n, webhook_threads, batch, "aiosmtpd");
     } else {
         SmtpSink smtp;
-        ok = run(smtp, n, webhook_threads, "C++ sink");
+        ok = run(smtp, n, webhook_threads, batch, "C++ sink");
     }
     curl_global_cleanup();
     return ok ? 0 : 1;

@@ -48,7 +48,7 @@ struct DeliveryOptions {
     std::size_t email_batch = 128;  // e-mails claimed at a time (one worker: nobody waits on it)
     // Attempts are settled (one commit) every few messages or after this long, whichever first:
     // what a crash can send twice.
-    std::size_t settle_every = 8;
+    std::size_t settle_every = 64;
     std::chrono::milliseconds settle_after{100};
     std::chrono::milliseconds lease{300000};  // how long a claim holds
     std::chrono::milliseconds idle_poll{250};

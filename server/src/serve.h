@@ -10,18 +10,19 @@ struct ServeOptions {
     std::filesystem::path data = "data";
     std::string bind = "127.0.0.1";
     int port = 8080;
-    std::string smtp;                        // smtp://host:port or smtps://; "" = e-mail waits in the outbox
-    std::string smtp_user, smtp_password;    // from the config file, preferably
-    std::string dkim_key;                    // PEM RSA private key file: DKIM-sign every e-mail ("" = unsigned)
-    std::string dkim_selector, dkim_domain;  // s= and d=; both required with dkim_key
-    std::string public_url;                  // base of links in e-mails ("" = http://<bind>:<port>)
-    bool allow_private_endpoints = false;    // webhooks to loopback and private networks
-    std::string retry_schedule;              // "0s,5s,5m,..." ("" = the default, about three days)
-    int delivery_timeout_ms = 10000;         // one delivery attempt
-    int cap_per_day = 1, cap_per_week = 3;   // marketing e-mails per contact (0 = no limit)
-    int threads = 64;                        // HTTP worker threads: each keep-alive connection holds one while open
-    int rfm_interval_minutes = 60;           // RFM of every workspace at start and then this often; 0 = on demand only
-    std::string synchronous = "FULL";        // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
+    std::string smtp;                       // smtp://host:port or smtps://; "" = e-mail waits in the outbox
+    std::string smtp_user, smtp_password;   // from the config file, preferably
+    std::string dkim_key;                   // PEM RSA private key file: DKIM-sign every e-mail ("" = unsigned)
+    std::string dkim_selector;              // s=, required with dkim_key
+    std::string dkim_domain;                // d=, required with dkim_key (the zone of <s>._domainkey.<d>)
+    std::string public_url;                 // base of links in e-mails ("" = http://<bind>:<port>)
+    bool allow_private_endpoints = false;   // webhooks to loopback and private networks
+    std::string retry_schedule;             // "0s,5s,5m,..." ("" = the default, about three days)
+    int delivery_timeout_ms = 10000;        // one delivery attempt
+    int cap_per_day = 1, cap_per_week = 3;  // marketing e-mails per contact (0 = no limit)
+    int threads = 64;                       // HTTP worker threads: each keep-alive connection holds one while open
+    int rfm_interval_minutes = 60;          // RFM of every workspace at start and then this often; 0 = on demand only
+    std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
 };
 
 // Runs until SIGTERM or SIGINT; in-flight requests finish (and their writes commit) before it

@@ -3,7 +3,6 @@
 // the openssl tool at test time. tests/server/delivery_test.py checks the same signatures with
 // python3-dkim, a verifier that is not libopendkim.
 #include <doctest/doctest.h>
-#include <opendkim/dkim.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "delivery/dkim.h"
+#include "delivery/libopendkim.h"
 #include "delivery/mime.h"
 #include "temp_dir.h"
 

@@ -1,11 +1,11 @@
 #include "delivery/dkim.h"
 
-#include <opendkim/dkim.h>
-
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+
+#include "delivery/libopendkim.h"
 
 namespace closeloop::delivery {
 
@@ -74,12 +74,12 @@ std::string dkim_sign(const DkimKey& key, const std::string& message) {
     if (key.domain.empty() || key.selector.empty())
         throw std::runtime_error("DKIM: a signature needs a domain and a selector");
     DKIM_STAT status = DKIM_STAT_OK;
-    std::unique_ptr<DKIM, Free> d{::dkim_sign(library(), reinterpret_cast<const unsigned char*>("closeloop"), nullptr,
-                                              reinterpret_cast<const unsigned char*>(key.private_key_pem.c_str()),
-                                              reinterpret_cast<const unsigned char*>(key.selector.c_str()),
-                                              reinterpret_cast<const unsigned char*>(key.domain.c_str()),
-                                              DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1,
-                                              &status)};
+    std::string pem = key.private_key_pem;  // dkim_sign takes it as non-const (and copies it)
+    std::unique_ptr<DKIM, Free> d{::dkim_sign(
+        library(), reinterpret_cast<const unsigned char*>("closeloop"), nullptr,
+        reinterpret_cast<unsigned char*>(pem.data()), reinterpret_cast<const unsigned char*>(key.selector.c_str()),
+        reinterpret_cast<const unsigned char*>(key.domain.c_str()), DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
+        DKIM_SIGN_RSASHA256, -1, &status)};
     if (!d) throw std::runtime_error("DKIM: cannot start a signature: " + why(nullptr, status));
     if ((status = dkim_signhdrs(d.get(), const_cast<const char**>(signed_names))) != DKIM_STAT_OK)
         throw std::runtime_error("DKIM: the signed header list was refused: " + why(d.get(), status));

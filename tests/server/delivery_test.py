@@ -1009,8 +1009,9 @@ def part_dkim(tmp):
         t.check("python3-dkim verifies the received message against the published key", ok and asked, asked)
         tampered = re.sub(rb"(?m)^Subject: ", b"Subject: Re: ", raw, count=1)
         t.check("... and refuses a copy with a changed Subject", tampered != raw and not dkim.verify(tampered, dnsfunc=dns))
-        link = re.search(rb"https?://[^>\s]+/unsubscribe[^>\s]*", raw)
-        tampered = raw.replace(link.group(0), b"https://evil.example/u", 1) if link else raw
+        head, _, body = raw.partition(b"\r\n\r\n")  # the header's link, not the body's
+        link = re.search(rb"(?m)^List-Unsubscribe: <(https?://[^>]+)>", head)
+        tampered = head.replace(link.group(1), b"https://evil.example/u", 1) + b"\r\n\r\n" + body if link else raw
         t.check("... and a copy with a changed List-Unsubscribe link", link and not dkim.verify(tampered, dnsfunc=dns),
                 link and link.group(0))
     finally:

@@ -18,8 +18,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates dpkg-dev clang-format
   clang-14 lld-14 libclang-rt-14-dev
   nlohmann-json3-dev doctest-dev libcpp-httplib-dev libsqlite3-dev sqlite3
-  libcurl4-openssl-dev libssl-dev libgmime-3.0-dev libcli11-dev libhowardhinnant-date-dev
-  fonts-dejavu-core python3-fonttools nodejs npm chromium python3 python3-aiosmtpd
+  libcurl4-openssl-dev libssl-dev libgmime-3.0-dev libopendkim-dev libcli11-dev libhowardhinnant-date-dev
+  fonts-dejavu-core python3-fonttools nodejs npm chromium python3 python3-aiosmtpd python3-dkim
 )
 emscripten_packages=(emscripten)
 

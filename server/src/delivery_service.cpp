@@ -7,6 +7,7 @@
 #include <future>
 #include <iostream>
 
+#include "delivery/dkim.h"
 #include "delivery/http_post.h"
 #include "delivery/mime.h"
 #include "delivery/signing.h"
@@ -284,7 +285,15 @@ AttemptOutcome DeliveryService::send_email(Worker& worker, const OutboxEntry& en
     for (const auto& a : mail.to) recipients.push_back(address_of(a));
     for (const auto& a : mail.cc) recipients.push_back(address_of(a));
 
-    const SmtpResult r = worker.smtp->send(envelope_from, recipients, build_email(mail));
+    std::string raw = build_email(mail);
+    if (options_.dkim) {
+        try {
+            raw = dkim_sign(*options_.dkim, raw);
+        } catch (const std::runtime_error& e) {  // the key signed a probe at start: this message is at fault
+            return settled(entry, now, OutboxStatus::dead, e.what());
+        }
+    }
+    const SmtpResult r = worker.smtp->send(envelope_from, recipients, raw);
     AttemptOutcome o = outcome_for(entry, now);
     o.attempt.ok = r.ok;
     o.attempt.status_code = r.code;

@@ -28,11 +28,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "closeloop/delivery.h"
+#include "delivery/dkim.h"
 #include "store/store.h"
 
 namespace closeloop::server {
@@ -40,7 +42,8 @@ namespace closeloop::server {
 struct DeliveryOptions {
     std::string smtp_url;  // smtp://host:port or smtps://; "" = e-mail is not sent (it waits)
     std::string smtp_user, smtp_password;
-    bool allow_private_endpoints = false;  // webhooks to loopback / private addresses
+    std::optional<delivery::DkimKey> dkim;  // every e-mail is DKIM-signed with it when set
+    bool allow_private_endpoints = false;   // webhooks to loopback / private addresses
     RetryPolicy retry = default_retry_policy();
     std::chrono::milliseconds timeout{10000};  // one attempt, connect to answer
     int webhook_threads = 4;

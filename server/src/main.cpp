@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
     serve->add_option("--smtp", serve_options.smtp, "Where e-mail goes: smtp://host:port or smtps://host:port");
     serve->add_option("--smtp-user", serve_options.smtp_user, "SMTP user (better in the --config file)");
     serve->add_option("--smtp-password", serve_options.smtp_password, "SMTP password (better in the --config file)");
+    serve->add_option("--dkim-key", serve_options.dkim_key,
+                      "DKIM-sign every e-mail with this PEM RSA private key (needs --dkim-selector, --dkim-domain)");
+    serve->add_option("--dkim-selector", serve_options.dkim_selector,
+                      "DKIM selector (s=): the key is published at <selector>._domainkey.<domain>");
+    serve->add_option("--dkim-domain", serve_options.dkim_domain, "DKIM signing domain (d=), usually the From domain");
     serve->add_option("--public-url", serve_options.public_url,
                       "Base of links in e-mails (unsubscribe); default http://<bind>:<port>");
     serve->add_flag("--allow-private-endpoints", serve_options.allow_private_endpoints,

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "clock.h"
+#include "delivery/dkim.h"
 #include "store/sqlite_store.h"
 #include "workspaces.h"
 
@@ -81,6 +82,22 @@ int serve(const ServeOptions& options) {
             return 2;
         }
         delivery.retry = std::move(*policy);
+    }
+    if (!options.dkim_key.empty()) {
+        // d= is given, not taken from each From: it names the DNS zone holding the public key.
+        if (options.dkim_selector.empty() || options.dkim_domain.empty()) {
+            std::cerr << "closeloop: --dkim-key needs --dkim-selector and --dkim-domain\n";
+            return 2;
+        }
+        try {
+            delivery.dkim = delivery::load_dkim_key(options.dkim_key, options.dkim_selector, options.dkim_domain);
+        } catch (const std::runtime_error& e) {
+            std::cerr << "closeloop: --dkim-key: " << e.what() << "\n";
+            return 2;
+        }
+    } else if (!options.dkim_selector.empty() || !options.dkim_domain.empty()) {
+        std::cerr << "closeloop: --dkim-selector and --dkim-domain need --dkim-key\n";
+        return 2;
     }
     if (!options.smtp.empty() && options.smtp.rfind("smtp://", 0) != 0 && options.smtp.rfind("smtps://", 0) != 0) {
         std::cerr << "closeloop: --smtp must be smtp://host:port or smtps://host:port, not " << options.smtp << "\n";

@@ -12,6 +12,9 @@ struct ServeOptions {
     int port = 8080;
     std::string smtp;                       // smtp://host:port or smtps://; "" = e-mail waits in the outbox
     std::string smtp_user, smtp_password;   // from the config file, preferably
+    std::string dkim_key;                   // PEM RSA private key file: DKIM-sign every e-mail ("" = unsigned)
+    std::string dkim_selector;              // s=, required with dkim_key
+    std::string dkim_domain;                // d=, required with dkim_key (the zone of <s>._domainkey.<d>)
     std::string public_url;                 // base of links in e-mails ("" = http://<bind>:<port>)
     bool allow_private_endpoints = false;   // webhooks to loopback and private networks
     std::string retry_schedule;             // "0s,5s,5m,..." ("" = the default, about three days)

@@ -16,6 +16,8 @@ Parts, each on its own server and data folder:
             answers 410, is down (dead letters, then replayed one by one and all at once);
             secret rotation (two signatures); /metrics
   private   loopback endpoints refused without --allow-private-endpoints; no --smtp: pending
+  dkim      --dkim-key: the e-mail's signature (covering the unsubscribe headers) verified by
+            python3-dkim, a tampered copy refused; a key that cannot sign stops the start
   kill      ~200 webhooks to a slowish receiver, SIGKILL in the middle, restart, SIGTERM in
             the middle, restart: every key delivered, repeats only of what was in flight
 
@@ -942,6 +944,81 @@ def part_private(tmp):
         stop(s, "private")
 
 
+# ---- part 6: DKIM signatures, checked by python3-dkim --------------------------------------------
+
+def part_dkim(tmp):
+    import dkim  # python3-dkim: a verifier that is not libopendkim, which signs
+    folder = os.path.join(tmp, "dkim-keys")
+    os.makedirs(folder)
+    key, pub = os.path.join(folder, "dkim.pem"), os.path.join(folder, "dkim.pub")
+    made = subprocess.run(f"openssl genrsa -out '{key}' 2048 && openssl rsa -in '{key}' -pubout -out '{pub}'",
+                          shell=True, capture_output=True).returncode == 0
+    t.check("a 2048-bit RSA key pair made with openssl", made)
+    with open(pub) as f:
+        p = "".join(line.strip() for line in f if not line.startswith("-----"))
+    record = f"v=DKIM1; k=rsa; p={p}".encode()
+    asked = []
+
+    def dns(name, timeout=5):  # the TXT record of <selector>._domainkey.<domain>, without DNS
+        asked.append(name)
+        return record if name in (b"mail2025._domainkey.wylde.example.", "mail2025._domainkey.wylde.example.") else None
+
+    # A key that cannot sign, given in a --config file (the same keys as the flags): exit 2 at
+    # start, naming the file; a key without a selector and domain: exit 2.
+    bad = os.path.join(folder, "bad.pem")
+    with open(bad, "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    config = os.path.join(folder, "bad.toml")
+    with open(config, "w") as f:
+        f.write(f'dkim-key = "{bad}"\ndkim-selector = "mail2025"\ndkim-domain = "wylde.example"\n')
+    data = os.path.join(tmp, "dkim-bad")
+    r = subprocess.run([closeloop, "--config", config, "serve", "--data", data, "--port", str(free_port())],
+                       capture_output=True, text=True, timeout=20)
+    t.check("a DKIM key that cannot sign (from --config): exit 2 at start, the message names the key file",
+            r.returncode == 2 and "bad.pem" in r.stderr and "dkim" in r.stderr.lower(), (r.returncode, r.stderr))
+    r = subprocess.run([closeloop, "serve", "--data", data, "--port", str(free_port()), "--dkim-key", key],
+                       capture_output=True, text=True, timeout=20)
+    t.check("--dkim-key without --dkim-selector / --dkim-domain: exit 2 naming them",
+            r.returncode == 2 and "--dkim-selector" in r.stderr and "--dkim-domain" in r.stderr, (r.returncode, r.stderr))
+
+    smtp = SmtpPeer(os.path.join(tmp, "smtp-dkim"))
+    s = serve(tmp, "dkim", smtp=smtp, extra=["--dkim-key", key, "--dkim-selector", "mail2025", "--dkim-domain", "wylde.example"])
+    try:
+        install_assets(s)
+        activate(s, load("scenarios", "nps-recovery.json"))
+        put_contact(s, "dk-1", email="vojtech.rehak@example.cz", first_name="Vojtěch", last_name="Řehák", locale="cs", owner=OWNER)
+        post_events(s, [{"id": "nps-dk-1", "type": "nps_response", "contact": "dk-1", "data": {"score": 2}}],
+                    "a detractor's answer (recovery: the apology e-mail with a voucher)")
+        got = wait_for(lambda: smtp.messages() or None, 20) or []
+        t.check("one e-mail received", len(got) == 1, [m["envelope"] for m in got])
+        if not got:
+            return
+        raw = got[0]["raw"]
+        sig = str(got[0]["msg"].get("DKIM-Signature", ""))
+        tags = {k.strip(): re.sub(r"\s+", "", v) for k, v in (x.split("=", 1) for x in sig.split(";") if "=" in x)}
+        t.check("it carries a DKIM-Signature: rsa-sha256, relaxed/relaxed, d=wylde.example, s=mail2025",
+                tags.get("a") == "rsa-sha256" and tags.get("c") == "relaxed/relaxed" and tags.get("d") == "wylde.example"
+                and tags.get("s") == "mail2025", sig)
+        signed_headers = tags.get("h", "").lower().split(":")
+        t.check("h= covers From, To, Subject, Date, Message-ID, List-Unsubscribe and List-Unsubscribe-Post",
+                all(h in signed_headers for h in ("from", "to", "subject", "date", "message-id", "list-unsubscribe",
+                                                  "list-unsubscribe-post")), tags.get("h"))
+        t.check("... and the message has those unsubscribe headers", got[0]["msg"].get("List-Unsubscribe")
+                and str(got[0]["msg"].get("List-Unsubscribe-Post")) == "List-Unsubscribe=One-Click")
+        ok = dkim.verify(raw, dnsfunc=dns)
+        t.check("python3-dkim verifies the received message against the published key", ok and asked, asked)
+        tampered = re.sub(rb"(?m)^Subject: ", b"Subject: Re: ", raw, count=1)
+        t.check("... and refuses a copy with a changed Subject", tampered != raw and not dkim.verify(tampered, dnsfunc=dns))
+        head, _, body = raw.partition(b"\r\n\r\n")  # the header's link, not the body's
+        link = re.search(rb"(?m)^List-Unsubscribe: <(https?://[^>]+)>", head)
+        tampered = head.replace(link.group(1), b"https://evil.example/u", 1) + b"\r\n\r\n" + body if link else raw
+        t.check("... and a copy with a changed List-Unsubscribe link", link and not dkim.verify(tampered, dnsfunc=dns),
+                link and link.group(0))
+    finally:
+        stop(s, "dkim")
+        smtp.stop()
+
+
 # ---- part 5: SIGKILL and SIGTERM in the middle of ~200 deliveries --------------------------------
 
 def part_kill(tmp):
@@ -1009,6 +1086,6 @@ def run_part(name, fn, tmp):
 
 with tempfile.TemporaryDirectory() as tmp:
     for name, fn in (("mail", part_mail), ("cap", part_cap), ("webhooks", part_webhooks), ("private", part_private),
-                     ("kill", part_kill)):
+                     ("dkim", part_dkim), ("kill", part_kill)):
         run_part(name, fn, tmp)
 t.finish()

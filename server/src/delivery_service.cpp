@@ -12,6 +12,7 @@
 #include "delivery/mime.h"
 #include "delivery/signing.h"
 #include "delivery/smtp.h"
+#include "outbox_prep.h"
 
 namespace closeloop::server {
 
@@ -257,9 +258,7 @@ AttemptOutcome DeliveryService::send_email(Worker& worker, const OutboxEntry& en
     const std::string to = text_of(message, "to");
     if (marketing) {
         if (const auto s = store_.find_suppression(entry.workspace, to))
-            return settled(entry, now, OutboxStatus::suppressed,
-                           s->reason == "bounced" ? "the address " + to + " bounced: " + s->detail
-                                                  : "the contact unsubscribed (" + to + ")");
+            return settled(entry, now, OutboxStatus::suppressed, suppression_reason(*s));
     }
     OutgoingEmail mail;
     mail.from = text_of(message, "from");

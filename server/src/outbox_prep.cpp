@@ -70,8 +70,7 @@ void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const Send
     entry.params["message"] = std::move(message);
     if (!entry.marketing) return;
     if (const auto s = tx.find_suppression(ws, mail.to)) {
-        suppress(entry, s->reason == "bounced" ? "the address " + mail.to + " bounced: " + s->detail
-                                               : "the contact unsubscribed (" + mail.to + ")");
+        suppress(entry, suppression_reason(*s));
         return;
     }
     const auto earlier = tx.marketing_sends(ws, step.contact.id, Time{step.now.ms - 7 * ms_per_day});
@@ -103,6 +102,11 @@ void prepare_webhook(WriteTx& tx, WorkspaceId ws, const Effect& effect, const We
 }
 
 }  // namespace
+
+std::string suppression_reason(const Suppression& s) {
+    return s.reason == "bounced" ? "the address " + s.address + " bounced: " + s.detail
+                                 : "the contact unsubscribed (" + s.address + ")";
+}
 
 void prepare_entry(WriteTx& tx, WorkspaceId ws, const Effect& effect, const StepFacts& step,
                    const WorkspaceDelivery& delivery, const OutboxPolicy& policy, OutboxEntry& entry) {

@@ -45,6 +45,9 @@ struct WorkspaceDelivery {
     std::string link_secret;
 };
 
+// Why no marketing e-mail goes to a suppressed address (the entry's last_error).
+std::string suppression_reason(const Suppression& s);
+
 // Fills the entry's params, status (pending or suppressed, with last_error), marketing flag,
 // address and endpoint for `effect`.
 void prepare_entry(WriteTx& tx, WorkspaceId ws, const Effect& effect, const StepFacts& step,

@@ -275,30 +275,31 @@ void bind_endpoint(Stmt& st, WorkspaceId ws, const Endpoint& e) {
 
 }  // namespace
 
-bool SqliteStore::create_endpoint(WorkspaceId ws, const Endpoint& e) {
-    bool created = false;
+// Runs one statement over an endpoint's columns (bind_endpoint); true when it changed a row.
+bool SqliteStore::write_endpoint(const char* sql, WorkspaceId ws, const Endpoint& e) {
+    bool changed = false;
     write([&](WriteTx& tx) {
-        auto st = sqlite_tx(tx).db().prepare(
-            "INSERT INTO endpoints (workspace_id, id, name, kind, url, secret, previous_secret, previous_until, "
-            "rate_per_second, disabled_at, disabled_reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-            "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (workspace_id, id) DO NOTHING");
+        auto st = sqlite_tx(tx).db().prepare(sql);
         bind_endpoint(st, ws, e);
-        created = st.run() > 0;
+        changed = st.run() > 0;
     });
-    return created;
+    return changed;
+}
+
+bool SqliteStore::create_endpoint(WorkspaceId ws, const Endpoint& e) {
+    return write_endpoint(
+        "INSERT INTO endpoints (workspace_id, id, name, kind, url, secret, previous_secret, previous_until, "
+        "rate_per_second, disabled_at, disabled_reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (workspace_id, id) DO NOTHING",
+        ws, e);
 }
 
 bool SqliteStore::update_endpoint(WorkspaceId ws, const Endpoint& e) {
-    bool updated = false;
-    write([&](WriteTx& tx) {
-        auto st = sqlite_tx(tx).db().prepare(
-            "UPDATE endpoints SET name = ?3, kind = ?4, url = ?5, secret = ?6, previous_secret = ?7, "
-            "previous_until = ?8, rate_per_second = ?9, disabled_at = ?10, disabled_reason = ?11, updated_at = ?13 "
-            "WHERE workspace_id = ?1 AND id = ?2");
-        bind_endpoint(st, ws, e);
-        updated = st.run() > 0;
-    });
-    return updated;
+    return write_endpoint(
+        "UPDATE endpoints SET name = ?3, kind = ?4, url = ?5, secret = ?6, previous_secret = ?7, previous_until = "
+        "?8, rate_per_second = ?9, disabled_at = ?10, disabled_reason = ?11, updated_at = ?13 WHERE workspace_id = "
+        "?1 AND id = ?2",
+        ws, e);
 }
 
 bool SqliteStore::delete_endpoint(WorkspaceId ws, std::string_view id) {

@@ -138,6 +138,7 @@ public:
     struct Impl;
 
 private:
+    bool write_endpoint(const char* sql, WorkspaceId ws, const Endpoint& e);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -22,7 +22,7 @@ struct App::Parts {
     Api api;
     Router router;
 
-    Parts(httplib::Server& http, Store& store, const std::function<Time()>& clock, const AppOptions& options)
+    Parts(Store& store, const std::function<Time()>& clock, const AppOptions& options)
         : rfm(store, clock),
           executor(store, clock, ExecutorOptions{.outbox = {options.public_url, options.cap, options.redeem_url}}),
           delivery(store, clock, options.delivery),
@@ -37,32 +37,23 @@ struct App::Parts {
               options.delivery.allow_private_endpoints,
               !options.delivery.smtp_url.empty(),
               [this] { delivery.wake(); }},
-          router(http, store, max_body_bytes, clock) {
+          router(store, max_body_bytes, clock) {
         add_api_routes(router, api);
-        install_observers(http, router, metrics);
+        router.set_metrics(&metrics);
     }
 };
 
 App::App(AppOptions options) : options_(std::move(options)) {
-    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
-    // closeloop share the port silently.
-    http_.set_socket_options([this](socket_t sock) {
-        int yes = 1;
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        listening_ = sock;
-    });
-    const auto threads = static_cast<std::size_t>(options_.threads);
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http_.set_payload_max_length(max_body_bytes);
-    http_.set_keep_alive_max_count(100000);
-    http_.set_keep_alive_timeout(5);
-    http_.set_tcp_nodelay(true);
+    HttpLimits limits = options_.http;
+    limits.workers = options_.threads;
+    limits.max_body = max_body_bytes;
+    http_ = std::make_unique<HttpServer>(
+        limits, [this](httplib::Request& req, httplib::Response& res) { parts_->router.dispatch(req, res); });
+    http_->set_trusted_proxies(options_.trusted_proxies);
 }
 
 App::~App() {
     close();
-    // Never listened on: httplib would leave the socket open.
-    if (!listened_ && listening_ >= 0) ::close(listening_);
 }
 
 void App::close() {
@@ -73,12 +64,8 @@ void App::close() {
 }
 
 bool App::bind(const std::string& address, int port) {
-    const int bound = port == 0 ? http_.bind_to_any_port(address) : (http_.bind_to_port(address, port) ? port : -1);
+    const int bound = http_->bind(address, port);
     if (bound < 0) return false;
-    // Debian's httplib (a shared library) listens with a backlog of 5: a burst of clients
-    // connecting at once overflows it and some connections are dropped. Linux lets a second
-    // listen() on the same socket raise the backlog.
-    if (listening_ >= 0) ::listen(listening_, SOMAXCONN);
     address_ = address;
     port_ = bound;
     return true;
@@ -88,7 +75,7 @@ void App::open() {
     auto store = std::make_unique<SqliteStore>(options_.data, SqliteOptions{.synchronous = options_.synchronous});
     database_file_ = store->file();
     store_ = std::move(store);
-    parts_ = std::make_unique<Parts>(http_, *store_, options_.clock, options_);
+    parts_ = std::make_unique<Parts>(*store_, options_.clock, options_);
     executor_ = &parts_->executor;
 }
 
@@ -101,30 +88,28 @@ void App::start_workers() {
     parts_->metrics.set_delivery_stats([this] { return parts_->delivery.stats(); });
     if (options_.delivery_threads) parts_->delivery.start();
     parts_->rfm.start_schedule(std::chrono::minutes(options_.rfm_interval_minutes));
+    parts_->metrics.set_http_stats([this] { return http_->stats(); });
 }
 
 bool App::listen() {
-    listened_ = true;
     // Returns once the listening socket is closed and every worker has finished its request:
     // a request waiting for its commit is answered before this returns.
-    return http_.listen_after_bind();
+    return http_->listen();
 }
 
 void App::stop_listening() {
-    http_.stop();
+    http_->stop();
 }
 
 void App::start() {
     start_workers();
-    listened_ = true;
-    listener_ = std::thread([this] { http_.listen_after_bind(); });
-    // stop() does nothing to a server not yet running: wait until it is.
-    while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    listener_ = std::thread([this] { http_->listen(); });
+    while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void App::stop() {
     if (listener_.joinable()) {
-        http_.stop();
+        http_->stop();
         listener_.join();
     }
     if (!workers_started_) return;
@@ -133,6 +118,7 @@ void App::stop() {
     parts_->delivery.stop();  // finishes the message in flight, settles what it claimed
     executor_->stop();        // finishes its unit of work in progress
     parts_->metrics.set_delivery_stats(nullptr);
+    parts_->metrics.set_http_stats(nullptr);
     store_->set_commit_listener(nullptr);
     parts_->metrics.set_executor_stats(nullptr);
 }

@@ -1,7 +1,7 @@
 // closeloop server — the App: the store, the scenario executor, the RFM job and the HTTP
 // routes wired together over one clock. `closeloop serve` runs one with the system clock;
 // tests run one on a free loopback port with a manual clock (ManualClock in clock.h) and
-// talk to it with httplib::Client.
+// talk to it with httplib::Client. HTTP is served by our own transport (http_server.h).
 //
 // Life cycle:  App app(options);   nothing is created yet
 //              app.bind(addr, 0);  the listening socket (a port in use fails here, before any file exists)
@@ -18,10 +18,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "clock.h"
 #include "delivery_service.h"
 #include "executor.h"
+#include "http_server.h"
 #include "store/store.h"
 
 namespace closeloop::server {
@@ -29,7 +31,9 @@ namespace closeloop::server {
 struct AppOptions {
     std::filesystem::path data = "data";
     std::function<Time()> clock = now_utc;
-    int threads = 64;                  // HTTP worker threads: each keep-alive connection holds one while open
+    int threads = 16;                          // HTTP worker threads: they answer complete requests only
+    HttpLimits http;                           // connections, heads, bodies, deadlines (threads sets http.workers)
+    std::vector<std::string> trusted_proxies;  // reverse proxies whose X-Forwarded-For is believed
     int rfm_interval_minutes = 60;     // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";  // see SqliteOptions
     std::string public_url = "";       // https://... makes the session cookie Secure
@@ -91,9 +95,7 @@ private:
     struct Parts;  // what open() builds
 
     AppOptions options_;
-    httplib::Server http_;
-    int listening_ = -1;  // the bound socket (httplib leaves it open when never listened on)
-    bool listened_ = false;
+    std::unique_ptr<HttpServer> http_;
     std::string address_;
     int port_ = 0;
     std::unique_ptr<Store> store_;

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "closeloop/detail/json_read.h"
+#include "http_server.h"
 #include "keys.h"
 #include "sessions.h"
 
@@ -15,15 +16,6 @@ namespace closeloop::server {
 using nlohmann::json;
 
 namespace {
-
-// What the metrics need about the request a thread is answering: httplib handles a request
-// entirely on one thread, from the pre-routing handler to the logger.
-struct RequestInfo {
-    std::chrono::steady_clock::time_point start;
-    bool started = false;
-    std::string route;
-};
-thread_local RequestInfo current_request;
 
 std::string pattern_regex(const std::string& pattern) {
     std::string out;
@@ -152,8 +144,8 @@ Result<std::optional<std::string>> query_choice(const httplib::Request& req, con
     return Error{"invalid_parameter", "must be " + choices, name};
 }
 
-Router::Router(httplib::Server& http, Store& store, std::size_t max_body, std::function<Time()> now)
-    : http_(http), store_(store), max_body_(max_body), now_(std::move(now)) {}
+Router::Router(Store& store, std::size_t max_body, std::function<Time()> now)
+    : store_(store), max_body_(max_body), now_(std::move(now)) {}
 
 void Router::get(const std::string& p, Access a, Handler h) {
     add("GET", p, a, std::move(h));
@@ -170,7 +162,7 @@ void Router::del(const std::string& p, Access a, Handler h) {
 
 // Who calls: the key in Authorization, else the session cookie (with the CSRF token on
 // changes). Answers the refusal and returns false when neither admits the caller.
-bool Router::authorize(Call& call, Access access) {
+bool Router::authorize(Call& call, Access access) const {
     if (!call.req.has_header("Authorization") && cookie_value(call.req, session_cookie_name)) {
         auto check = check_session(store_, call.req, now_());
         if (check.state == SessionState::expired) {
@@ -214,116 +206,75 @@ bool Router::authorize(Call& call, Access access) {
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Access access, Handler handler) {
-    const std::string regex = pattern_regex(pattern);
     routes_.push_back({method, pattern});
-    matchers_.emplace_back(method, std::regex(regex));
-    auto answer = [this, pattern, access, handler = std::move(handler)](Call& call) {
-        current_request.route = pattern;
-        if (access != Access::open && !authorize(call, access)) return;
-        handler(call);
-    };
-    if (method == "GET") {
-        http_.Get(regex, [answer](const httplib::Request& req, httplib::Response& res) {
-            Call call{req, res, {}, {}, std::nullopt};
-            answer(call);
-        });
-        return;
-    }
-    // Requests with a body read it here rather than in httplib: a POST without Content-Length
-    // (curl -X POST) has no body, where httplib would wait for the connection to close.
-    auto with_body = [this, answer](const httplib::Request& req, httplib::Response& res,
-                                    const httplib::ContentReader& reader) {
-        Call call{req, res, {}, {}, std::nullopt};
-        const bool chunked = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
-        if (req.has_header("Content-Length") || chunked) {
-            if (req.is_multipart_form_data()) {
-                // Read (and drop) it so the connection stays in step, then refuse it.
-                reader([](const httplib::MultipartFormData&) { return true; },
-                       [](const char*, std::size_t) { return true; });
-                send_error(res, 400, "bad_request", "send JSON (Content-Type: application/json), not a form");
-                return;
-            }
-            bool too_large = false;
-            const bool read = reader([&](const char* data, std::size_t n) {
-                if (call.body.size() + n > max_body_) {
-                    too_large = true;
-                    return false;
-                }
-                call.body.append(data, n);
-                return true;
-            });
-            if (!read) {
-                if (too_large) res.status = 413;  // else httplib set 400 or 413; the error handler writes the JSON
-                return;
-            }
-        }
-        answer(call);
-    };
-    if (method == "POST")
-        http_.Post(regex, std::move(with_body));
-    else if (method == "PUT")
-        http_.Put(regex, std::move(with_body));
-    else
-        http_.Delete(regex, std::move(with_body));
+    table_.push_back({method, pattern, std::regex(pattern_regex(pattern)), access, std::move(handler)});
 }
 
 std::vector<std::string> Router::methods_for(const std::string& path) const {
     std::vector<std::string> out;
-    for (const auto& [method, re] : matchers_)
-        if (std::regex_match(path, re) && std::find(out.begin(), out.end(), method) == out.end()) out.push_back(method);
+    for (const auto& r : table_)
+        if (std::regex_match(path, r.regex) && std::find(out.begin(), out.end(), r.method) == out.end())
+            out.push_back(r.method);
     return out;
 }
 
-void install_observers(httplib::Server& http, const Router& router, ServerMetrics& metrics) {
-    http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-        current_request.start = std::chrono::steady_clock::now();
-        current_request.started = true;
-        current_request.route = "unmatched";
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    http.set_logger([&metrics](const httplib::Request& req, const httplib::Response& res) {
-        double seconds = 0;
-        if (current_request.started)
-            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - current_request.start).count();
-        metrics.observe_request(req.method, current_request.started ? current_request.route : "unparsed", res.status,
-                                seconds);
-        current_request.started = false;
-    });
-    http.set_error_handler(
-        httplib::Server::HandlerWithResponse([&router](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a route's own error
-            if (res.status == 404 && current_request.route == "unmatched") {
-                const auto methods = router.methods_for(req.path);
-                if (!methods.empty()) {
-                    std::string allow;
-                    for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
-                    res.set_header("Allow", allow);
-                    send_error(res, 405, "method_not_allowed", req.method + " is not allowed here; use " + allow);
-                    return httplib::Server::HandlerResponse::Handled;
-                }
-                send_error(res, 404, "not_found", "no such route: " + req.method + " " + req.path);
-                return httplib::Server::HandlerResponse::Handled;
-            }
-            if (res.status == 413) {
-                send_error(res, 413, "payload_too_large", "the body is larger than 1 MiB: send smaller batches");
-                return httplib::Server::HandlerResponse::Handled;
-            }
-            send_error(res, res.status, default_code(res.status),
-                       res.status == 400 ? "the request is not valid HTTP (request line, headers or chunked body)"
-                                         : "the request cannot be answered");
-            return httplib::Server::HandlerResponse::Handled;
-        }));
-    http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
+void Router::answer(const httplib::Request& req, httplib::Response& res, std::string& route) const {
+    const std::string raw_path = req.target.substr(0, req.target.find('?'));
+    const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+    for (const auto& r : table_) {
+        if (r.method != method) continue;
+        std::smatch m;
+        if (!std::regex_match(raw_path, m, r.regex)) continue;
+        route = r.pattern;
+        Call call{req, res, {}, {}, std::nullopt, {}};
+        for (std::size_t i = 1; i < m.size(); ++i) {
+            auto decoded = percent_decode(m[i].str(), false);
+            if (!decoded)
+                return send_error(res, 400, "bad_request", "the path holds a % not followed by two hex digits");
+            call.params.push_back(std::move(*decoded));
         }
-        std::cerr << "closeloop: internal error on " << req.method << " " << req.path << ": " << what << std::endl;
+        if (method != "GET") {
+            const std::string type = req.get_header_value("Content-Type");
+            if (strncasecmp(type.c_str(), "multipart/form-data", 19) == 0)
+                return send_error(res, 400, "bad_request", "send JSON (Content-Type: application/json), not a form");
+            if (req.body.size() > max_body_)
+                return send_error(
+                    res, 413, "payload_too_large",
+                    "the body is larger than " + std::to_string(max_body_) + " bytes: send smaller batches");
+            call.body = req.body;
+        }
+        if (r.access != Access::open && !authorize(call, r.access)) return;
+        r.handler(call);
+        return;
+    }
+    route = "unmatched";
+    const auto methods = methods_for(raw_path);
+    if (!methods.empty()) {
+        std::string allow;
+        for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+        res.set_header("Allow", allow);
+        return send_error(res, 405, "method_not_allowed", req.method + " is not allowed here; use " + allow);
+    }
+    send_error(res, 404, "not_found", "no such route: " + req.method + " " + req.path);
+}
+
+void Router::dispatch(const httplib::Request& req, httplib::Response& res) const {
+    const auto start = std::chrono::steady_clock::now();
+    std::string route = "unmatched";
+    try {
+        answer(req, res, route);
+        if (res.status == -1) res.status = 200;
+        // A route that set an error status without a body still answers in the one error format.
+        if (res.status >= 400 && res.body.empty() && !res.content_provider_)
+            send_error(res, res.status, default_code(res.status), "the request cannot be answered");
+    } catch (const std::exception& e) {
+        std::cerr << "closeloop: internal error on " << req.method << " " << req.path << ": " << e.what() << std::endl;
+        res = httplib::Response{};
         send_error(res, 500, "internal", "internal error (logged on the server)");
-    });
+    }
+    if (metrics_)
+        metrics_->observe_request(req.method, route, res.status,
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 }  // namespace closeloop::server

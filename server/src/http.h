@@ -11,6 +11,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,10 +76,11 @@ struct Call {
     const httplib::Request& req;
     httplib::Response& res;
     Caller caller;
-    std::string body;                // of POST, PUT and DELETE requests
-    std::optional<Session> session;  // when the caller came with a session cookie
+    std::string body;                 // of POST, PUT and DELETE requests
+    std::optional<Session> session;   // when the caller came with a session cookie
+    std::vector<std::string> params;  // the path's {parameters}, percent-decoded
     // Path parameter i (1-based, in pattern order).
-    std::string param(std::size_t i) const { return req.matches[i]; }
+    const std::string& param(std::size_t i) const { return params.at(i - 1); }
 };
 
 struct RouteInfo {
@@ -86,36 +88,49 @@ struct RouteInfo {
     std::string pattern;  // "/api/v1/contacts/{id}"
 };
 
+// Finds the route of each request and answers it: access, body, the handler, and the answers
+// no route gives (404, 405, 500). It is the HttpServer's one handler (http_server.h).
 class Router {
 public:
     using Handler = std::function<void(Call&)>;
     // `max_body` bytes at most per request body (413 beyond); `now` judges sessions.
     Router(
-        httplib::Server& http, Store& store, std::size_t max_body, std::function<Time()> now = [] { return Time{0}; });
+        Store& store, std::size_t max_body, std::function<Time()> now = [] { return Time{0}; });
 
-    void get(const std::string& pattern, Access access, Handler handler);
+    void get(const std::string& pattern, Access access, Handler handler);  // HEAD too
     void post(const std::string& pattern, Access access, Handler handler);
     void put(const std::string& pattern, Access access, Handler handler);
     void del(const std::string& pattern, Access access, Handler handler);
 
+    // Every answer is observed here (route pattern, status, latency).
+    void set_metrics(ServerMetrics* metrics) { metrics_ = metrics; }
+
+    // Answers one complete request. Routes match the path as sent (still percent-encoded), so
+    // an id holding "/" (sent as %2F) reaches its route; parameters are decoded after.
+    void dispatch(const httplib::Request& req, httplib::Response& res) const;
+
     const std::vector<RouteInfo>& routes() const { return routes_; }
-    // The methods routed for `path` (for 405 answers); empty when the path is unknown.
+    // The methods routed for the raw `path` (for 405 answers); empty when the path is unknown.
     std::vector<std::string> methods_for(const std::string& path) const;
 
 private:
+    struct Route {
+        std::string method;
+        std::string pattern;
+        std::regex regex;
+        Access access;
+        Handler handler;
+    };
     void add(const std::string& method, const std::string& pattern, Access access, Handler handler);
-    bool authorize(Call& call, Access access);
+    bool authorize(Call& call, Access access) const;
+    void answer(const httplib::Request& req, httplib::Response& res, std::string& route) const;
 
-    httplib::Server& http_;
     Store& store_;
     std::size_t max_body_;
     std::function<Time()> now_;
+    ServerMetrics* metrics_ = nullptr;
     std::vector<RouteInfo> routes_;
-    std::vector<std::pair<std::string, std::regex>> matchers_;  // method, regex
+    std::vector<Route> table_;
 };
-
-// Metrics for every answer (route pattern, status, latency), JSON bodies for errors that no
-// route answered (404, 405, 413, 400), and the exception handler (500).
-void install_observers(httplib::Server& http, const Router& router, ServerMetrics& metrics);
 
 }  // namespace closeloop::server

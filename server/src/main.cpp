@@ -1,4 +1,6 @@
 // closeloop — the command line: serve, workspace, simulate, validate; later import, backup.
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <optional>
@@ -85,9 +87,34 @@ int main(int argc, char** argv) {
                      "Marketing e-mails per contact a week (0 = no limit)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));
-    serve->add_option("--threads", serve_options.threads, "HTTP worker threads (each open connection holds one)")
+    serve->add_option("--threads", serve_options.threads, "HTTP worker threads (they answer complete requests)")
         ->capture_default_str()
         ->check(CLI::Range(2, 1024));
+    serve->add_option("--max-connections", serve_options.max_connections, "Client connections open at once")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 1000000));
+    serve
+        ->add_option("--max-connections-per-address", serve_options.max_connections_per_address,
+                     "Client connections open at once from one address (trusted proxies exempt)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    serve
+        ->add_option("--trusted-proxy", serve_options.trusted_proxy,
+                     "Addresses of reverse proxies in front (comma-separated, e.g. 127.0.0.1,::1): their "
+                     "X-Forwarded-For names the client; from anyone else it is ignored")
+        ->check([](const std::string& list) -> std::string {
+            std::string bad;
+            for (std::size_t at = 0; at < list.size();) {
+                const auto comma = std::min(list.find(',', at), list.size());
+                std::string a = list.substr(at, comma - at);
+                std::erase(a, ' ');
+                unsigned char buf[16];
+                if (!a.empty() && inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1)
+                    bad = a;
+                at = comma + 1;
+            }
+            return bad.empty() ? "" : "not an IP address: " + bad;
+        });
     serve
         ->add_option("--rfm-interval", serve_options.rfm_interval_minutes,
                      "Minutes between RFM recomputations (also once at start); 0 = only on demand")

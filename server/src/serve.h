@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace closeloop::server {
 
@@ -21,7 +22,10 @@ struct ServeOptions {
     int delivery_timeout_ms = 10000;        // one delivery attempt
     int cap_per_day = 1, cap_per_week = 3;  // marketing e-mails per contact (0 = no limit)
     std::string redeem_url;                 // the shop's voucher page, "{code}" for the code
-    int threads = 64;                       // HTTP worker threads: each keep-alive connection holds one while open
+    int threads = 16;                       // HTTP worker threads: they answer complete requests only
+    int max_connections = 4096;             // client connections open at once
+    int max_connections_per_address = 512;  // from one client address (trusted proxies exempt)
+    std::string trusted_proxy;              // "127.0.0.1,::1": reverse proxies whose X-Forwarded-For is believed
     int rfm_interval_minutes = 60;          // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
 };

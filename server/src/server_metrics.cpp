@@ -154,7 +154,28 @@ std::string ServerMetrics::render(Store& store, Time now) const {
         family("closeloop_delivery_dead_total", "Effects given up (dead letters) since the start.",
                &DeliveryKindStats::dead);
     }
+    if (http_stats_) {
+        const HttpStats h = http_stats_();
+        out += "# HELP closeloop_http_connections Client connections open now.\n";
+        out += "# TYPE closeloop_http_connections gauge\n";
+        out += "closeloop_http_connections " + std::to_string(h.open) + "\n";
+        out +=
+            "# HELP closeloop_http_connections_total Client connections by how they ended early: accepted counts "
+            "all; evicted (closed to make room), timed_out (a deadline), busy (answered 503), malformed (refused "
+            "by the transport: framing or a limit).\n";
+        out += "# TYPE closeloop_http_connections_total counter\n";
+        out += "closeloop_http_connections_total{outcome=\"accepted\"} " + std::to_string(h.accepted) + "\n";
+        out += "closeloop_http_connections_total{outcome=\"evicted\"} " + std::to_string(h.evicted) + "\n";
+        out += "closeloop_http_connections_total{outcome=\"timed_out\"} " + std::to_string(h.timed_out) + "\n";
+        out += "closeloop_http_connections_total{outcome=\"busy\"} " + std::to_string(h.busy) + "\n";
+        out += "closeloop_http_connections_total{outcome=\"malformed\"} " + std::to_string(h.malformed) + "\n";
+    }
     return out;
+}
+
+void ServerMetrics::set_http_stats(std::function<HttpStats()> stats) {
+    std::lock_guard lock(mutex_);
+    http_stats_ = std::move(stats);
 }
 
 void ServerMetrics::set_delivery_stats(std::function<std::map<std::string, DeliveryKindStats>()> stats) {

@@ -17,6 +17,7 @@
 
 #include "delivery_service.h"
 #include "executor.h"
+#include "http_server.h"
 #include "store/store.h"
 
 namespace closeloop::server {
@@ -33,6 +34,9 @@ public:
     void set_executor_stats(std::function<ExecutorStats()> stats);
     // Where the delivery workers' counters come from (nullptr: none shown).
     void set_delivery_stats(std::function<std::map<std::string, DeliveryKindStats>()> stats);
+
+    // Where the HTTP transport's counters come from (nullptr: none shown).
+    void set_http_stats(std::function<HttpStats()> stats);
 
     // The exposition text, with the store's figures read now.
     std::string render(Store& store, Time now) const;  // now: the App's clock (due runs)
@@ -51,6 +55,7 @@ private:
     std::uint64_t events_accepted_ = 0, events_duplicates_ = 0;
     std::function<ExecutorStats()> executor_stats_;
     std::function<std::map<std::string, DeliveryKindStats>()> delivery_stats_;
+    std::function<HttpStats()> http_stats_;
 };
 
 }  // namespace closeloop::server

@@ -281,7 +281,10 @@ with tempfile.TemporaryDirectory() as tmp:
     # Malformed HTTP, on a raw socket.
     for name, raw_request in [("a malformed request line", b"HELLO\r\n\r\n"),
                               ("an unknown HTTP version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n"),
-                              ("an unknown method", b"FETCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n")]:
+                              ("an unknown method", b"FETCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+                              ("both Content-Length and Transfer-Encoding",
+                               b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")]:
         reply = raw_exchange(s.port, raw_request)
         body = reply.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in reply else b""
         try:

@@ -390,14 +390,14 @@ TEST_CASE("static files: MIME types, gzip when accepted, ETag and 304, security 
 
     TempDir dir;
     SqliteStore store(dir.path);
-    httplib::Server http;
-    Router router(http, store, max_body_bytes);
+    Router router(store, max_body_bytes);
     add_static_routes(router, site);
-    httplib::Server http2;
-    Router router2(http2, store, max_body_bytes);
+    Router router2(store, max_body_bytes);
     add_static_routes(router2, empty);
-    const int port = http.bind_to_any_port("127.0.0.1"), port2 = http2.bind_to_any_port("127.0.0.1");
-    std::thread t([&] { http.listen_after_bind(); }), t2([&] { http2.listen_after_bind(); });
+    HttpServer http({}, [&](httplib::Request& q, httplib::Response& r) { router.dispatch(q, r); });
+    HttpServer http2({}, [&](httplib::Request& q, httplib::Response& r) { router2.dispatch(q, r); });
+    const int port = http.bind("127.0.0.1", 0), port2 = http2.bind("127.0.0.1", 0);
+    std::thread t([&] { http.listen(); }), t2([&] { http2.listen(); });
     while (!http.is_running() || !http2.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
     httplib::Client c("127.0.0.1", port);

@@ -25,8 +25,7 @@ TEST_CASE("the OpenAPI document matches the registered routes") {
     ServerMetrics metrics;
     RfmService rfm(store, now_utc);
     Api api{store, metrics, rfm, now_utc};
-    httplib::Server http;
-    Router router(http, store, max_body_bytes);
+    Router router(store, max_body_bytes);
     add_api_routes(router, api);
 
     std::set<std::pair<std::string, std::string>> registered, documented, planned;

@@ -1,0 +1,211 @@
+"""The public edge under hostile traffic (issue 13), against the real `closeloop serve` on
+loopback: slowloris, keep-alive floods, header floods, all three at once, oversized and deeply
+nested bodies, framing attacks, ids holding "/". Each attack asserts that a fresh client is
+still answered within 1 s, that memory stays bounded, and that what was acknowledged is kept.
+Bounded: about a minute, a few hundred connections. Usage: edge_test.py path/to/closeloop"""
+import json, os, socket, sys, tempfile, time, urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from attacks import (Slowloris, KeepAlive, HeaderFlood, fresh_latencies, percentile, memory_kb, post_json,
+                     connect)
+from harness import Checks, Server, raw_exchange, is_error_json
+
+FRESH_LIMIT = 1.0  # seconds: the issue's bound for a fresh client under attack
+MEMORY_GROWTH_LIMIT_KB = 64 * 1024  # the process may grow this much under an attack, no more
+
+
+def fresh_ok(c, port, what, seconds=3.0):
+    lat, statuses = fresh_latencies(port, seconds=seconds)
+    worst = max(lat) if lat else float("inf")
+    c.check(f"{what}: a fresh client is answered within {FRESH_LIMIT} s "
+            f"(p50 {percentile(lat, 50) * 1000:.0f} ms, max {worst * 1000:.0f} ms, {len(lat)} requests)",
+            worst < FRESH_LIMIT and statuses.get(200, 0) == len(lat), f"statuses {statuses}")
+    return lat
+
+
+def answer(i, score=9):
+    return {"id": f"edge-ans-{i}", "type": "nps_response", "contact": {"id": f"edge-{i % 7}"},
+            "data": {"score": score}}
+
+
+def raw_reply(port, payload, timeout=5, source="127.0.0.1"):
+    """Sends raw bytes; returns (status code or None, whether the server closed the connection)."""
+    s = connect(port, source, timeout=timeout)
+    with s:
+        s.sendall(payload)
+        data = b""
+        closed = False
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    closed = True
+                    break
+                data += part
+                head, sep, rest = data.partition(b"\r\n\r\n")
+                if sep:
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    if len(rest) >= length:
+                        # the answer is whole: does the server close the connection now?
+                        s.settimeout(1.0)
+                        try:
+                            closed = s.recv(1) == b""
+                        except socket.timeout:
+                            closed = False
+                        break
+        except (socket.timeout, ConnectionResetError):
+            closed = True
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.") else None
+    return status, closed, data
+
+
+def main():
+    binary = sys.argv[1]
+    c = Checks("edge_test")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(binary, os.path.join(tmp, "data"))
+        if not c.check("server starts", server.start(), server.err):
+            c.finish()
+        port, pid = server.port, server.proc.pid
+        try:
+            run(c, server, port, pid)
+        finally:
+            server.stop()
+    c.finish()
+
+
+def run(c, server, port, pid):
+    key = server.key
+    # ---- no attack: the reference ----
+    base = fresh_ok(c, port, "no attack")
+    rss0, _ = memory_kb(pid)
+    acknowledged = 0
+    for i in range(20):
+        st, _, _ = post_json(port, "/api/v1/events", answer(i), key)
+        acknowledged += st == 202
+
+    # ---- slowloris: 200 connections from one address, a header line every 2 s ----
+    slow = Slowloris(port, n=200, source="127.0.0.2", every=2.0)
+    c.check("slowloris: 200 slow connections are open", slow.counts.get("opened", 0) == 200, slow.counts)
+    fresh_ok(c, port, "slowloris (200 connections from 127.0.0.2)")
+    # The same address may still be served: the slowest unfinished heads make room for it.
+    lat, st = fresh_latencies(port, seconds=1.0, source="127.0.0.2")
+    c.check("slowloris: a fresh client from the attacker's own address is answered too",
+            max(lat) < FRESH_LIMIT and st.get(200, 0) == len(lat), st)
+
+    # ---- plus 100 keep-alive connections (50 asking every 3 s, 50 idle) ----
+    keep = KeepAlive(port, n=100, active=50, source="127.0.0.3", every=3.0)
+    c.check("keep-alive: 50 idle keep-alive connections are open", keep.counts.get("idle_opened", 0) == 50,
+            keep.counts)
+    fresh_ok(c, port, "slowloris + 100 keep-alive connections")
+
+    # ---- plus one connection flooding header lines ----
+    flood = HeaderFlood(port, source="127.0.0.4")
+    lat = fresh_ok(c, port, "slowloris + keep-alive + header flood", seconds=4.0)
+    for i in range(20, 40):  # answers posted under attack are kept
+        st, _, _ = post_json(port, "/api/v1/events", answer(i), key)
+        acknowledged += st == 202
+    rss1, hwm1 = memory_kb(pid)
+    flood.stop()
+    c.check(f"header flood: refused with 431 ({flood.counts})", flood.counts.get("answer_431", 0) >= 1, flood.counts)
+    c.check(f"memory stays bounded under all three (RSS {rss0 // 1024} -> {rss1 // 1024} MiB, peak {hwm1 // 1024} MiB)",
+            rss1 - rss0 < MEMORY_GROWTH_LIMIT_KB, f"{rss0} -> {rss1} KiB")
+    c.check("keep-alive clients kept being answered",
+            keep.counts.get("status_200", 0) >= 50 and keep.counts.get("reconnect", 0) <= 5, keep.counts)
+
+    # The head deadline (10 s) ends the slowloris connections with a 408.
+    deadline = time.time() + 15
+    while time.time() < deadline and slow.counts.get("closed_by_server", 0) < 200:
+        time.sleep(0.5)
+    c.check("slowloris: every slow connection is ended by the head deadline",
+            slow.counts.get("closed_by_server", 0) == 200, slow.counts)
+    slow.stop()
+    keep.stop()
+    fresh_ok(c, port, "after the attacks", seconds=1.0)
+
+    # ---- nothing acknowledged is lost ----
+    st, _, page = server.request("GET", "/api/v1/events?type=nps_response&limit=1000")
+    stored = {e["id"] for e in page.get("events", [])} if st == 200 else set()
+    c.check(f"all {acknowledged} acknowledged answers are stored",
+            acknowledged == 40 and all(f"edge-ans-{i}" in stored for i in range(40)), f"{acknowledged} {len(stored)}")
+
+    # ---- framing: one way to find the body's end, or 400 and the connection closed ----
+    body = b'{"type":"nps_response","contact":{"id":"frame-1"},"data":{"score":5}}'
+    auth = f"Authorization: Bearer {key}\r\n".encode()
+    both = (b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), len(body), body))
+    status, closed, _ = raw_reply(port, both)
+    c.check("framing: Content-Length with Transfer-Encoding is 400 and the connection closed",
+            status == 400 and closed, f"{status} closed={closed}")
+    two = (b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+           b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s" % (len(body), len(body) + 5, body))
+    status, closed, _ = raw_reply(port, two)
+    c.check("framing: two different Content-Length values are 400 and the connection closed",
+            status == 400 and closed, f"{status} closed={closed}")
+    same = (b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), len(body), body))
+    status, _, _ = raw_reply(port, same)
+    c.check("framing: the same Content-Length twice is one length (202)", status == 202, status)
+    chunked = (b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    status, _, _ = raw_reply(port, chunked)
+    c.check("framing: a chunked body alone is read (202)", status == 202, status)
+    for name, payload in [
+        ("a folded header line", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n"),
+        ("a space before the colon", b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"),
+        ("a bare LF inside a header value", b"GET /healthz HTTP/1.1\r\nHost: x\nX-B: 2\r\n\r\n"),
+        ("a Transfer-Encoding other than chunked",
+         b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+    ]:
+        status, closed, _ = raw_reply(port, payload)
+        c.check(f"framing: {name} is 400 and the connection closed", status == 400 and closed,
+                f"{status} closed={closed}")
+
+    # ---- limits the transport keeps ----
+    status, closed, data = raw_reply(port, b"GET /healthz HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n")
+    c.check("limits: 101 header lines are 431 naming max_header_count",
+            status == 431 and b"max_header_count" in data and closed, f"{status} {data[:200]}")
+    status, _, data = raw_reply(port, b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n")
+    c.check("limits: a 40 KB head is 431 naming max_header_bytes", status == 431 and b"max_header_bytes" in data,
+            f"{status} {data[:200]}")
+    status, _, data = raw_reply(port, b"GET /" + b"u" * 9000 + b" HTTP/1.1\r\n\r\n")
+    c.check("limits: a 9 KB request line is 414 naming max_request_line", status == 414 and b"max_request_line" in data,
+            f"{status} {data[:200]}")
+    big = b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: 2000000\r\n\r\n"
+    status, closed, data = raw_reply(port, big)
+    c.check("limits: a 2 MB body is 413 before it is sent (max_body)", status == 413 and b"max_body" in data,
+            f"{status} {data[:200]}")
+    chunk = b"%x\r\n%s\r\n" % (65536, b"[" * 65536)
+    status, _, _ = raw_reply(port, b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth +
+                             b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 17)
+    c.check("limits: a chunked body over 1 MiB is 413", status == 413, status)
+    st, _, err = server.request("POST", "/api/v1/events", "[" * 100000 + "]" * 100000)
+    c.check("limits: JSON nested 100,000 deep is a 4xx naming the depth (64), not a crash",
+            st in (400, 422) and is_error_json(err, st) and "nested deeper than 64" in err["error"]["message"],
+            f"{st} {err}")
+    st, _, _ = server.request("GET", "/healthz", key=None)
+    c.check("the server is still up after the bad bodies", st == 200, st)
+
+    # ---- ids holding "/" are reachable (routes match the path as sent) ----
+    for cid in ["shop/42", "a b", "ž%", "x?y#z"]:
+        st, _, _ = server.request("POST", "/api/v1/contacts", {"id": cid, "email": "slash@example.com"})
+        enc = urllib.parse.quote(cid, safe="")
+        st_get, _, card = server.request("GET", f"/api/v1/contacts/{enc}")
+        st_exp, _, _ = server.request("GET", f"/api/v1/contacts/{enc}/export")
+        st_del, _, _ = server.request("DELETE", f"/api/v1/contacts/{enc}")
+        st_gone, _, _ = server.request("GET", f"/api/v1/contacts/{enc}")
+        c.check(f"ids: contact {cid!r} can be created, read, exported and erased",
+                (st, st_get, st_exp, st_del, st_gone) == (200, 200, 200, 200, 404), (st, st_get, st_exp, st_del, st_gone))
+
+    # ---- the transport's counters ----
+    st, _, text = server.request("GET", "/metrics", key=None)
+    c.check("/metrics shows the transport's counters",
+            st == 200 and 'closeloop_http_connections_total{outcome="timed_out"}' in text and
+            "closeloop_http_connections " in text, str(text)[:300])
+
+
+if __name__ == "__main__":
+    main()

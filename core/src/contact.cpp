@@ -65,6 +65,20 @@ bool Contact::has_tag(const std::string& tag) const {
     return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
+PersonalMarkers personal_markers(const Contact& c) {
+    PersonalMarkers m;
+    m.email = c.email;
+    if (!c.first_name.empty() && !c.last_name.empty()) m.full_name = c.first_name + " " + c.last_name;
+    for (const char* name : {"phone", "mobile", "phone_number"}) {
+        const auto it = c.attributes.find(name);
+        if (it != c.attributes.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+            m.phone = it->get<std::string>();
+            break;
+        }
+    }
+    return m;
+}
+
 namespace {
 
 template <class T>

@@ -34,16 +34,7 @@ void card(Api& api, Call& call) {
 void erase(Api& api, Call& call) {
     const auto erased = api.store.erase_contact(call.caller.workspace, call.param(1));
     if (!erased) return not_found(call);
-    send_json(call.res, 200,
-              {{"erased",
-                {{"contact", call.param(1)},
-                 {"events", erased->events},
-                 {"responses", erased->responses},
-                 {"purchases", erased->purchases},
-                 {"vouchers", erased->vouchers},
-                 {"tasks", erased->tasks},
-                 {"outbox", erased->outbox},
-                 {"runs", erased->runs}}}});
+    send_json(call.res, 200, erasure_json(call.param(1), *erased));
 }
 
 void export_all(Api& api, Call& call) {

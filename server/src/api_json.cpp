@@ -129,6 +129,22 @@ json card_json(const ContactCard& card, Time now) {
     return j;
 }
 
+json run_json(const RunRecord& r) {
+    json j = {{"id", r.id},
+              {"scenario", r.scenario},
+              {"version", r.version},
+              {"contact", r.contact},
+              {"event", r.event_id},
+              {"status", to_string(r.status)},
+              {"path", r.state.contains("path") ? r.state["path"] : json::array()},
+              {"wake_at", r.wake_at ? json(format_time(*r.wake_at)) : json()},
+              {"effects", r.effects},
+              {"started_at", format_time(r.created_at)},
+              {"updated_at", format_time(r.updated_at)}};
+    if (!r.error.empty()) j["error"] = r.error;
+    return j;
+}
+
 json export_json(const ContactExport& x, Time now) {
     json j = {{"exported_at", format_time(now)}, {"contact", contact_json(x.contact)}};
     j["events"] = json::array();
@@ -140,7 +156,56 @@ json export_json(const ContactExport& x, Time now) {
     for (const auto& t : x.tasks) j["tasks"].push_back(task_json(t));
     j["outbox"] = json::array();
     for (const auto& o : x.outbox) j["outbox"].push_back(outbox_json(o));
+    // Everything else the erasure removes: the purchase rows RFM reads, runs whole (their state
+    // and trace hold what the scenario saw of the contact), suppressions of its address.
+    j["purchases"] = json::array();
+    for (const auto& p : x.purchases)
+        j["purchases"].push_back(
+            {{"event", p.event_id}, {"time", format_time(p.time)}, {"amount", p.amount}, {"currency", p.currency}});
+    j["runs"] = json::array();
+    for (const auto& r : x.runs) {
+        json run = run_json(r);
+        run["state"] = r.state;
+        run["trace"] = r.trace;
+        j["runs"].push_back(std::move(run));
+    }
+    j["suppressions"] = json::array();
+    for (const auto& s : x.suppressions)
+        j["suppressions"].push_back({{"address", s.address},
+                                     {"reason", s.reason},
+                                     {"detail", s.detail},
+                                     {"created_at", format_time(s.created_at)}});
     return j;
+}
+
+json erasure_json(std::string_view contact, const ContactErasure& e) {
+    json mentions = json::array();
+    for (const auto& m : e.mentions) {
+        json one = {{"kind", m.kind}, {"field", m.field}};
+        // Each record's id as its own API gives it: an outbox entry's is a number.
+        if (m.kind == "outbox") {
+            std::int64_t seq = 0;
+            std::from_chars(m.id.data(), m.id.data() + m.id.size(), seq);
+            one["id"] = seq;
+        } else {
+            one["id"] = m.id;
+        }
+        if (!m.contact.empty() && m.kind != "contact") one["contact"] = m.contact;
+        mentions.push_back(std::move(one));
+    }
+    return {{"erased",
+             {{"contact", std::string(contact)},
+              {"events", e.events},
+              {"responses", e.responses},
+              {"purchases", e.purchases},
+              {"vouchers", e.vouchers},
+              {"tasks", e.tasks},
+              {"outbox", e.outbox},
+              {"runs", e.runs},
+              {"suppressions", e.suppressions}}},
+            {"purged", e.purged},
+            {"mentions", std::move(mentions)},
+            {"mentions_total", e.mentions_total}};
 }
 
 std::string cursor_text(const EventCursor& c) {

@@ -24,7 +24,13 @@ nlohmann::json outbox_json(const OutboxEntry& o, bool sends_email = true);
 // The customer card: the contact, rfm, nps (last, previous, change), csat (last), vouchers,
 // open tasks and the timeline.
 nlohmann::json card_json(const ContactCard& card, Time now);
+// A run as listed (GET /api/v1/runs): its path, wake time and effects, without state and trace.
+nlohmann::json run_json(const RunRecord& r);
+// Everything erase_contact would remove.
 nlohmann::json export_json(const ContactExport& x, Time now);
+// The answer of DELETE /api/v1/contacts/{id}: what went, whether the files hold no copy of it
+// any more (`purged`), and the mentions left in others' records.
+nlohmann::json erasure_json(std::string_view contact, const ContactErasure& erased);
 
 // Paging cursors of GET /api/v1/events: opaque to clients.
 std::string cursor_text(const EventCursor& c);

@@ -395,22 +395,6 @@ void simulate_scenario(Api& api, Call& call) {
 
 // ---- runs ----------------------------------------------------------------------------------
 
-json run_json(const RunRecord& r) {
-    json j = {{"id", r.id},
-              {"scenario", r.scenario},
-              {"version", r.version},
-              {"contact", r.contact},
-              {"event", r.event_id},
-              {"status", to_string(r.status)},
-              {"path", r.state.contains("path") ? r.state["path"] : json::array()},
-              {"wake_at", r.wake_at ? json(format_time(*r.wake_at)) : json()},
-              {"effects", r.effects},
-              {"started_at", format_time(r.created_at)},
-              {"updated_at", format_time(r.updated_at)}};
-    if (!r.error.empty()) j["error"] = r.error;
-    return j;
-}
-
 void list_runs(Api& api, Call& call) {
     RunQuery q;
     std::optional<std::string> status;

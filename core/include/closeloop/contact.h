@@ -42,6 +42,16 @@ struct ContactPatch {
     bool operator==(const ContactPatch&) const = default;
 };
 
+// What identifies the person in free text, for a GDPR erasure's list of mentions it cannot
+// remove (a hand-made task, another contact's event). Empty = not searched for: the e-mail
+// (compared case-insensitively); the full name "first last" (only when both parts are given:
+// a first name alone would match strangers); the phone, the text attribute `phone` (or the
+// first of `mobile`, `phone_number`), compared as written.
+struct PersonalMarkers {
+    std::string email, full_name, phone;
+};
+PersonalMarkers personal_markers(const Contact& contact);
+
 // Applies an upsert to a stored contact (or to a new one holding only the id); true when it
 // changed something. PatchRfm::ignore leaves the RFM scores as they are (they are computed,
 // never taken from input).

@@ -39,8 +39,10 @@ Connections::Connections(const std::filesystem::path& dir, SqliteOptions opts, c
     w.exec("PRAGMA wal_autocheckpoint = 10000");
     w.exec("PRAGMA journal_size_limit = 67108864");
     w.exec("PRAGMA cache_size = -32768");  // 32 MiB
-    // Deleted content (GDPR erasure) is overwritten where that costs no extra I/O.
-    w.exec("PRAGMA secure_delete = FAST");
+    // Deleted content is overwritten with zeros, on b-tree pages and on pages going to the
+    // freelist too (FAST leaves those): after a GDPR erasure and truncate_wal, the erased bytes
+    // are nowhere in the files. Costs writes of freed pages; deletes are rare here.
+    w.exec("PRAGMA secure_delete = ON");
     prepare(w);
     writer = std::thread([this] {
         pthread_setname_np(pthread_self(), "closeloop-write");
@@ -80,17 +82,69 @@ void Connections::run(const Unit& work) {
     if (unit.error) std::rethrow_exception(unit.error);
 }
 
+bool Connections::truncate_wal(int wait_ms) {
+    Queued request;
+    request.wait_ms = wait_ms;
+    std::unique_lock lock(queue_mutex);
+    if (stopping) throw std::runtime_error("the store is closing");
+    queue.push_back(&request);
+    queue_cv.notify_one();
+    done_cv.wait(lock, [&] { return request.done; });
+    return request.truncated;
+}
+
+bool Connections::truncate_now(int wait_ms) {
+    sqlite3* h = writer_db->handle();
+    last_truncate_try = std::chrono::steady_clock::now();
+    // The busy handler is what waits for readers: bounded here, as every write waits meanwhile.
+    sqlite3_busy_timeout(h, wait_ms);
+    int log_frames = -1, checkpointed = -1;
+    const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+    sqlite3_busy_timeout(h, Db::busy_timeout_ms);
+    truncate_pending = !(rc == SQLITE_OK && log_frames == 0);
+    return !truncate_pending;
+}
+
 void Connections::writer_loop() {
     std::vector<Queued*> batch;
+    constexpr auto retry_every = std::chrono::seconds(1);
     for (;;) {
+        Queued* truncation = nullptr;
         {
             std::unique_lock lock(queue_mutex);
-            queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
-            if (queue.empty()) return;  // stopping, and everything queued is done
-            while (!queue.empty() && batch.size() < options.max_units_per_commit) {
+            const auto ready = [&] { return stopping || !queue.empty(); };
+            if (truncate_pending)
+                queue_cv.wait_until(lock, last_truncate_try + retry_every, ready);
+            else
+                queue_cv.wait(lock, ready);
+            if (queue.empty() && stopping) return;  // everything queued is done
+            if (!queue.empty() && queue.front()->work == nullptr) {
+                truncation = queue.front();
+                queue.pop_front();
+            }
+            // A batch ends before a truncation request: it runs between transactions.
+            while (!truncation && !queue.empty() && queue.front()->work &&
+                   batch.size() < options.max_units_per_commit) {
                 batch.push_back(queue.front());
                 queue.pop_front();
             }
+        }
+        if (truncation) {
+            // Its caller's writes were acknowledged (durable) before it asked.
+            const bool truncated = truncate_now(truncation->wait_ms);
+            {
+                std::lock_guard lock(queue_mutex);
+                truncation->truncated = truncated;
+                truncation->done = true;
+            }
+            done_cv.notify_all();
+            continue;
+        }
+        if (batch.empty()) {
+            // Idle with a truncation still owed: try again, without keeping writers waiting.
+            if (truncate_pending && std::chrono::steady_clock::now() >= last_truncate_try + retry_every)
+                truncate_now(0);
+            continue;
         }
         const bool notify = commit(batch);
         {
@@ -99,6 +153,7 @@ void Connections::writer_loop() {
         }
         sync_cv.notify_one();
         batch.clear();
+        if (truncate_pending && std::chrono::steady_clock::now() >= last_truncate_try + retry_every) truncate_now(0);
     }
 }
 
@@ -225,6 +280,14 @@ Connections::Reader::Reader(Connections& pool) : pool_(pool) {
 }
 
 Connections::Reader::~Reader() {
+    // An idle connection must hold no snapshot: a read transaction left open (a statement not
+    // reset, a BEGIN not ended) would keep the WAL from being checkpointed and truncated (GDPR
+    // erasure) and from being reused. Statements are reset here; a transaction still open
+    // closes the connection rather than pooling it.
+    sqlite3* h = db_->handle();
+    for (sqlite3_stmt* st = sqlite3_next_stmt(h, nullptr); st; st = sqlite3_next_stmt(h, st))
+        if (sqlite3_stmt_busy(st)) sqlite3_reset(st);
+    if (!sqlite3_get_autocommit(h)) return;
     std::lock_guard lock(pool_.reader_mutex);
     if (pool_.idle_readers.size() < pool_.options.max_readers) pool_.idle_readers.push_back(std::move(db_));
 }

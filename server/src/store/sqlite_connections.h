@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -43,6 +44,12 @@ public:
     // Queues a unit and waits until the transaction holding it is durable; rethrows what the
     // unit threw (its changes undone).
     void run(const Unit& work);
+    // Checkpoints the whole WAL into the database file and truncates it to nothing (on the
+    // writer's thread, between two transactions), so that deleted content survives only as the
+    // zeros secure_delete wrote. Waits up to `wait_ms` for readers still on an older snapshot;
+    // returns whether it completed. When it did not, the writer tries again (at most once a
+    // second, without waiting) until it does.
+    bool truncate_wal(int wait_ms);
     void set_commit_listener(std::function<void()> listener);
     StoreStats stats();
     // Every statement prepared so far on the writer and the idle readers.
@@ -67,13 +74,17 @@ public:
     };
 
 private:
+    // A unit of work, or (work == nullptr) a request to truncate the WAL.
     struct Queued {
         const Unit* work = nullptr;
         std::exception_ptr error;
         bool done = false;
+        int wait_ms = 0;         // truncation: how long it may wait for readers
+        bool truncated = false;  // truncation: whether it completed
     };
 
     void writer_loop();
+    bool truncate_now(int wait_ms);  // on the writer's thread, outside a transaction
     void syncer_loop();
     void sync_wal();
     bool commit(std::vector<Queued*>& batch);
@@ -88,6 +99,9 @@ private:
     bool stopping = false;
     std::function<void()> commit_listener;
     StoreStats counters;  // under queue_mutex
+    // A truncation did not complete: the writer's own retries (its thread only).
+    bool truncate_pending = false;
+    std::chrono::steady_clock::time_point last_truncate_try;
 
     // The syncer (synchronous FULL): commits are made without fsync, and this thread fsyncs the
     // WAL and then wakes the callers, so the writer goes on with the next transaction while

@@ -94,7 +94,7 @@ Db::Db(const std::filesystem::path& file) : file_(file) {
         throw DbError("cannot open " + file_.string() + ": " + why, rc);
     }
     sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, 10000);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
 }
 
 Db::~Db() {

@@ -72,6 +72,8 @@ class Db {
 public:
     // Opens (creating if needed) a connection for use by one thread at a time.
     explicit Db(const std::filesystem::path& file);
+    // How long a statement waits for a lock held by another connection.
+    static constexpr int busy_timeout_ms = 10000;
     ~Db();
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;

@@ -317,6 +317,40 @@ bool SqliteStore::delete_endpoint(WorkspaceId ws, std::string_view id) {
 
 // ---- suppressions --------------------------------------------------------------------------
 
+// A contact's suppressions (export and erasure): those recorded for it, and those of its
+// address. The workspace's suppressions are few (one per address), so walking them by key is
+// cheap; there is no index on contact_id.
+std::vector<Suppression> sqlite::rows::contact_suppressions(Db& db, WorkspaceId ws, std::string_view contact,
+                                                            std::string_view email) {
+    auto st = db.prepare(
+        "SELECT address, reason, contact_id, detail, created_at FROM suppressions WHERE workspace_id = ?1 "
+        "AND (contact_id = ?2 OR address = ?3) ORDER BY created_at DESC");
+    st.bind(1, ws).bind(2, contact).bind_text_or_null(3, lower(email));
+    std::vector<Suppression> out;
+    while (st.step()) out.push_back(read_suppression(st));
+    return out;
+}
+
+std::size_t sqlite::rows::erase_suppressions(Db& db, WorkspaceId ws, std::string_view contact, std::string_view email,
+                                             bool address_shared) {
+    // With the address still another contact's, its suppression stays (that contact asked not
+    // to be mailed, or the address bounces) and only forgets who it came from.
+    auto del = db.prepare(
+        "DELETE FROM suppressions WHERE workspace_id = ?1 AND ((contact_id = ?2 AND address IS NOT ?4) OR address = "
+        "?3)");
+    del.bind(1, ws).bind(2, contact).bind_text_or_null(4, lower(email));
+    if (address_shared)
+        del.bind_null(3);
+    else
+        del.bind_text_or_null(3, lower(email));
+    const auto erased = static_cast<std::size_t>(del.run());
+    db.prepare("UPDATE suppressions SET contact_id = NULL WHERE workspace_id = ?1 AND contact_id = ?2")
+        .bind(1, ws)
+        .bind(2, contact)
+        .run();
+    return erased;
+}
+
 void SqliteStore::add_suppression(WorkspaceId ws, const Suppression& s) {
     write([&](WriteTx& tx) { sqlite_tx(tx).add_suppression(ws, s); });
 }

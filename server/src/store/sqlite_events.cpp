@@ -193,7 +193,9 @@ std::optional<int> SqliteWriteTx::previous_nps(WorkspaceId ws, std::string_view 
     return st.int32(0);
 }
 
-std::optional<ContactErasure> SqliteWriteTx::erase_contact(WorkspaceId ws, std::string_view id) {
+std::optional<ContactErasure> SqliteWriteTx::erase_contact(WorkspaceId ws, std::string_view id, bool address_shared) {
+    const auto contact = select_contact(db_, ws, id);
+    if (!contact) return std::nullopt;
     auto gone = db_.prepare("DELETE FROM contacts WHERE workspace_id = ?1 AND id = ?2");
     gone.bind(1, ws).bind(2, id);
     if (gone.run() == 0) return std::nullopt;
@@ -236,6 +238,7 @@ std::optional<ContactErasure> SqliteWriteTx::erase_contact(WorkspaceId ws, std::
         "(SELECT seq FROM outbox WHERE workspace_id = ?1 AND contact_id = ?2)");
     erased.outbox = erase("DELETE FROM outbox WHERE workspace_id = ?1 AND contact_id = ?2");
     erased.runs = erase("DELETE FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?2");
+    erased.suppressions = erase_suppressions(db_, ws, id, contact->contact.email, address_shared);
     return erased;
 }
 
@@ -511,12 +514,97 @@ std::optional<ContactExport> SqliteStore::export_contact(WorkspaceId ws, std::st
         while (st.step()) out.outbox.push_back(read_outbox(st));
     }
     for (auto& o : out.outbox) load_attempts(*r, o);
+    {
+        auto st = r->prepare(
+            "SELECT e.id, p.time, p.amount, p.currency FROM events e INDEXED BY events_contact JOIN purchases p ON "
+            "p.workspace_id = e.workspace_id AND p.time = e.time AND p.event_seq = e.seq "
+            "WHERE e.workspace_id = ?1 AND e.contact_id = ?2 AND e.type = 'purchase' ORDER BY e.time DESC, e.seq DESC");
+        st.bind(1, ws).bind(2, id);
+        while (st.step()) out.purchases.push_back({st.text(0), time_at(st, 1), st.real(2), st.text(3)});
+    }
+    {
+        auto st = r->prepare("SELECT " CL_RUN_COLUMNS
+                             " FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?2 "
+                             "ORDER BY seq DESC");
+        st.bind(1, ws).bind(2, id);
+        while (st.step()) out.runs.push_back(read_run(st));
+    }
+    out.suppressions = contact_suppressions(*r, ws, id, out.contact.contact.email);
     return out;
 }
 
+namespace {
+
+// Whether a text holds one of the markers: ?3 the e-mail (lower case: compared with the text
+// lowered), ?4 the full name, ?5 the phone; a NULL marker matches nothing.
+#define CL_MENTIONS(x) "(instr(lower(" x "), ?3) > 0 OR instr(" x ", ?4) > 0 OR instr(" x ", ?5) > 0)"
+// Where the rows of others name the person: tasks, events, outbox entries and contacts that are
+// not the contact's own (?2). One pass over each of the workspace's tables (GDPR erasures are
+// rare; there is no index on free text to use); a JSON document is walked (json_tree) only
+// when its text holds a marker, to name the field that does.
+constexpr const char* mentions_sql =
+    "SELECT 'task', id, contact_id, 'title' FROM tasks INDEXED BY tasks_workspace WHERE workspace_id = ?1 "
+    "AND contact_id IS NOT ?2 AND " CL_MENTIONS("title")
+    " UNION ALL SELECT 'task', id, contact_id, 'message' FROM tasks INDEXED BY tasks_workspace "
+    "WHERE workspace_id = ?1 AND contact_id IS NOT ?2 AND " CL_MENTIONS("message")
+    " UNION ALL SELECT 'event', e.id, e.contact_id, 'data' || substr(t.fullkey, 2) "
+    "FROM events e INDEXED BY events_time, json_tree(e.data) t WHERE e.workspace_id = ?1 AND e.contact_id <> ?2 "
+    "AND " CL_MENTIONS("e.data") " AND t.type = 'text' AND " CL_MENTIONS("t.atom")
+    " UNION ALL SELECT 'outbox', o.seq, o.contact_id, 'params' || substr(t.fullkey, 2) "
+    "FROM outbox o INDEXED BY outbox_workspace, json_tree(o.params) t WHERE o.workspace_id = ?1 "
+    "AND o.contact_id IS NOT ?2 AND " CL_MENTIONS("o.params") " AND t.type = 'text' AND " CL_MENTIONS("t.atom")
+    " UNION ALL SELECT 'contact', id, id, 'email' FROM contacts WHERE workspace_id = ?1 AND id <> ?2 "
+    "AND lower(email) = ?3"
+    " UNION ALL SELECT 'contact', id, id, 'name' FROM contacts WHERE workspace_id = ?1 AND id <> ?2 "
+    "AND first_name || ' ' || last_name = ?4"
+    " UNION ALL SELECT 'contact', c.id, c.id, 'attributes' || substr(t.fullkey, 2) "
+    "FROM contacts c, json_tree(c.attributes) t WHERE c.workspace_id = ?1 AND c.id <> ?2 "
+    "AND " CL_MENTIONS("c.attributes") " AND t.type = 'text' AND " CL_MENTIONS("t.atom");
+#undef CL_MENTIONS
+
+std::string ascii_lower(std::string text) {
+    for (char& c : text)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return text;
+}
+
+}  // namespace
+
 std::optional<ContactErasure> SqliteStore::erase_contact(WorkspaceId ws, std::string_view id) {
+    // The mentions are looked for first, on a reader (the writer goes on meanwhile), with the
+    // markers of the contact as stored now; its own rows are left out, so the result is what
+    // stays once it is erased. That reader's snapshot ends before the WAL is truncated.
+    std::vector<Mention> found;
+    std::size_t total = 0;
+    bool address_shared = false;
+    {
+        Impl::Reader r(*impl_);
+        const auto contact = select_contact(*r, ws, id);
+        if (!contact) return std::nullopt;
+        const PersonalMarkers markers = personal_markers(contact->contact);
+        if (!markers.email.empty() || !markers.full_name.empty() || !markers.phone.empty()) {
+            auto st = r->prepare(mentions_sql);
+            st.bind(1, ws)
+                .bind(2, id)
+                .bind_text_or_null(3, ascii_lower(markers.email))
+                .bind_text_or_null(4, markers.full_name)
+                .bind_text_or_null(5, markers.phone);
+            while (st.step()) {
+                Mention m{st.text(0), st.text(1), st.text(2), st.text(3)};
+                if (m.kind == "contact" && m.field == "email") address_shared = true;
+                if (found.size() < ContactErasure::max_mentions) found.push_back(std::move(m));
+                ++total;
+            }
+        }
+    }
     std::optional<ContactErasure> out;
-    write([&](WriteTx& tx) { out = sqlite_tx(tx).erase_contact(ws, id); });
+    write([&](WriteTx& tx) { out = sqlite_tx(tx).erase_contact(ws, id, address_shared); });
+    if (!out) return out;
+    out->mentions = std::move(found);
+    out->mentions_total = total;
+    // Acknowledged (durable) above; now no copy may stay in the WAL. Readers on an older
+    // snapshot are waited for briefly: every write waits meanwhile.
+    out->purged = impl_->truncate_wal(purge_wait_ms);
     return out;
 }
 

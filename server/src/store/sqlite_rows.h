@@ -125,4 +125,11 @@ std::optional<RunRecord> select_run(Db& db, WorkspaceId ws, std::string_view id)
 
 std::vector<Voucher> contact_vouchers(Db& db, WorkspaceId ws, std::string_view contact);
 
+// Suppressions recorded for the contact or of its address (`email`, any case; "" = none),
+// newest first; erasure deletes them, except the address's own when `address_shared` (another
+// contact has it), which only loses its contact id. Returns how many were deleted.
+std::vector<Suppression> contact_suppressions(Db& db, WorkspaceId ws, std::string_view contact, std::string_view email);
+std::size_t erase_suppressions(Db& db, WorkspaceId ws, std::string_view contact, std::string_view email,
+                               bool address_shared);
+
 }  // namespace closeloop::server::sqlite::rows

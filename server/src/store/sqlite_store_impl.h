@@ -108,7 +108,8 @@ public:
 
     bool save_template(WorkspaceId ws, const std::string& id, const json& document, Time now);
 
-    std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id);
+    // `address_shared`: another contact has its e-mail address (its suppression stays).
+    std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id, bool address_shared);
 
     bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now);
 
@@ -158,6 +159,10 @@ struct SqliteStore::Impl : sqlite::Connections {
 inline SqliteWriteTx& sqlite_tx(WriteTx& tx) {
     return static_cast<SqliteWriteTx&>(tx);  // the store only ever hands out its own
 }
+
+// How long an erasure waits for readers on an older snapshot before it answers unpurged (the
+// writer then truncates the WAL as soon as they are done).
+inline constexpr int purge_wait_ms = 2000;
 
 inline std::int64_t limit_of(std::size_t n) {
     return static_cast<std::int64_t>(std::min<std::size_t>(n, 1'000'000));

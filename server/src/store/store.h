@@ -267,20 +267,6 @@ struct ContactCard {
     std::vector<StoredEvent> timeline;  // newest first, at most the limit asked for
 };
 
-struct ContactExport {
-    StoredContact contact;
-    std::vector<StoredEvent> events;  // all, newest first
-    std::vector<Response> responses;
-    std::vector<Voucher> vouchers;
-    std::vector<Task> tasks;
-    std::vector<OutboxEntry> outbox;
-};
-
-// What an erasure removed.
-struct ContactErasure {
-    std::size_t events = 0, responses = 0, purchases = 0, vouchers = 0, tasks = 0, outbox = 0, runs = 0;
-};
-
 // Purchases in a window, ready for compute_rfm: contact_ids[i] is contact index i.
 struct PurchaseTable {
     std::vector<std::string> contact_ids;
@@ -330,6 +316,49 @@ struct RunRecord {
     nlohmann::json trace = nlohmann::json::array();
     nlohmann::json effects = nlohmann::json::array();
     Time created_at, updated_at;
+};
+
+// A purchase as RFM reads it (the row its purchase event left).
+struct PurchaseRecord {
+    std::string event_id;
+    Time time;
+    double amount = 0;
+    std::string currency;
+};
+
+// Everything erase_contact removes, so an export is the whole of what the erasure destroys.
+struct ContactExport {
+    StoredContact contact;
+    std::vector<StoredEvent> events;  // all, newest first
+    std::vector<Response> responses;
+    std::vector<PurchaseRecord> purchases;  // newest first
+    std::vector<Voucher> vouchers;
+    std::vector<Task> tasks;
+    std::vector<OutboxEntry> outbox;        // with their attempt logs
+    std::vector<RunRecord> runs;            // newest first
+    std::vector<Suppression> suppressions;  // of its address, or recorded for it
+};
+
+// A place the erasure cannot clear by itself: someone else's record whose text names the
+// erased person (PersonalMarkers). kind: "task" (a task without a link to the contact),
+// "event" (another contact's event), "outbox" (an effect for another contact), "contact"
+// (another contact with the same e-mail, name or phone). field: where, as a JSON path from
+// the record ("title", "data.note", "params.message.text", "email").
+struct Mention {
+    std::string kind, id, contact, field;
+};
+
+// What an erasure removed, and what it could not.
+struct ContactErasure {
+    std::size_t events = 0, responses = 0, purchases = 0, vouchers = 0, tasks = 0, outbox = 0, runs = 0,
+                suppressions = 0;
+    // The store's files hold no copy of what was removed (overwritten, and logs and journals
+    // cut back) when erase_contact returned. False: the rows are gone but some bytes may remain
+    // on disk until the store can compact (a long reader held it back); the store keeps trying.
+    bool purged = false;
+    std::vector<Mention> mentions;  // the first max_mentions found
+    std::size_t mentions_total = 0;
+    static constexpr std::size_t max_mentions = 100;
 };
 
 struct RunQuery {
@@ -493,7 +522,11 @@ public:
                                                     std::size_t timeline_limit) = 0;
     virtual std::optional<ContactExport> export_contact(WorkspaceId ws, std::string_view id) = 0;
     // GDPR erasure: the contact and everything about it (events, responses, purchases, vouchers,
-    // tasks, outbox entries), in one transaction. nullopt when there is no such contact.
+    // tasks, outbox entries with their attempts, runs, and the suppressions of its address
+    // unless another contact has that address), in one transaction, made durable and then
+    // compacted so that no copy is left in the store's files (`purged` says whether that
+    // completed). Also lists the mentions of the person in others' records (Mention), which it
+    // leaves as they are. nullopt when there is no such contact.
     virtual std::optional<ContactErasure> erase_contact(WorkspaceId ws, std::string_view id) = 0;
 
     // Vouchers.

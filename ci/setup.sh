@@ -20,6 +20,7 @@ packages=(
   nlohmann-json3-dev doctest-dev libcpp-httplib-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libgmime-3.0-dev libopendkim-dev libcli11-dev libhowardhinnant-date-dev
   fonts-dejavu-core python3-fonttools nodejs npm chromium python3 python3-aiosmtpd python3-dkim
+  nginx-light
 )
 emscripten_packages=(emscripten)
 
@@ -42,7 +43,15 @@ if ((${#missing[@]})); then
   apt-get update -qq
   regular=()
   for p in "${missing[@]}"; do [[ $p == emscripten ]] || regular+=("$p"); done
+  # nginx (the reverse-proxy test runs its own instance) would start a system service on port
+  # 80 as it installs; policy-rc.d is Debian's way to say "start no services now".
+  blocker=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    blocker=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$blocker" && chmod +x "$blocker"
+  fi
   ((${#regular[@]})) && apt-get install -y -qq "${regular[@]}" >/dev/null
+  [[ -n $blocker ]] && rm -f "$blocker"
   if printf '%s\n' "${missing[@]}" | grep -qx emscripten; then
     apt-get install -y -qq --no-install-recommends emscripten >/dev/null
   fi

@@ -8,6 +8,7 @@
 
 #include "closeloop/detail/json_read.h"
 #include "keys.h"
+#include "rate_limit.h"
 #include "sessions.h"
 
 namespace closeloop::server {
@@ -190,9 +191,9 @@ bool Router::authorize(Call& call, Access access) {
                        "answer or GET /api/v1/session)");
             return false;
         }
-        call.caller = {check.session.workspace, KeyKind::admin};
+        call.caller = {check.session.workspace, KeyKind::admin, check.session.key_id};
         call.session = std::move(check.session);
-        return true;
+        return !rate_ || rate_->admit(call, current_request.route);
     }
     const auto key = bearer_key(call.req);
     if (!key) {
@@ -200,7 +201,8 @@ bool Router::authorize(Call& call, Access access) {
                    "send the workspace's key: Authorization: Bearer <key> (or sign in: POST /api/v1/session)");
         return false;
     }
-    const auto grant = store_.find_key(sha256_hex(*key));
+    const std::string hash = sha256_hex(*key);
+    const auto grant = store_.find_key(hash);
     if (!grant) {
         send_error(call.res, 401, "unauthorized", "this key is not valid (revoked, mistyped or another server's)");
         return false;
@@ -209,8 +211,8 @@ bool Router::authorize(Call& call, Access access) {
         send_error(call.res, 403, "forbidden", "a publishable key may only post survey answers");
         return false;
     }
-    call.caller = {grant->workspace, grant->kind};
-    return true;
+    call.caller = {grant->workspace, grant->kind, key_id_of(hash)};
+    return !rate_ || rate_->admit(call, current_request.route);
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Access access, Handler handler) {
@@ -219,8 +221,9 @@ void Router::add(const std::string& method, const std::string& pattern, Access a
     matchers_.emplace_back(method, std::regex(regex));
     auto answer = [this, pattern, access, handler = std::move(handler)](Call& call) {
         current_request.route = pattern;
-        if (access != Access::open && !authorize(call, access)) return;
+        if (access != Access::open ? !authorize(call, access) : rate_ && !rate_->admit(call, pattern)) return;
         handler(call);
+        if (rate_) rate_->settle(call, pattern);
     };
     if (method == "GET") {
         http_.Get(regex, [answer](const httplib::Request& req, httplib::Response& res) {

@@ -69,6 +69,7 @@ enum class Access {
 struct Caller {
     WorkspaceId workspace = 0;
     KeyKind kind = KeyKind::admin;
+    std::string key_id;  // the key's (or the session's key's) id; empty on open routes
 };
 
 struct Call {
@@ -80,6 +81,8 @@ struct Call {
     // Path parameter i (1-based, in pattern order).
     std::string param(std::size_t i) const { return req.matches[i]; }
 };
+
+class RateLimiter;
 
 struct RouteInfo {
     std::string method;
@@ -98,6 +101,9 @@ public:
     void put(const std::string& pattern, Access access, Handler handler);
     void del(const std::string& pattern, Access access, Handler handler);
 
+    // Rate limits (rate_limit.h) for every route from now on; nullptr = none.
+    void set_rate_limiter(RateLimiter* limiter) { rate_ = limiter; }
+
     const std::vector<RouteInfo>& routes() const { return routes_; }
     // The methods routed for `path` (for 405 answers); empty when the path is unknown.
     std::vector<std::string> methods_for(const std::string& path) const;
@@ -110,6 +116,7 @@ private:
     Store& store_;
     std::size_t max_body_;
     std::function<Time()> now_;
+    RateLimiter* rate_ = nullptr;
     std::vector<RouteInfo> routes_;
     std::vector<std::pair<std::string, std::regex>> matchers_;  // method, regex
 };

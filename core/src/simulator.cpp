@@ -164,7 +164,8 @@ std::map<std::string, std::string> simulated_links() {
     return {{"unsubscribe", "https://closeloop.example/u/SIMULATED"},
             {"redeem", "https://closeloop.example/r/SIMULATED"},
             {"survey", "https://closeloop.example/s/SIMULATED"},
-            {"preferences", "https://closeloop.example/p/SIMULATED"}};
+            {"preferences", "https://closeloop.example/p/SIMULATED"},
+            {"answer_token", "SIMULATED-ANSWER-TOKEN"}};
 }
 
 namespace {

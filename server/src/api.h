@@ -38,6 +38,8 @@ void add_rfm_routes(Router& router, Api& api);      // api_rfm.cpp
 void add_scenario_routes(Router& router, Api& api);
 void add_system_routes(Router& router, Api& api);   // api_system.cpp: /healthz, /metrics, /api/openapi.json
 void add_session_routes(Router& router, Api& api);  // api_session.cpp: sign-in, who am I, sign-out
+// api_identity.cpp: the identity secret and answer tokens (who answered a public survey)
+void add_identity_routes(Router& router, Api& api);
 // api_builder.cpp: what the builder's pickers need (roles), the shipped examples and installing one
 void add_builder_routes(Router& router, Api& api);
 void add_static_routes(Router& router, Api& api);

@@ -1,6 +1,9 @@
 // POST /api/v1/events (one event, or { "events": [...] } up to 1000) and GET /api/v1/events.
+// With a publishable key the post takes public answers only (public_answer.h, identity.h).
 #include "api.h"
 #include "api_json.h"
+#include "closeloop/public_answer.h"
+#include "identity.h"
 #include "keys.h"
 
 namespace closeloop::server {
@@ -9,9 +12,67 @@ using nlohmann::json;
 
 namespace {
 
+// A core Error of a public answer: "forbidden" (what a publishable key may not do) is a 403,
+// a contact gone a 404, the rest as usual.
+void send_answer_error(httplib::Response& res, const Error& error) {
+    if (error.code == "forbidden") return send_error(res, 403, error);
+    if (error.code == "not_found") return send_error(res, 404, error);
+    send_error(res, error);
+}
+
+// With a publishable key: answers only (public_answer.h), each naming its contact by proof or
+// staying anonymous; nothing in them reaches a contact's profile.
+void post_public_answers(Api& api, Call& call, const json& body) {
+    const json* batch = nullptr;
+    if (body.is_object())
+        if (const auto it = body.find("events"); it != body.end()) batch = &*it;
+    std::vector<std::pair<const json*, std::string>> docs;  // document, its path
+    if (batch) {
+        if (!batch->is_array() || batch->empty())
+            return send_error(call.res, 422, "invalid_field", "must be an array of 1-10 answers", "events");
+        if (batch->size() > max_public_answers_per_request)
+            return send_error(call.res, 413, "too_many_events",
+                              "at most " + std::to_string(max_public_answers_per_request) +
+                                  " answers per request with a publishable key",
+                              "events");
+        for (const auto& [key, _] : body.items())
+            if (key != "events")
+                return send_error(call.res, 422, "invalid_field", "a batch is { \"events\": [...] } and nothing else",
+                                  key);
+        for (std::size_t i = 0; i < batch->size(); ++i)
+            docs.emplace_back(&(*batch)[i], "events[" + std::to_string(i) + "]");
+    } else {
+        docs.emplace_back(&body, "");
+    }
+    std::vector<PublicAnswer> answers;
+    for (const auto& [doc, path] : docs) {
+        auto a = public_answer_from_json(*doc, path);
+        if (!a) return send_answer_error(call.res, a.error());
+        answers.push_back(std::move(*a));
+    }
+    // Every answer is read before any proof is checked, and every proof before anything is
+    // stored: a batch is refused whole.
+    std::vector<Event> events;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        auto contact = resolve_answer_contact(api.store, call.caller.workspace, answers[i].identity,
+                                              join_path(docs[i].second, "contact"));
+        if (!contact) return send_answer_error(call.res, contact.error());
+        Event e = std::move(answers[i].event);
+        e.contact = ContactPatch{};
+        e.contact.id = std::move(*contact);
+        if (e.id.empty()) e.id = new_id("ev_");
+        events.push_back(std::move(e));
+    }
+    const auto result = api.ingest ? api.ingest(call.caller.workspace, events, api.now())
+                                   : api.store.insert_events(call.caller.workspace, events, api.now());
+    api.metrics.count_events(result.accepted, result.duplicates);
+    send_json(call.res, 202, {{"accepted", result.accepted}, {"duplicates", result.duplicates}});
+}
+
 void post_events(Api& api, Call& call) {
     auto body = parse_body(call.body);
     if (!body) return send_error(call.res, body.error());
+    if (call.caller.kind == KeyKind::publishable) return post_public_answers(api, call, *body);
 
     std::vector<Event> events;
     // { "events": [...] } is a batch; anything else is read as one event.
@@ -41,15 +102,6 @@ void post_events(Api& api, Call& call) {
         auto e = event_from_json(*body, "");
         if (!e) return send_error(call.res, e.error());
         events.push_back(std::move(*e));
-    }
-
-    if (call.caller.kind == KeyKind::publishable) {
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            if (events[i].kind != EventType::nps_response && events[i].kind != EventType::csat_response)
-                return send_error(call.res, 403, "forbidden",
-                                  "a publishable key may only post survey answers (nps_response, csat_response)",
-                                  batch ? "events[" + std::to_string(i) + "].type" : "type");
-        }
     }
 
     // Events without an id get one, so that each stored event can be addressed.

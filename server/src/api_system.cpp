@@ -29,6 +29,7 @@ void add_api_routes(Router& router, Api& api) {
     add_rfm_routes(router, api);
     add_scenario_routes(router, api);
     add_session_routes(router, api);
+    add_identity_routes(router, api);
     add_builder_routes(router, api);
     add_delivery_routes(router, api);
     add_static_routes(router, api);

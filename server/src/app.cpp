@@ -21,6 +21,7 @@ struct App::Parts {
     DeliveryService delivery;
     Api api;
     Router router;
+    RateLimiter rate;
 
     Parts(Store& store, const std::function<Time()>& clock, const AppOptions& options)
         : rfm(store, clock),
@@ -37,7 +38,9 @@ struct App::Parts {
               options.delivery.allow_private_endpoints,
               !options.delivery.smtp_url.empty(),
               [this] { delivery.wake(); }},
-          router(store, max_body_bytes, clock) {
+          router(store, max_body_bytes, clock),
+          rate(options.rate_limits, &metrics, options.rate_clock_ms) {
+        router.set_rate_limiter(&rate);
         add_api_routes(router, api);
         router.set_metrics(&metrics);
     }

@@ -24,6 +24,7 @@
 #include "delivery_service.h"
 #include "executor.h"
 #include "http_server.h"
+#include "rate_limit.h"
 #include "store/store.h"
 
 namespace closeloop::server {
@@ -45,6 +46,9 @@ struct AppOptions {
     std::string redeem_url;    // {{links.redeem}}: the shop's voucher page, "{code}" for the code
     // false: no delivery threads (tests that look at the outbox as the executor left it).
     bool delivery_threads = true;
+    RateLimits rate_limits;  // per publishable key and address, per address, per admin key
+    // The rate limits' clock in milliseconds (nullptr: a steady clock; tests pass a manual one).
+    std::function<std::int64_t()> rate_clock_ms = nullptr;
 };
 
 class App {

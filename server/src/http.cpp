@@ -9,6 +9,7 @@
 #include "closeloop/detail/json_read.h"
 #include "http_server.h"
 #include "keys.h"
+#include "rate_limit.h"
 #include "sessions.h"
 
 namespace closeloop::server {
@@ -182,9 +183,9 @@ bool Router::authorize(Call& call, Access access) const {
                        "answer or GET /api/v1/session)");
             return false;
         }
-        call.caller = {check.session.workspace, KeyKind::admin};
+        call.caller = {check.session.workspace, KeyKind::admin, check.session.key_id};
         call.session = std::move(check.session);
-        return true;
+        return !rate_ || rate_->admit(call, call.route);
     }
     const auto key = bearer_key(call.req);
     if (!key) {
@@ -192,7 +193,8 @@ bool Router::authorize(Call& call, Access access) const {
                    "send the workspace's key: Authorization: Bearer <key> (or sign in: POST /api/v1/session)");
         return false;
     }
-    const auto grant = store_.find_key(sha256_hex(*key));
+    const std::string hash = sha256_hex(*key);
+    const auto grant = store_.find_key(hash);
     if (!grant) {
         send_error(call.res, 401, "unauthorized", "this key is not valid (revoked, mistyped or another server's)");
         return false;
@@ -201,8 +203,8 @@ bool Router::authorize(Call& call, Access access) const {
         send_error(call.res, 403, "forbidden", "a publishable key may only post survey answers");
         return false;
     }
-    call.caller = {grant->workspace, grant->kind};
-    return true;
+    call.caller = {grant->workspace, grant->kind, key_id_of(hash)};
+    return !rate_ || rate_->admit(call, call.route);
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Access access, Handler handler) {
@@ -226,7 +228,7 @@ void Router::answer(const httplib::Request& req, httplib::Response& res, std::st
         std::smatch m;
         if (!std::regex_match(raw_path, m, r.regex)) continue;
         route = r.pattern;
-        Call call{req, res, {}, {}, std::nullopt, {}};
+        Call call{req, res, {}, {}, std::nullopt, {}, r.pattern};
         for (std::size_t i = 1; i < m.size(); ++i) {
             auto decoded = percent_decode(m[i].str(), false);
             if (!decoded)
@@ -243,8 +245,9 @@ void Router::answer(const httplib::Request& req, httplib::Response& res, std::st
                     "the body is larger than " + std::to_string(max_body_) + " bytes: send smaller batches");
             call.body = req.body;
         }
-        if (r.access != Access::open && !authorize(call, r.access)) return;
+        if (r.access != Access::open ? !authorize(call, r.access) : rate_ && !rate_->admit(call, r.pattern)) return;
         r.handler(call);
+        if (rate_) rate_->settle(call, r.pattern);
         return;
     }
     route = "unmatched";

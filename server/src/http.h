@@ -70,6 +70,7 @@ enum class Access {
 struct Caller {
     WorkspaceId workspace = 0;
     KeyKind kind = KeyKind::admin;
+    std::string key_id;  // the key's (or the session's key's) id; empty on open routes
 };
 
 struct Call {
@@ -79,9 +80,12 @@ struct Call {
     std::string body;                 // of POST, PUT and DELETE requests
     std::optional<Session> session;   // when the caller came with a session cookie
     std::vector<std::string> params;  // the path's {parameters}, percent-decoded
+    std::string route;                // the route's pattern ("/api/v1/contacts/{id}")
     // Path parameter i (1-based, in pattern order).
     const std::string& param(std::size_t i) const { return params.at(i - 1); }
 };
+
+class RateLimiter;
 
 struct RouteInfo {
     std::string method;
@@ -108,6 +112,8 @@ public:
     // Answers one complete request. Routes match the path as sent (still percent-encoded), so
     // an id holding "/" (sent as %2F) reaches its route; parameters are decoded after.
     void dispatch(const httplib::Request& req, httplib::Response& res) const;
+    // Rate limits (rate_limit.h) for every route from now on; nullptr = none.
+    void set_rate_limiter(RateLimiter* limiter) { rate_ = limiter; }
 
     const std::vector<RouteInfo>& routes() const { return routes_; }
     // The methods routed for the raw `path` (for 405 answers); empty when the path is unknown.
@@ -129,6 +135,7 @@ private:
     std::size_t max_body_;
     std::function<Time()> now_;
     ServerMetrics* metrics_ = nullptr;
+    RateLimiter* rate_ = nullptr;
     std::vector<RouteInfo> routes_;
     std::vector<Route> table_;
 };

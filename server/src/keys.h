@@ -15,6 +15,10 @@ namespace closeloop::server {
 std::string random_hex(std::size_t bytes);
 // SHA-256 of `text`, lower-case hex.
 std::string sha256_hex(std::string_view text);
+// HMAC-SHA256 of `message` under `secret`, lower-case hex (64 digits).
+std::string hmac_sha256_hex(std::string_view secret, std::string_view message);
+// Compares secrets in time independent of where they differ (no timing oracle).
+bool secrets_equal(std::string_view a, std::string_view b);
 
 // A new key: "cl_admin_" or "cl_pub_" and 32 random bytes in hex.
 std::string new_api_key(KeyKind kind);

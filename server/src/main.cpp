@@ -120,6 +120,23 @@ int main(int argc, char** argv) {
                      "Minutes between RFM recomputations (also once at start); 0 = only on demand")
         ->capture_default_str()
         ->check(CLI::Range(0, 10080));
+    // Rate limits: N/s, N/m or N/h, optionally ",BURST"; "off" for none.
+    serve
+        ->add_option("--rate-answers", serve_options.rate_answers,
+                     "Answers posted with a publishable key, per key and client address (default 10/s,60)")
+        ->group("Rate limits");
+    serve
+        ->add_option("--rate-signin", serve_options.rate_signin,
+                     "Sign-in attempts per client address; a successful one costs nothing (default 10/m,10)")
+        ->group("Rate limits");
+    serve
+        ->add_option("--rate-unsubscribe", serve_options.rate_unsubscribe,
+                     "Unsubscribe pages and one-click posts per client address (default 5/s,100)")
+        ->group("Rate limits");
+    serve
+        ->add_option("--rate-api", serve_options.rate_api,
+                     "Requests with an admin key (or its sessions), per key (default 100/s,1000)")
+        ->group("Rate limits");
     // For measurements only (tests/bench): NORMAL gives up durability on power loss.
     serve->add_option("--synchronous", serve_options.synchronous)
         ->check(CLI::IsMember({"FULL", "FULL-INLINE", "NORMAL"}))

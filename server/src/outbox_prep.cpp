@@ -39,7 +39,11 @@ void prepare_email(WriteTx& tx, WorkspaceId ws, const Effect& effect, const Send
     entry.address = mail.to;
     const std::string url =
         unsubscribe_url(policy.public_url, unsubscribe_token(delivery.link_secret, {ws, step.contact.id, mail.to}));
-    std::map<std::string, std::string> links = {{"unsubscribe", url}, {"preferences", url}};
+    // answer_token: a survey link's proof of whose answer it is (posted with the publishable key).
+    std::map<std::string, std::string> links = {
+        {"unsubscribe", url},
+        {"preferences", url},
+        {"answer_token", answer_token(delivery.link_secret, {ws, step.contact.id})}};
     // The run's voucher, or the contact's latest of the scenario's campaigns (as the simulator).
     std::optional<VoucherView> fallback;
     if (!step.state.voucher) fallback = step.history.latest(step.contact.id, step.scenario.campaigns(), step.now);

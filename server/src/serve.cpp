@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "app.h"
 #include "clock.h"
@@ -103,6 +104,20 @@ int serve(const ServeOptions& options) {
         std::cerr << "closeloop: --smtp must be smtp://host:port or smtps://host:port, not " << options.smtp << "\n";
         return 2;
     }
+    RateLimits rate_limits;
+    for (const auto& [flag, text, rule] :
+         {std::tuple{"--rate-answers", &options.rate_answers, &rate_limits.answers},
+          std::tuple{"--rate-signin", &options.rate_signin, &rate_limits.signin},
+          std::tuple{"--rate-unsubscribe", &options.rate_unsubscribe, &rate_limits.unsubscribe},
+          std::tuple{"--rate-api", &options.rate_api, &rate_limits.api}}) {
+        if (text->empty()) continue;
+        auto parsed = parse_rate_rule(*text);
+        if (!parsed) {
+            std::cerr << "closeloop: " << flag << ": " << parsed.error().what() << "\n";
+            return 2;
+        }
+        *rule = *parsed;
+    }
     const std::string public_url =
         options.public_url.empty() ? "http://" + options.bind + ":" + std::to_string(options.port) : options.public_url;
     std::vector<std::string> trusted;
@@ -126,7 +141,8 @@ int serve(const ServeOptions& options) {
              .public_url = public_url,
              .delivery = delivery,
              .cap = {options.cap_per_day, options.cap_per_week},
-             .redeem_url = options.redeem_url});
+             .redeem_url = options.redeem_url,
+             .rate_limits = rate_limits});
     // The port first: a port in use must fail before a database (and a key shown once) exists.
     if (!app.bind(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port

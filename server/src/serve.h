@@ -28,6 +28,8 @@ struct ServeOptions {
     std::string trusted_proxy;              // "127.0.0.1,::1": reverse proxies whose X-Forwarded-For is believed
     int rfm_interval_minutes = 60;          // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
+    // Rate limits (rate_limit.h): "10/s,60", "10/m", "off"; "" = the default.
+    std::string rate_answers, rate_signin, rate_unsubscribe, rate_api;
 };
 
 // Runs until SIGTERM or SIGINT; in-flight requests finish (and their writes commit) before it

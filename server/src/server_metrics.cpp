@@ -28,7 +28,9 @@ std::string number(double v) {
 }  // namespace
 
 ServerMetrics::ServerMetrics()
-    : bounds_{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10} {}
+    : bounds_{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+      // Every class from the start, so a dashboard sees 0 rather than no series.
+      rate_limited_{{"answers", 0}, {"signin", 0}, {"unsubscribe", 0}, {"api", 0}} {}
 
 void ServerMetrics::observe_request(std::string_view method, std::string_view route, int status, double seconds) {
     std::lock_guard lock(mutex_);
@@ -46,6 +48,15 @@ void ServerMetrics::count_events(std::size_t accepted, std::size_t duplicates) {
     std::lock_guard lock(mutex_);
     events_accepted_ += accepted;
     events_duplicates_ += duplicates;
+}
+
+void ServerMetrics::count_rate_limited(std::string_view cls) {
+    std::lock_guard lock(mutex_);
+    const auto it = rate_limited_.find(cls);
+    if (it != rate_limited_.end())
+        ++it->second;
+    else
+        rate_limited_.emplace(std::string(cls), 1);
 }
 
 std::uint64_t ServerMetrics::events_accepted() const {
@@ -90,6 +101,11 @@ std::string ServerMetrics::render(Store& store, Time now) const {
     out += "# HELP closeloop_events_duplicates_total Events not stored again: their id was stored before.\n";
     out += "# TYPE closeloop_events_duplicates_total counter\n";
     out += "closeloop_events_duplicates_total " + std::to_string(events_duplicates_) + "\n";
+
+    out += "# HELP closeloop_rate_limited_total Requests refused by a rate limit (429), by limit class.\n";
+    out += "# TYPE closeloop_rate_limited_total counter\n";
+    for (const auto& [cls, n] : rate_limited_)
+        out += "closeloop_rate_limited_total{class=\"" + label(cls) + "\"} " + std::to_string(n) + "\n";
 
     out += "# HELP closeloop_db_size_bytes Size of the database on disk (main file and write-ahead log).\n";
     out += "# TYPE closeloop_db_size_bytes gauge\n";

@@ -28,6 +28,8 @@ public:
 
     void observe_request(std::string_view method, std::string_view route, int status, double seconds);
     void count_events(std::size_t accepted, std::size_t duplicates);
+    // A request refused by a rate limit of class `cls` (rate_limit.h: answers, signin, ...).
+    void count_rate_limited(std::string_view cls);
     std::uint64_t events_accepted() const;
 
     // Where the executor's counters come from (nullptr: none shown).
@@ -53,6 +55,7 @@ private:
     std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
     std::map<std::pair<std::string, std::string>, Histogram> latency_;
     std::uint64_t events_accepted_ = 0, events_duplicates_ = 0;
+    std::map<std::string, std::uint64_t, std::less<>> rate_limited_;
     std::function<ExecutorStats()> executor_stats_;
     std::function<std::map<std::string, DeliveryKindStats>()> delivery_stats_;
     std::function<HttpStats()> http_stats_;

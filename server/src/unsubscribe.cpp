@@ -68,7 +68,47 @@ std::optional<nlohmann::json> payload_of(std::string_view token, std::string_vie
     return j;
 }
 
+constexpr std::string_view answer_purpose = "answer.";
+
+std::optional<nlohmann::json> answer_payload_of(std::string_view token, std::string_view* encoded,
+                                                std::string_view* sig) {
+    const auto dot = token.find('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    *encoded = token.substr(0, dot);
+    *sig = token.substr(dot + 1);
+    const auto raw = unbase64url(*encoded);
+    if (!raw) return std::nullopt;
+    auto j = nlohmann::json::parse(*raw, nullptr, false);
+    // Unchecked input (the signature is checked after): read nothing without its type.
+    if (!j.is_object() || !j.contains("p") || j["p"] != "answer" || !j.contains("w") || !j["w"].is_number_integer() ||
+        !j.contains("c") || !j["c"].is_string())
+        return std::nullopt;
+    return j;
+}
+
 }  // namespace
+
+std::string answer_token(std::string_view secret, const AnswerTarget& t) {
+    const std::string payload = base64url(nlohmann::json{{"p", "answer"}, {"w", t.workspace}, {"c", t.contact}}.dump());
+    return payload + "." + signature(secret, std::string(answer_purpose) + payload);
+}
+
+std::optional<WorkspaceId> answer_token_workspace(std::string_view token) {
+    std::string_view encoded, sig;
+    const auto j = answer_payload_of(token, &encoded, &sig);
+    if (!j) return std::nullopt;
+    return (*j)["w"].get<WorkspaceId>();
+}
+
+std::optional<AnswerTarget> verify_answer_token(std::string_view secret, std::string_view token) {
+    std::string_view encoded, sig;
+    const auto j = answer_payload_of(token, &encoded, &sig);
+    if (!j) return std::nullopt;
+    const std::string expected = signature(secret, std::string(answer_purpose) + std::string(encoded));
+    if (sig.size() != expected.size() || CRYPTO_memcmp(sig.data(), expected.data(), expected.size()) != 0)
+        return std::nullopt;
+    return AnswerTarget{(*j)["w"].get<WorkspaceId>(), (*j)["c"].get<std::string>()};
+}
 
 std::string unsubscribe_token(std::string_view secret, const UnsubscribeTarget& t) {
     const std::string payload =
@@ -94,13 +134,18 @@ std::optional<UnsubscribeTarget> verify_unsubscribe_token(std::string_view secre
 }
 
 std::string link_secret(Store& store, WorkspaceId ws) {
-    if (auto s = store.setting(ws, "link_secret"); s && s->is_string()) return s->get<std::string>();
-    // Made once: a second secret would void the links already sent (one server per store).
+    return workspace_secret(store, ws, "link_secret");
+}
+
+std::string workspace_secret(Store& store, WorkspaceId ws, std::string_view name) {
+    if (auto s = store.setting(ws, name); s && s->is_string()) return s->get<std::string>();
+    // Made once: a second secret would void the links (or signed identities) already out there
+    // (one server per store).
     static std::mutex making;
     std::lock_guard lock(making);
-    if (auto s = store.setting(ws, "link_secret"); s && s->is_string()) return s->get<std::string>();
+    if (auto s = store.setting(ws, name); s && s->is_string()) return s->get<std::string>();
     const std::string fresh = random_hex(32);
-    store.write([&](WriteTx& tx) { tx.put_setting(ws, "link_secret", fresh, Time{}); });
+    store.write([&](WriteTx& tx) { tx.put_setting(ws, std::string(name), fresh, Time{}); });
     return fresh;
 }
 

@@ -210,8 +210,10 @@ with tempfile.TemporaryDirectory() as tmp:
         t.check("a contact id in both workspaces is two contacts", st == 200 and card["nps"]["last"] == 10 and card["vouchers"] == [], card)
     if other_pub:
         P = other_pub[0]
-        st, _, body = s.request("POST", "/api/v1/events", nps("w1", "web-1", 8, channel="widget"), key=P)
+        st, _, body = s.request("POST", "/api/v1/events", nps("w1", {"visitor": "web-1"}, 8, channel="widget"), key=P)
         t.check("a publishable key may post an answer", st == 202 and body["accepted"] == 1, body)
+        st, _, body = s.request("POST", "/api/v1/events", nps("w2", "web-1", 8, channel="widget"), key=P)
+        t.check("... naming a contact only with proof: 403 naming it", st == 403 and body["error"]["field"] == "contact", body)
         st, _, body = s.request("POST", "/api/v1/events", {"type": "purchase", "contact": "x",
                                                            "data": {"order_id": "1", "amount": 1, "currency": "EUR"}}, key=P)
         t.check("... but no other event: 403 naming the type", st == 403 and body["error"]["field"] == "type", body)

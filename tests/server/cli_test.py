@@ -124,4 +124,34 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("serve", "--config", os.path.join(tmp, "missing.toml"))
     t.check("a missing config file is refused", r.returncode != 0 and "missing.toml" in r.stderr, r.stderr)
 
+    # ---- rate limits: flags and config keys ----------------------------------------------------
+    r = run("serve", "--data", os.path.join(tmp, "rate"), "--port", str(free_port()), "--rate-answers", "10/d")
+    t.check("a rate that is not N/s, N/m or N/h is refused at start, naming the flag",
+            r.returncode == 2 and "--rate-answers" in r.stderr and "10/d" in r.stderr, r.stderr)
+    limited = os.path.join(tmp, "rate.toml")
+    port = free_port()
+    open(limited, "w").write(f'data = "{data}"\nport = {port}\nrfm-interval = 0\nrate-api = "2/m,2"\n')
+    proc = serve(["--config", limited], data)
+    import http.client
+    statuses, retry = [], None
+    for _ in range(200):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/api/v1/tasks", headers={"Authorization": f"Bearer {KEY}"})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+        retry = resp.getheader("Retry-After")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    t.check("rate-api from the config file: the third request in a minute is a 429 with Retry-After",
+            statuses == [200, 200, 429] and retry is not None and 1 <= int(retry) <= 30, (statuses, retry))
+
 t.finish()

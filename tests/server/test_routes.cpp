@@ -124,8 +124,10 @@ TEST_CASE("routes: keys (401 without or with a wrong key, 403 for a publishable 
     const auto widget_read = s.call("GET", "/api/v1/events", nullptr, &s.publishable);
     CHECK(widget_read.status == 403);
     CHECK(widget_read.body["error"]["code"] == "forbidden");
-    // The widget's key may post answers.
-    const auto answer = s.call("POST", "/api/v1/events", nps("w1", "c-1", 9), &s.publishable);
+    // The widget's key may post answers (naming no contact without proof: test_public_edge.cpp).
+    json anonymous = nps("w1", "c-1", 9);
+    anonymous.erase("contact");
+    const auto answer = s.call("POST", "/api/v1/events", anonymous, &s.publishable);
     CHECK(answer.status == 202);
     CHECK(answer.body == json{{"accepted", 1}, {"duplicates", 0}});
 }

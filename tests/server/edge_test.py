@@ -3,7 +3,7 @@ loopback: slowloris, keep-alive floods, header floods, all three at once, oversi
 nested bodies, framing attacks, ids holding "/". Each attack asserts that a fresh client is
 still answered within 1 s, that memory stays bounded, and that what was acknowledged is kept.
 Bounded: about a minute, a few hundred connections. Usage: edge_test.py path/to/closeloop"""
-import json, os, socket, sys, tempfile, time, urllib.parse
+import http.client, json, os, socket, subprocess, sys, tempfile, threading, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attacks import (Slowloris, KeepAlive, HeaderFlood, fresh_latencies, percentile, memory_kb, post_json,
@@ -60,6 +60,95 @@ def raw_reply(port, payload, timeout=5, source="127.0.0.1"):
             closed = True
     status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.") else None
     return status, closed, data
+
+
+def publishable_key(server):
+    """A new publishable key of workspace demo, made with the CLI while the server runs."""
+    out = subprocess.run([server.binary, "keys", "create", "--workspace", "demo", "--kind", "publishable", "--data",
+                          server.data], capture_output=True, text=True, check=True).stdout
+    return out.split()[-1] if out.strip() else ""
+
+
+def flood_publishable(c, server, port, pub, seconds=3.0, threads=4):
+    """Four senders from one address post answers with the widget key as fast as they can;
+    meanwhile an admin sender and a second widget address post at a human pace."""
+    stop = threading.Event()
+    counts = {"flood_202": 0, "flood_429": 0, "flood_other": 0}
+    lock = threading.Lock()
+    ids = []
+
+    def flooder(t):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.8", 0))
+        i = 0
+        while not stop.is_set():
+            i += 1
+            ident = f"flood-{t}-{i}"
+            try:
+                conn.request("POST", "/api/v1/events",
+                             body=json.dumps({"id": ident, "type": "nps_response", "data": {"score": 4}}),
+                             headers={"Authorization": f"Bearer {pub}", "Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.8", 0))
+                continue
+            with lock:
+                key = {202: "flood_202", 429: "flood_429"}.get(r.status, "flood_other")
+                counts[key] += 1
+                if r.status == 202:
+                    ids.append(ident)
+                if r.status == 429:
+                    counts.setdefault("retry_after", r.getheader("Retry-After"))
+        conn.close()
+
+    workers = [threading.Thread(target=flooder, args=(t,), daemon=True) for t in range(threads)]
+    for w in workers:
+        w.start()
+    t0 = time.time()
+    admin_ok = widget_ok = 0
+    lat = []
+    for i in range(int(seconds / 0.25)):
+        st, _, _ = post_json(port, "/api/v1/events", answer(100 + i), server.key)
+        admin_ok += st == 202
+        st, _, _ = post_json(port, "/api/v1/events", {"type": "nps_response", "data": {"score": 9}}, pub,
+                             source="127.0.0.9")
+        widget_ok += st == 202
+        l, _ = fresh_latencies(port, seconds=0.01, interval=0)
+        lat += l
+        time.sleep(0.2)
+    stop.set()
+    for w in workers:
+        w.join(10)
+    elapsed = time.time() - t0
+    total = counts["flood_202"] + counts["flood_429"]
+    n = int(seconds / 0.25)
+    c.check(f"rate limit: the flood got 429s with Retry-After ({counts}, {total / elapsed:.0f} requests/s, "
+            f"{counts['flood_202'] / elapsed:.1f} accepted/s)",
+            counts["flood_429"] > 0 and counts.get("retry_after") and counts["flood_other"] == 0 and
+            counts["flood_202"] <= 60 + 10 * elapsed + 10, counts)
+    c.check(f"rate limit: the admin key and another widget address kept being accepted ({admin_ok}/{n}, "
+            f"{widget_ok}/{n})", admin_ok == n and widget_ok == n, (admin_ok, widget_ok))
+    c.check(f"rate limit: a fresh client is answered within {FRESH_LIMIT} s during the flood "
+            f"(max {max(lat) * 1000:.0f} ms)", max(lat) < FRESH_LIMIT, lat)
+    stored = set()
+    cursor = ""
+    while True:
+        st, _, page = server.request("GET", "/api/v1/events?type=nps_response&limit=1000" +
+                                     (f"&cursor={cursor}" if cursor else ""))
+        if st != 200:
+            break
+        stored |= {e["id"] for e in page["events"]}
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    flood_stored = {i for i in stored if i.startswith("pub_flood-")}
+    c.check(f"rate limit: exactly the accepted flood answers are stored ({len(flood_stored)} of {total} sent)",
+            flood_stored == {"pub_" + i for i in ids}, (len(flood_stored), len(ids)))
+    st, _, text = server.request("GET", "/metrics", key=None)
+    c.check("rate limit: /metrics counts the refusals",
+            f'closeloop_rate_limited_total{{class="answers"}} {counts["flood_429"]}' in text, str(text)[-600:])
+    return counts
 
 
 def main():
@@ -199,6 +288,27 @@ def run(c, server, port, pid):
         st_gone, _, _ = server.request("GET", f"/api/v1/contacts/{enc}")
         c.check(f"ids: contact {cid!r} can be created, read, exported and erased",
                 (st, st_get, st_exp, st_del, st_gone) == (200, 200, 200, 200, 404), (st, st_get, st_exp, st_del, st_gone))
+
+    # ---- what a publishable key may not do ----
+    pub = publishable_key(server)
+    st, _, err = post_json(port, "/api/v1/events",
+                           {"type": "nps_response", "contact": {"id": "edge-1", "email": "attacker@evil.example",
+                                                                "vip": True}, "data": {"score": 10}}, pub)
+    c.check("publishable key: changing a contact's e-mail is refused naming contact.email",
+            st == 403 and err["error"]["field"] == "contact.email", (st, err))
+    st, _, err = post_json(port, "/api/v1/events", {"type": "purchase", "contact": {"id": "edge-1"},
+                                                    "data": {"amount": 1, "currency": "EUR"}}, pub)
+    c.check("publishable key: another event type is refused naming type", st == 403 and err["error"]["field"] == "type",
+            (st, err))
+    st, _, err = post_json(port, "/api/v1/events", {"type": "nps_response", "contact": {"id": "edge-1"},
+                                                    "data": {"score": 1}}, pub)
+    c.check("publishable key: naming a contact without its identity hash is refused",
+            st == 403 and err["error"]["field"] == "contact.id", (st, err))
+    st, _, err = post_json(port, "/api/v1/contacts", {"id": "edge-9"}, pub)
+    c.check("publishable key: an admin route is refused", st == 403, (st, err))
+
+    # ---- a rate-limited flood: refused requests are counted, not stored ----
+    flood_ok = flood_publishable(c, server, port, pub)
 
     # ---- the transport's counters ----
     st, _, text = server.request("GET", "/metrics", key=None)

@@ -394,6 +394,18 @@ struct HttpServer::Loop {
         flush(c);
     }
 
+    void head_too_large(Conn& c) {
+        refuse(
+            c, 431, "headers_too_large",
+            "the request head is larger than " + std::to_string(limits.max_header_bytes) + " bytes (max_header_bytes)");
+    }
+
+    void body_too_large(Conn& c) {
+        refuse(
+            c, 413, "payload_too_large",
+            "the body is larger than " + std::to_string(limits.max_body) + " bytes (max_body): send smaller batches");
+    }
+
     void linger(Conn& c) {
         shutdown(c.fd, SHUT_WR);
         c.in.clear();
@@ -576,16 +588,12 @@ struct HttpServer::Loop {
         const auto end = c.in.find("\r\n\r\n");
         if (end == std::string::npos) {
             if (c.in.size() > limits.max_header_bytes) {
-                refuse(c, 431, "headers_too_large",
-                       "the request head is larger than " + std::to_string(limits.max_header_bytes) +
-                           " bytes (max_header_bytes)");
+                head_too_large(c);
             }
             return false;
         }
         if (end + 4 > limits.max_header_bytes) {
-            refuse(c, 431, "headers_too_large",
-                   "the request head is larger than " + std::to_string(limits.max_header_bytes) +
-                       " bytes (max_header_bytes)");
+            head_too_large(c);
             return false;
         }
         const std::string head = c.in.substr(0, end + 2);
@@ -697,9 +705,7 @@ struct HttpServer::Loop {
             return false;
         }
         if (length > limits.max_body) {
-            refuse(c, 413, "payload_too_large",
-                   "the body is larger than " + std::to_string(limits.max_body) +
-                       " bytes (max_body): send smaller batches");
+            body_too_large(c);
             return false;
         }
 
@@ -828,9 +834,7 @@ struct HttpServer::Loop {
                         c.chunk = Conn::Chunk::trailer;
                     } else {
                         if (body.size() + size > limits.max_body) {
-                            refuse(c, 413, "payload_too_large",
-                                   "the body is larger than " + std::to_string(limits.max_body) +
-                                       " bytes (max_body): send smaller batches");
+                            body_too_large(c);
                             return false;
                         }
                         c.body_left = size;

@@ -17,6 +17,9 @@ void upsert(Api& api, Call& call) {
     if (!body->is_object()) return send_error(call.res, 422, "invalid_field", "must be a contact object", "");
     auto patch = contact_patch_from_json(*body, "");
     if (!patch) return send_error(call.res, patch.error());
+    if (patch->attributes)
+        if (const auto held = api.store.find_contact(call.caller.workspace, patch->id))
+            if (auto error = check_patch_fits(held->contact, *patch)) return send_error(call.res, *error);
     const auto stored = api.store.upsert_contact(call.caller.workspace, *patch, api.now());
     send_json(call.res, 200, contact_json(stored));
 }

@@ -36,7 +36,8 @@ struct App::Parts {
               options.public_url,
               options.delivery.allow_private_endpoints,
               !options.delivery.smtp_url.empty(),
-              [this] { delivery.wake(); }},
+              [this] { delivery.wake(); },
+              options.event_window},
           router(http, store, max_body_bytes, clock) {
         add_api_routes(router, api);
         install_observers(http, router, metrics);

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "clock.h"
+#include "closeloop/event.h"
 #include "delivery_service.h"
 #include "executor.h"
 #include "store/store.h"
@@ -41,6 +42,7 @@ struct AppOptions {
     std::string redeem_url;    // {{links.redeem}}: the shop's voucher page, "{code}" for the code
     // false: no delivery threads (tests that look at the outbox as the executor left it).
     bool delivery_threads = true;
+    EventTimeWindow event_window;  // how far a posted event's time may be from the clock
 };
 
 class App {

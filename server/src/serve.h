@@ -24,6 +24,8 @@ struct ServeOptions {
     int threads = 64;                       // HTTP worker threads: each keep-alive connection holds one while open
     int rfm_interval_minutes = 60;          // RFM of every workspace at start and then this often; 0 = on demand only
     std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
+    std::string event_max_future = "P1D";   // ISO 8601: posted events' time at most this far ahead of the clock
+    std::string event_max_age = "P30Y";     // ... and at most this far back (imports of purchase history)
 };
 
 // Runs until SIGTERM or SIGINT; in-flight requests finish (and their writes commit) before it

@@ -89,6 +89,12 @@ ActionOutcome build_tag_change(const Node& n, ActionContext& ctx, Effect& e, boo
     if (!tag) return ActionOutcome::failed;
     const auto& tags = ctx.contact().tags;
     const bool has = std::find(tags.begin(), tags.end(), *tag) != tags.end();
+    if (add && !has) {
+        if (auto error = check_tag(*tag, "params.tag")) return ctx.fail(error->what());
+        if (tags.size() >= max_contact_tags)
+            return ctx.fail("params.tag: the contact holds " + std::to_string(max_contact_tags) +
+                            " tags already (max_contact_tags)");
+    }
     if (add && !has) ctx.change_contact().tags.push_back(*tag);
     if (!add && has) {
         auto& changed = ctx.change_contact().tags;
@@ -109,7 +115,14 @@ ActionOutcome build_remove_tag(const Node& n, ActionContext& ctx, Effect& e) {
 ActionOutcome build_set_attribute(const Node& n, ActionContext& ctx, Effect& e) {
     auto value = ctx.evaluate(n, "value");
     if (!value) return ActionOutcome::failed;
-    auto& p = e.params.emplace<SetAttribute>(SetAttribute{std::string(param(n, "name")), std::move(*value)});
+    SetAttribute set{std::string(param(n, "name")), std::move(*value)};
+    // The name was checked by validation; the value is known only now.
+    if (auto error = check_attribute_value(json(set.value), "params.value")) return ctx.fail(error->what());
+    const json& held = ctx.contact().attributes;
+    if (!set.value.is_null() && held.is_object() && !held.contains(set.name) && held.size() >= max_contact_attributes)
+        return ctx.fail("params.name: the contact holds " + std::to_string(max_contact_attributes) +
+                        " attributes already (max_contact_attributes)");
+    auto& p = e.params.emplace<SetAttribute>(std::move(set));
     Contact& changed = ctx.change_contact();
     if (!changed.attributes.is_object()) changed.attributes = json::object();
     if (p.value.is_null())
@@ -263,7 +276,10 @@ void check_kind(const Node& n, const ParamSpec& spec, std::string_view value, co
                     errors.push_back({n.id, field, t.error().message, t.error().column});
             break;
         case ParamKind::duration:
-            if (!parse_duration(value)) errors.push_back({n.id, field, "must be a duration such as P2D"});
+            if (const auto d = parse_duration(value); !d)
+                errors.push_back({n.id, field, "must be a duration such as P2D"});
+            else if (!at_most(*d, max_wait))
+                errors.push_back({n.id, field, "must be at most " + format_duration(max_wait) + " (max_wait)"});
             break;
         case ParamKind::address:
             if (value != "contact" && value != "owner" && !is_valid_email(std::string(value)))

@@ -16,7 +16,7 @@ bool is_control(char c) {
 }
 
 bool is_attribute_name(const std::string& s) {
-    if (s.empty() || s.size() > 64) return false;
+    if (s.empty() || s.size() > max_attribute_name) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
                c == '.';
@@ -59,6 +59,44 @@ bool is_valid_locale(const std::string& s) {
         pos = end + 1;
     }
     return true;
+}
+
+std::optional<Error> check_attribute(const std::string& name, const json& value, const std::string& path) {
+    if (!is_attribute_name(name))
+        return invalid_field(path, "attribute names are 1-" + std::to_string(max_attribute_name) +
+                                       " letters, digits, '_', '-' or '.' (max_attribute_name)");
+    return check_attribute_value(value, path);
+}
+
+std::optional<Error> check_attribute_value(const json& value, const std::string& path) {
+    if (value.is_string() && value.get_ref<const std::string&>().size() > max_attribute_value_bytes)
+        return invalid_field(path, "must be at most " + std::to_string(max_attribute_value_bytes) +
+                                       " bytes long (max_attribute_value_bytes)");
+    if (!(value.is_string() || value.is_number() || value.is_boolean() || value.is_null()))
+        return invalid_field(path,
+                             std::string("must be a string, number or boolean, not ") + detail::json_type_name(value));
+    return std::nullopt;
+}
+
+std::optional<Error> check_tag(const std::string& tag, const std::string& path) {
+    if (tag.empty() || tag.size() > max_tag_length)
+        return invalid_field(path, "must be 1-" + std::to_string(max_tag_length) + " bytes long (max_tag_length)");
+    return std::nullopt;
+}
+
+std::optional<Error> check_patch_fits(const Contact& c, const ContactPatch& p, const std::string& path) {
+    if (!p.attributes || !p.attributes->is_object()) return std::nullopt;
+    std::size_t count = c.attributes.is_object() ? c.attributes.size() : 0;
+    for (const auto& [name, value] : p.attributes->items()) {
+        const bool held = c.attributes.is_object() && c.attributes.contains(name);
+        if (value.is_null() && held) --count;
+        if (!value.is_null() && !held) ++count;
+    }
+    if (count <= max_contact_attributes) return std::nullopt;
+    return invalid_field(join_path(path, "attributes"), "the contact would hold " + std::to_string(count) +
+                                                            " attributes, at most " +
+                                                            std::to_string(max_contact_attributes) +
+                                                            " (max_contact_attributes): remove some with null");
 }
 
 bool Contact::has_tag(const std::string& tag) const {
@@ -110,7 +148,12 @@ bool apply(Contact& c, const ContactPatch& p, PatchRfm rfm) {
         for (const auto& [name, value] : p.attributes->items()) {
             if (value.is_null()) {
                 changed = c.attributes.erase(name) > 0 || changed;
-            } else if (const auto it = c.attributes.find(name); it == c.attributes.end() || *it != value) {
+            } else if (const auto it = c.attributes.find(name); it != c.attributes.end()) {
+                if (*it != value) {
+                    *it = value;
+                    changed = true;
+                }
+            } else if (c.attributes.size() < max_contact_attributes) {
                 c.attributes[name] = value;
                 changed = true;
             }
@@ -126,10 +169,11 @@ Contact contact_from_patch(const ContactPatch& patch) {
     return c;
 }
 
-Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& path) {
+Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& path, Check check) {
     // Shorthand used by events: "contact": "c-42" is {"id": "c-42"}, checked the same way
     // (the fuzzer found the shorthand taking control characters the object form refuses).
-    if (j.is_string()) return contact_patch_from_json(json{{"id", j}}, path);
+    if (j.is_string()) return contact_patch_from_json(json{{"id", j}}, path, check);
+    const bool limits = check == Check::input;
     Fields f(j, path);
     ContactPatch p;
     p.id = f.string("id", true, 128, 1).value_or("");
@@ -148,19 +192,31 @@ Result<ContactPatch> contact_patch_from_json(const json& j, const std::string& p
     if (f.ok() && p.owner && !p.owner->empty() && !is_valid_email(*p.owner))
         f.fail("owner", "must be the owner's e-mail address");
     p.vip = f.boolean("vip", false);
-    p.tags = f.strings("tags", false, 100, 64);
+    if (const json* tags = f.find("tags"); tags && f.ok()) {
+        if (!tags->is_array())
+            f.fail("tags", std::string("must be an array of strings, not ") + detail::json_type_name(*tags));
+        else if (limits && tags->size() > max_contact_tags)
+            f.fail("tags", "must have at most " + std::to_string(max_contact_tags) + " tags (max_contact_tags)");
+        std::vector<std::string> list;
+        for (std::size_t i = 0; f.ok() && i < tags->size(); ++i) {
+            const json& tag = (*tags)[i];
+            const std::string at = f.at("tags") + "[" + std::to_string(i) + "]";
+            if (!tag.is_string())
+                f.fail(invalid_field(at, std::string("must be a string, not ") + detail::json_type_name(tag)));
+            else if (auto e = limits ? check_tag(tag.get<std::string>(), at) : std::nullopt)
+                f.fail(*e);
+            else
+                list.push_back(tag.get<std::string>());
+        }
+        if (f.ok()) p.tags = std::move(list);
+    }
     if (const json* attrs = f.object("attributes", false)) {
-        if (attrs->size() > 100) f.fail("attributes", "must have at most 100 attributes");
+        if (limits && attrs->size() > max_contact_attributes)
+            f.fail("attributes", "must have at most " + std::to_string(max_contact_attributes) +
+                                     " attributes (max_contact_attributes)");
         for (const auto& [name, value] : attrs->items()) {
-            if (!f.ok()) break;
-            const std::string at = f.at("attributes") + "." + name;
-            if (!is_attribute_name(name))
-                f.fail(invalid_field(at, "attribute names are 1-64 letters, digits, '_', '-' or '.'"));
-            else if (value.is_string() && value.get_ref<const std::string&>().size() > 1024)
-                f.fail(invalid_field(at, "must be at most 1024 characters long"));
-            else if (!(value.is_string() || value.is_number() || value.is_boolean() || value.is_null()))
-                f.fail(invalid_field(
-                    at, std::string("must be a string, number or boolean, not ") + detail::json_type_name(value)));
+            if (!f.ok() || !limits) break;
+            if (auto e = check_attribute(name, value, f.at("attributes") + "." + name)) f.fail(*e);
         }
         if (f.ok()) p.attributes = *attrs;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "closeloop/detail/json_read.h"
 
@@ -21,6 +22,26 @@ constexpr std::array<std::pair<std::string_view, EventType>, 7> builtin_types = 
     {"voucher_redeemed", EventType::voucher_redeemed},
     {"voucher_assigned", EventType::voucher_assigned},
 }};
+
+// Active ISO 4217 codes (the list of SIX, the maintenance agency), sorted for binary search.
+// Kept: national currencies and the fund codes some countries price in (BOV, CHE, CLF, COU,
+// MXV, USN, UYI, UYW), XAF, XCD, XCG, XDR, XOF, XPF; ANG and ZWL stay beside their successors
+// (XCG, ZWG) while both are in use. Left out: metals, bond units, XSU, XUA, XTS, XXX, and
+// withdrawn codes (HRK, LTL, ...).
+constexpr std::array<std::string_view, 170> iso_4217_codes = {{
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
+    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF",
+    "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB",
+    "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR",
+    "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD",
+    "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
+    "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK",
+    "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP",
+    "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD",
+    "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF",
+    "XCD", "XCG", "XDR", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+}};
+static_assert(std::is_sorted(iso_4217_codes.begin(), iso_4217_codes.end()));
 
 constexpr std::size_t max_comment = 10000;
 constexpr std::size_t max_id = 128;
@@ -47,7 +68,18 @@ bool is_valid_event_type_name(std::string_view name) {
 }
 
 bool is_currency_code(std::string_view s) {
-    return s.size() == 3 && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    return std::binary_search(iso_4217_codes.begin(), iso_4217_codes.end(), s);
+}
+
+std::optional<Error> check_event_time(Time time, Time now, const EventTimeWindow& window, const std::string& path) {
+    if (time.ms < 0) return invalid_field(path, "must not be before 1970-01-01T00:00:00Z");
+    if (time > add(now, window.max_future))
+        return invalid_field(path, "must not be more than " + format_duration(window.max_future) +
+                                       " after the server's time " + format_time(now) + " (event_max_future)");
+    if (time < subtract(now, window.max_age))
+        return invalid_field(path, "must not be more than " + format_duration(window.max_age) +
+                                       " before the server's time " + format_time(now) + " (event_max_age)");
+    return std::nullopt;
 }
 
 std::optional<Error> validate_event_data(EventType type, const json& data, const std::string& path) {
@@ -72,7 +104,7 @@ std::optional<Error> validate_event_data(EventType type, const json& data, const
             f.string("order_id", true, max_id, 1);
             f.number("amount", true, 0, 1e12, "0-1e12");  // the bound RFM sums in integer cents
             if (auto cur = f.string("currency", true, 3); cur && !is_currency_code(*cur))
-                f.fail("currency", "must be an ISO 4217 code such as EUR or CZK");
+                f.fail("currency", "must be an active ISO 4217 currency code such as EUR or CZK");
             if (const json* items = f.find("items"); items && !items->is_array())
                 f.fail("items", std::string("must be an array, not ") + detail::json_type_name(*items));
             break;
@@ -98,7 +130,7 @@ std::optional<Error> validate_event_data(EventType type, const json& data, const
             f.string("code", true, 64, 1);
             f.number("value", true, 0, 1e15, ">= 0");
             if (auto cur = f.string("currency", false, 3); cur && !is_currency_code(*cur))
-                f.fail("currency", "must be an ISO 4217 code such as EUR or CZK");
+                f.fail("currency", "must be an active ISO 4217 currency code such as EUR or CZK");
             f.time("expires_at", true);
             break;
         case EventType::custom:

@@ -368,8 +368,52 @@ struct RenderState {
     std::optional<Error> error;
 };
 
+// What a value of `type` counts for in TemplateText::size_bound.
+constexpr std::size_t short_value_bytes = 64;
+
+std::size_t bound_parts(const std::vector<Part>& parts, const TypeEnv& env) {
+    std::size_t total = 0;
+    for (const Part& p : parts) {
+        switch (p.kind) {
+            case Part::Kind::text:
+                total += p.text.size();
+                break;
+            case Part::Kind::block:
+                total += std::max(bound_parts(p.then_parts, env), bound_parts(p.else_parts, env));
+                break;
+            case Part::Kind::value: {
+                if (p.filter == Part::Filter::date || p.filter == Part::Filter::days_until) {
+                    total += short_value_bytes;
+                    break;
+                }
+                const auto type = p.expr.check(env);
+                const bool short_value =
+                    type && (*type == ValueType::number || *type == ValueType::boolean || *type == ValueType::time ||
+                             *type == ValueType::duration || *type == ValueType::null);
+                total += short_value && p.filter == Part::Filter::none ? short_value_bytes : max_value_bytes_assumed;
+                break;
+            }
+        }
+    }
+    return total;
+}
+
+// `out` cut to at most `max` bytes, at a UTF-8 character boundary and, in HTML, not inside
+// an entity such as &amp; (the escaping of a value may have been cut).
+void cut_utf8(std::string& out, std::size_t max, Escape escape) {
+    if (out.size() <= max) return;
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) --end;
+    if (escape == Escape::html) {
+        const std::size_t amp = out.rfind('&', end == 0 ? 0 : end - 1);
+        if (amp != std::string::npos && end - amp < 8 && out.find(';', amp) >= end) end = amp;
+    }
+    out.resize(end);
+}
+
 bool render_parts(const std::vector<Part>& parts, RenderState& st) {
     for (const Part& p : parts) {
+        if (st.out.size() > max_rendered_text_bytes) return true;  // cut by TemplateText::render
         if (p.kind == Part::Kind::text) {
             st.out += p.text;  // the template's own text is never escaped
             continue;
@@ -486,14 +530,28 @@ Result<TemplateText> TemplateText::parse(std::string_view text) {
 
 std::optional<Error> TemplateText::check(const TypeEnv& env) const {
     if (!parts_) return std::nullopt;
-    return check_parts(*parts_, env);
+    if (auto e = check_parts(*parts_, env)) return e;
+    if (const std::size_t bound = size_bound(env); bound > max_rendered_text_bytes)
+        return template_error(1, "the rendered text can reach " + std::to_string(bound) +
+                                     " bytes (its own text plus up to " + std::to_string(max_value_bytes_assumed) +
+                                     " bytes for each value), over the limit of " +
+                                     std::to_string(max_rendered_text_bytes) + " (max_rendered_text_bytes)");
+    return std::nullopt;
+}
+
+std::size_t TemplateText::size_bound(const TypeEnv& env) const {
+    return parts_ ? bound_parts(*parts_, env) : 0;
 }
 
 Result<std::string> TemplateText::render(const EvalContext& ctx, Escape escape, std::string_view locale) const {
     if (!parts_) return std::string();
     RenderState st{ctx, escape, locale, {}, std::nullopt};
-    st.out.reserve(source_.size() + 64);
+    st.out.reserve(std::min(source_.size(), max_rendered_text_bytes) + 64);
     if (!render_parts(*parts_, st)) return std::move(*st.error);
+    if (st.out.size() > max_rendered_text_bytes) {
+        cut_utf8(st.out, max_rendered_text_bytes - truncation_marker.size(), escape);
+        st.out += truncation_marker;
+    }
     return std::move(st.out);
 }
 

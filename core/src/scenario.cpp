@@ -520,6 +520,8 @@ std::vector<ScenarioError> validate(const Scenario& s, const Catalog& catalog) {
                 break;
             case NodeKind::wait:
                 if (n.wait_until) check_expr(errors, *n.wait_until, env, n.id, "until", ValueType::time);
+                if (n.wait_for && !at_most(*n.wait_for, max_wait))
+                    add(n.id, "for", "must be at most " + format_duration(max_wait) + " (max_wait)");
                 break;
             case NodeKind::split:
                 break;

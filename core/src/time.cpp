@@ -112,6 +112,7 @@ Result<Duration> parse_duration(std::string_view s) {
     const Error bad = invalid_field("", "must be an ISO 8601 duration such as P10D, PT24H or P2M");
     if (s.size() < 3 || s[0] != 'P') return bad;
     Duration d;
+    std::int64_t months = 0, days = 0, ms = 0;
     bool in_time = false, any = false;
     std::size_t pos = 1;
     // Units must appear in order: Y M W D, then T, then H M S.
@@ -153,36 +154,45 @@ Result<Duration> parse_duration(std::string_view s) {
         next_unit = unit + 1;
         ++pos;
         any = true;
+        // Each unit is at most 1e9 and there are at most seven, so the sums cannot overflow
+        // 64 bits; the total is bounded before it is narrowed into the Duration.
         if (!in_time) {
             switch (units[unit]) {
                 case 'Y':
-                    d.months += static_cast<std::int32_t>(whole * 12);
+                    months += whole * 12;
                     break;
                 case 'M':
-                    d.months += static_cast<std::int32_t>(whole);
+                    months += whole;
                     break;
                 case 'W':
-                    d.days += static_cast<std::int32_t>(whole * 7);
+                    days += whole * 7;
                     break;
                 default:
-                    d.days += static_cast<std::int32_t>(whole);
+                    days += whole;
                     break;
             }
         } else {
             switch (units[unit]) {
                 case 'H':
-                    d.ms += whole * ms_per_hour;
+                    ms += whole * ms_per_hour;
                     break;
                 case 'M':
-                    d.ms += whole * ms_per_minute;
+                    ms += whole * ms_per_minute;
                     break;
                 default:
-                    d.ms += whole * ms_per_second + frac_ms;
+                    ms += whole * ms_per_second + frac_ms;
                     break;
             }
         }
     }
     if (!any) return bad;
+    const std::int64_t limit = nominal_ms(max_duration);
+    if (months > limit / ms_per_average_month || days > limit / ms_per_day ||
+        months * ms_per_average_month + days * ms_per_day + ms > limit)
+        return invalid_field("", "must be at most " + format_duration(max_duration) + " long (max_duration)");
+    d.months = static_cast<std::int32_t>(months);
+    d.days = static_cast<std::int32_t>(days);
+    d.ms = ms;
     return d;
 }
 

@@ -84,7 +84,7 @@ VoucherStatus voucher_status(const std::optional<Time>& redeemed_at, const std::
     return VoucherStatus::active;
 }
 
-Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::string& path) {
+Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::string& path, Check check) {
     Fields f(j, path);
     VoucherCampaign c;
     c.id = f.string("id", true, 64, 1).value_or("");
@@ -96,8 +96,8 @@ Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::str
     if (f.ok() && c.value <= 0) f.fail("value", "must be more than 0");
     const auto currency = f.string("currency", !c.percent, 3);
     if (currency) {
-        if (!is_currency_code(*currency))
-            f.fail("currency", "must be an ISO 4217 code such as EUR or CZK");
+        if (check == Check::input && !is_currency_code(*currency))
+            f.fail("currency", "must be an active ISO 4217 currency code such as EUR or CZK");
         else
             c.currency = *currency;
     }
@@ -108,6 +108,8 @@ Result<VoucherCampaign> voucher_campaign_from_json(const json& j, const std::str
     if (f.ok() && c.valid_for && c.valid_until)
         f.fail(invalid_field(f.at("valid_until"), "give valid_for or valid_until, not both"));
     if (f.ok() && c.valid_for && *c.valid_for == Duration{}) f.fail("valid_for", "must be longer than zero");
+    if (f.ok() && check == Check::input && c.valid_for && !at_most(*c.valid_for, max_voucher_validity))
+        f.fail("valid_for", "must be at most " + format_duration(max_voucher_validity) + " (max_voucher_validity)");
     if (const json* scope = f.object("scope", false)) {
         Fields s(*scope, f.at("scope"));
         c.scope.brands = s.strings("brands", false, 1000, 128).value_or(std::vector<std::string>{});

@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "closeloop/event.h"
 #include "http.h"
 #include "rfm_job.h"
 #include "server_metrics.h"
@@ -13,6 +14,14 @@
 namespace closeloop::server {
 
 inline constexpr std::size_t max_events_per_request = 1000;
+
+// Every list is paged (CONTRACT.md, Limits): `limit` is 1-max_page_size (400 naming `limit`
+// over it), and `next_cursor` is null on the last page, else the `cursor` of the next.
+inline constexpr std::size_t max_page_size = 1000;
+inline constexpr std::size_t default_page_size = 100;  // events, tasks, outbox, runs, vouchers
+// Scenarios, templates, voucher campaigns and endpoints: what the builder's pickers load at
+// once, so one page holds as many as a list ever returned in practice.
+inline constexpr std::size_t default_catalog_page_size = max_page_size;
 inline constexpr std::size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413
 
 struct Api {
@@ -27,6 +36,7 @@ struct Api {
     bool allow_private_endpoints = false;  // webhook endpoints on loopback / private networks
     bool sends_email = false;              // an SMTP server is configured
     std::function<void()> wake_delivery = nullptr;
+    EventTimeWindow event_window = {};  // posted events' `time` around now() (core: check_event_time)
 };
 
 void add_event_routes(Router& router, Api& api);    // api_events.cpp

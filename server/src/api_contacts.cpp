@@ -17,6 +17,11 @@ void upsert(Api& api, Call& call) {
     if (!body->is_object()) return send_error(call.res, 422, "invalid_field", "must be a contact object", "");
     auto patch = contact_patch_from_json(*body, "");
     if (!patch) return send_error(call.res, patch.error());
+    // The merge must leave the contact within max_contact_attributes (core's rule; apply()
+    // alone would drop the new names silently).
+    if (patch->attributes)
+        if (const auto held = api.store.contact_card(call.caller.workspace, patch->id, 0))
+            if (auto error = check_patch_fits(held->contact.contact, *patch)) return send_error(call.res, *error);
     const auto stored = api.store.upsert_contact(call.caller.workspace, *patch, api.now());
     send_json(call.res, 200, contact_json(stored));
 }

@@ -87,9 +87,17 @@ std::optional<Endpoint> read_endpoint(Api& api, Call& call, const json& body, En
 }
 
 void list_endpoints(Api& api, Call& call) {
-    json out = json::array();
-    for (const auto& e : api.store.endpoints(call.caller.workspace)) out.push_back(endpoint_json(e));
-    send_json(call.res, 200, {{"endpoints", std::move(out)}});
+    std::size_t limit = 0;
+    std::optional<std::string> cursor;
+    if (!take_param(call.res, query_limit(call.req, default_catalog_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 128), cursor))
+        return;
+    const auto all = api.store.endpoints(call.caller.workspace);
+    json next, out = json::array();
+    for (const auto* item : id_page(
+             all, [](const auto& x) -> const std::string& { return x.id; }, cursor, limit, next))
+        out.push_back(endpoint_json(*item));
+    send_json(call.res, 200, {{"endpoints", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 void create_endpoint(Api& api, Call& call) {

@@ -104,12 +104,22 @@ void post_events(Api& api, Call& call) {
         events.push_back(std::move(*e));
     }
 
+    // Times far from the server's clock are mistakes (9999-12-31 would stay the contact's
+    // latest answer for good); the window is core's rule, the clock the server's.
+    const Time now = api.now();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (!events[i].time) continue;
+        const std::string path = batch ? "events[" + std::to_string(i) + "].time" : "time";
+        if (auto error = check_event_time(*events[i].time, now, api.event_window, path))
+            return send_error(call.res, *error);
+    }
+
     // Events without an id get one, so that each stored event can be addressed.
     for (Event& e : events)
         if (e.id.empty()) e.id = new_id("ev_");
 
-    const auto result = api.ingest ? api.ingest(call.caller.workspace, events, api.now())
-                                   : api.store.insert_events(call.caller.workspace, events, api.now());
+    const auto result = api.ingest ? api.ingest(call.caller.workspace, events, now)
+                                   : api.store.insert_events(call.caller.workspace, events, now);
     api.metrics.count_events(result.accepted, result.duplicates);
     send_json(call.res, 202, {{"accepted", result.accepted}, {"duplicates", result.duplicates}});
 }
@@ -130,7 +140,7 @@ void get_events(Api& api, Call& call) {
     auto to = query_time(call.req, "to");
     if (!to) return send_error(call.res, 400, to.error());
     q.to = *to;
-    auto limit = query_limit(call.req, 100, 1000);
+    auto limit = query_limit(call.req, default_page_size, max_page_size);
     if (!limit) return send_error(call.res, 400, limit.error());
     q.limit = *limit;
     auto cursor = query_text(call.req, "cursor", 64);

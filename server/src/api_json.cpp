@@ -225,4 +225,27 @@ std::optional<EventCursor> parse_cursor(std::string_view text) {
     return c;
 }
 
+std::optional<std::int64_t> parse_seq_cursor(std::string_view text) {
+    std::int64_t seq = 0;
+    const char* end = text.data() + text.size();
+    const auto r = std::from_chars(text.data(), end, seq);
+    if (r.ec != std::errc{} || r.ptr != end || seq < 1) return std::nullopt;
+    return seq;
+}
+
+std::string voucher_cursor_text(const Voucher& v) {
+    return std::to_string(v.assigned_at.ms) + "_" + v.code;
+}
+
+std::optional<VoucherCursor> parse_voucher_cursor(std::string_view text) {
+    const auto sep = text.find('_');
+    if (sep == std::string_view::npos || sep == 0 || sep + 1 == text.size()) return std::nullopt;
+    VoucherCursor c;
+    const char* end = text.data() + sep;
+    const auto r = std::from_chars(text.data(), end, c.assigned_at.ms);
+    if (r.ec != std::errc{} || r.ptr != end) return std::nullopt;
+    c.code = std::string(text.substr(sep + 1));
+    return c;
+}
+
 }  // namespace closeloop::server

@@ -3,10 +3,12 @@
 // state, card composition).
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/store.h"
 
@@ -35,5 +37,29 @@ nlohmann::json erasure_json(std::string_view contact, const ContactErasure& eras
 // Paging cursors of GET /api/v1/events: opaque to clients.
 std::string cursor_text(const EventCursor& c);
 std::optional<EventCursor> parse_cursor(std::string_view text);
+// Lists in the store's order (tasks, runs, the outbox): the last row's seq, as decimal text.
+std::optional<std::int64_t> parse_seq_cursor(std::string_view text);
+// Vouchers: `<assigned_at ms>_<code>`.
+std::string voucher_cursor_text(const Voucher& v);
+std::optional<VoucherCursor> parse_voucher_cursor(std::string_view text);
+
+// A page of a list that has `id` order (scenarios, templates, campaigns, endpoints): the
+// items after `after` (the last id of the previous page), at most `limit`; `next` is the
+// cursor of the following page, null on the last.
+template <class T, class IdOf>
+std::vector<const T*> id_page(const std::vector<T>& all, IdOf id_of, const std::optional<std::string>& after,
+                              std::size_t limit, nlohmann::json& next) {
+    std::vector<const T*> sorted;
+    sorted.reserve(all.size());
+    for (const T& item : all)
+        if (!after || id_of(item) > *after) sorted.push_back(&item);
+    std::sort(sorted.begin(), sorted.end(), [&](const T* a, const T* b) { return id_of(*a) < id_of(*b); });
+    next = nullptr;
+    if (sorted.size() > limit) {
+        sorted.resize(limit);
+        next = id_of(*sorted.back());
+    }
+    return sorted;
+}
 
 }  // namespace closeloop::server

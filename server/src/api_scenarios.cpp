@@ -157,9 +157,17 @@ std::vector<ScenarioError> check(Api& api, WorkspaceId ws, const json& document)
 }
 
 void list_scenarios(Api& api, Call& call) {
-    json out = json::array();
-    for (const auto& s : api.store.scenarios(call.caller.workspace)) out.push_back(scenario_json(s));
-    send_json(call.res, 200, {{"scenarios", std::move(out)}});
+    std::size_t limit = 0;
+    std::optional<std::string> cursor;
+    if (!take_param(call.res, query_limit(call.req, default_catalog_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 128), cursor))
+        return;
+    const auto all = api.store.scenarios(call.caller.workspace);
+    json next, out = json::array();
+    for (const auto* item : id_page(
+             all, [](const auto& x) -> const std::string& { return x.id; }, cursor, limit, next))
+        out.push_back(scenario_json(*item));
+    send_json(call.res, 200, {{"scenarios", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 void create_scenario(Api& api, Call& call) {
@@ -397,16 +405,27 @@ void simulate_scenario(Api& api, Call& call) {
 
 void list_runs(Api& api, Call& call) {
     RunQuery q;
-    std::optional<std::string> status;
+    std::optional<std::string> status, cursor;
+    std::size_t limit = 0;
     if (!take_param(call.res, query_text(call.req, "scenario", 64), q.scenario) ||
         !take_param(call.res, query_text(call.req, "contact", 128), q.contact) ||
         !take_param(call.res, query_choice(call.req, "status", {"waiting", "done", "failed"}), status) ||
-        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        !take_param(call.res, query_limit(call.req, default_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 32), cursor))
         return;
     if (status) q.status = run_status_of(*status);
+    if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
+        return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
+    q.limit = limit + 1;  // one more says whether a next page exists
+    auto runs = api.store.runs(call.caller.workspace, q);
+    json next = nullptr;
+    if (runs.size() > limit) {
+        runs.resize(limit);
+        next = std::to_string(runs.back().seq);
+    }
     json out = json::array();
-    for (const auto& r : api.store.runs(call.caller.workspace, q)) out.push_back(run_json(r));
-    send_json(call.res, 200, {{"runs", std::move(out)}});
+    for (const auto& r : runs) out.push_back(run_json(r));
+    send_json(call.res, 200, {{"runs", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 // One run with its state and trace, and each effect's delivery: the outbox entry of an
@@ -443,9 +462,17 @@ json template_json(const StoredTemplate& t) {
 }
 
 void list_templates(Api& api, Call& call) {
-    json out = json::array();
-    for (const auto& t : api.store.templates(call.caller.workspace)) out.push_back(template_json(t));
-    send_json(call.res, 200, {{"templates", std::move(out)}});
+    std::size_t limit = 0;
+    std::optional<std::string> cursor;
+    if (!take_param(call.res, query_limit(call.req, default_catalog_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 128), cursor))
+        return;
+    const auto all = api.store.templates(call.caller.workspace);
+    json next, out = json::array();
+    for (const auto* item : id_page(
+             all, [](const auto& x) -> const std::string& { return x.id; }, cursor, limit, next))
+        out.push_back(template_json(*item));
+    send_json(call.res, 200, {{"templates", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 // Validated by core: the document's shape, and every text against any event's paths (an

@@ -13,15 +13,26 @@ namespace {
 
 void list_tasks(Api& api, Call& call) {
     TaskQuery q;
-    std::optional<std::string> status;
+    std::optional<std::string> status, cursor;
+    std::size_t limit = 0;
     if (!take_param(call.res, query_text(call.req, "role", 64), q.role) ||
         !take_param(call.res, query_choice(call.req, "status", {"open", "done"}), status) ||
-        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        !take_param(call.res, query_limit(call.req, default_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 32), cursor))
         return;
     if (status) q.status = task_status_of(*status);
+    if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
+        return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
+    q.limit = limit + 1;  // one more says whether a next page exists
+    auto tasks = api.store.tasks(call.caller.workspace, q);
+    json next = nullptr;
+    if (tasks.size() > limit) {
+        tasks.resize(limit);
+        next = std::to_string(tasks.back().seq);
+    }
     json out = json::array();
-    for (const auto& t : api.store.tasks(call.caller.workspace, q)) out.push_back(task_json(t));
-    send_json(call.res, 200, {{"tasks", std::move(out)}});
+    for (const auto& t : tasks) out.push_back(task_json(t));
+    send_json(call.res, 200, {{"tasks", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 void create_task(Api& api, Call& call) {
@@ -60,16 +71,27 @@ void done(Api& api, Call& call) {
 
 void list_outbox(Api& api, Call& call) {
     OutboxQuery q;
-    std::optional<std::string> status;
+    std::optional<std::string> status, cursor;
+    std::size_t limit = 0;
     if (!take_param(call.res, query_choice(call.req, "status", {"pending", "sent", "failed", "dead", "suppressed"}),
                     status) ||
         !take_param(call.res, query_text(call.req, "kind", 64), q.kind) ||
-        !take_param(call.res, query_limit(call.req, 100, 1000), q.limit))
+        !take_param(call.res, query_limit(call.req, default_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 32), cursor))
         return;
     if (status) q.status = outbox_status_of(*status);
+    if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
+        return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
+    q.limit = limit + 1;  // one more says whether a next page exists
+    auto entries = api.store.outbox(call.caller.workspace, q);
+    json next = nullptr;
+    if (entries.size() > limit) {
+        entries.resize(limit);
+        next = std::to_string(entries.back().seq);
+    }
     json out = json::array();
-    for (const auto& o : api.store.outbox(call.caller.workspace, q)) out.push_back(outbox_json(o, api.sends_email));
-    send_json(call.res, 200, {{"outbox", std::move(out)}});
+    for (const auto& o : entries) out.push_back(outbox_json(o, api.sends_email));
+    send_json(call.res, 200, {{"outbox", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 }  // namespace

@@ -13,9 +13,17 @@ using nlohmann::json;
 namespace {
 
 void list_campaigns(Api& api, Call& call) {
-    json out = json::array();
-    for (const auto& c : api.store.voucher_campaigns(call.caller.workspace)) out.push_back(campaign_json(c));
-    send_json(call.res, 200, {{"campaigns", std::move(out)}});
+    std::size_t limit = 0;
+    std::optional<std::string> cursor;
+    if (!take_param(call.res, query_limit(call.req, default_catalog_page_size, max_page_size), limit) ||
+        !take_param(call.res, query_text(call.req, "cursor", 128), cursor))
+        return;
+    const auto all = api.store.voucher_campaigns(call.caller.workspace);
+    json next, out = json::array();
+    for (const auto* item : id_page(
+             all, [](const auto& x) -> const std::string& { return x.campaign.id; }, cursor, limit, next))
+        out.push_back(campaign_json(*item));
+    send_json(call.res, 200, {{"campaigns", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 void save_campaign(Api& api, Call& call) {
@@ -37,13 +45,23 @@ void get_campaign(Api& api, Call& call) {
 void list_vouchers(Api& api, Call& call) {
     auto contact = query_text(call.req, "contact", 128);
     if (!contact) return send_error(call.res, 400, contact.error());
-    auto limit = query_limit(call.req, 100, 1000);
+    auto limit = query_limit(call.req, default_page_size, max_page_size);
     if (!limit) return send_error(call.res, 400, limit.error());
+    auto cursor = query_text(call.req, "cursor", 128);
+    if (!cursor) return send_error(call.res, 400, cursor.error());
+    std::optional<VoucherCursor> after;
+    if (*cursor && !(after = parse_voucher_cursor(**cursor)))
+        return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
     const Time now = api.now();
+    auto vouchers = api.store.vouchers(call.caller.workspace, *contact, *limit + 1, after);
+    json next = nullptr;
+    if (vouchers.size() > *limit) {
+        vouchers.resize(*limit);
+        next = voucher_cursor_text(vouchers.back());
+    }
     json out = json::array();
-    for (const auto& v : api.store.vouchers(call.caller.workspace, *contact, *limit))
-        out.push_back(voucher_json(v, now));
-    send_json(call.res, 200, {{"vouchers", std::move(out)}});
+    for (const auto& v : vouchers) out.push_back(voucher_json(v, now));
+    send_json(call.res, 200, {{"vouchers", std::move(out)}, {"next_cursor", std::move(next)}});
 }
 
 void assign(Api& api, Call& call) {

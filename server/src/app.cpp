@@ -37,7 +37,8 @@ struct App::Parts {
               options.public_url,
               options.delivery.allow_private_endpoints,
               !options.delivery.smtp_url.empty(),
-              [this] { delivery.wake(); }},
+              [this] { delivery.wake(); },
+              options.event_window},
           router(store, max_body_bytes, clock),
           rate(options.rate_limits, &metrics, options.rate_clock_ms) {
         router.set_rate_limiter(&rate);

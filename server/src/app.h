@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "closeloop/event.h"
 #include "delivery_service.h"
 #include "executor.h"
 #include "http_server.h"
@@ -49,6 +50,7 @@ struct AppOptions {
     RateLimits rate_limits;  // per publishable key and address, per address, per admin key
     // The rate limits' clock in milliseconds (nullptr: a steady clock; tests pass a manual one).
     std::function<std::int64_t()> rate_clock_ms = nullptr;
+    EventTimeWindow event_window;  // how far a posted event's time may be from the clock
 };
 
 class App {

@@ -137,6 +137,14 @@ int main(int argc, char** argv) {
         ->add_option("--rate-api", serve_options.rate_api,
                      "Requests with an admin key (or its sessions), per key (default 100/s,1000)")
         ->group("Rate limits");
+    serve
+        ->add_option("--event-max-future", serve_options.event_max_future,
+                     "Refuse posted events dated more than this ISO 8601 duration after the server's clock")
+        ->capture_default_str();
+    serve
+        ->add_option("--event-max-age", serve_options.event_max_age,
+                     "Refuse posted events dated more than this ISO 8601 duration before the server's clock")
+        ->capture_default_str();
     // For measurements only (tests/bench): NORMAL gives up durability on power loss.
     serve->add_option("--synchronous", serve_options.synchronous)
         ->check(CLI::IsMember({"FULL", "FULL-INLINE", "NORMAL"}))

@@ -118,6 +118,17 @@ int serve(const ServeOptions& options) {
         }
         *rule = *parsed;
     }
+    EventTimeWindow event_window;
+    for (auto [flag, text, into] :
+         {std::tuple{"--event-max-future", &options.event_max_future, &event_window.max_future},
+          std::tuple{"--event-max-age", &options.event_max_age, &event_window.max_age}}) {
+        auto d = parse_duration(*text);
+        if (!d) {
+            std::cerr << "closeloop: " << flag << " " << d.error().message << ", not " << *text << "\n";
+            return 2;
+        }
+        *into = *d;
+    }
     const std::string public_url =
         options.public_url.empty() ? "http://" + options.bind + ":" + std::to_string(options.port) : options.public_url;
     std::vector<std::string> trusted;
@@ -142,7 +153,8 @@ int serve(const ServeOptions& options) {
              .delivery = delivery,
              .cap = {options.cap_per_day, options.cap_per_week},
              .redeem_url = options.redeem_url,
-             .rate_limits = rate_limits});
+             .rate_limits = rate_limits,
+             .event_window = event_window});
     // The port first: a port in use must fail before a database (and a key shown once) exists.
     if (!app.bind(options.bind, options.port)) {
         std::cerr << "closeloop: cannot listen on " << options.bind << ":" << options.port

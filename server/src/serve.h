@@ -30,6 +30,8 @@ struct ServeOptions {
     std::string synchronous = "FULL";       // FULL (fsync before the answer), or FULL-INLINE / NORMAL for measurements
     // Rate limits (rate_limit.h): "10/s,60", "10/m", "off"; "" = the default.
     std::string rate_answers, rate_signin, rate_unsubscribe, rate_api;
+    std::string event_max_future = "P1D";  // ISO 8601: posted events' time at most this far ahead of the clock
+    std::string event_max_age = "P30Y";    // ... and at most this far back (imports of purchase history)
 };
 
 // Runs until SIGTERM or SIGINT; in-flight requests finish (and their writes commit) before it

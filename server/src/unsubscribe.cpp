@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "closeloop/detail/json_read.h"
 #include "keys.h"
 
 namespace closeloop::server {
@@ -61,7 +62,10 @@ std::optional<nlohmann::json> payload_of(std::string_view token, std::string_vie
     *sig = token.substr(dot + 1);
     const auto raw = unbase64url(*encoded);
     if (!raw) return std::nullopt;
-    auto j = nlohmann::json::parse(*raw, nullptr, false);
+    // A token is client input: parsed with the depth limit, as every body is (max_json_depth).
+    auto parsed = detail::parse_json(*raw);
+    if (!parsed) return std::nullopt;
+    nlohmann::json j = std::move(*parsed);
     if (!j.is_object() || !j.contains("w") || !j["w"].is_number_integer() || !j.contains("c") || !j["c"].is_string() ||
         !j.contains("a") || !j["a"].is_string())
         return std::nullopt;

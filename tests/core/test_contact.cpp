@@ -152,3 +152,78 @@ TEST_CASE("e-mail and locale checks") {
     CHECK_FALSE(is_valid_locale("c"));
     CHECK_FALSE(is_valid_locale("cs-"));
 }
+
+TEST_CASE("contact limits: attributes and tags, each error names the field and the limit") {
+    const auto error_of = [](const json& doc) {
+        auto r = contact_patch_from_json(doc, "contact");
+        REQUIRE_FALSE(r.ok());
+        return r.error();
+    };
+    SUBCASE("attribute count") {
+        json attrs = json::object();
+        for (std::size_t i = 0; i < max_contact_attributes; ++i) attrs["a" + std::to_string(i)] = 1;
+        CHECK(contact_patch_from_json(json{{"id", "c"}, {"attributes", attrs}}).ok());
+        attrs["one_more"] = 1;
+        const Error e = error_of({{"id", "c"}, {"attributes", attrs}});
+        CHECK(e.path == "contact.attributes");
+        CHECK(e.message.find("max_contact_attributes") != std::string::npos);
+    }
+    SUBCASE("attribute names and values") {
+        CHECK(contact_patch_from_json(json{{"id", "c"}, {"attributes", {{std::string(64, 'n'), 1}}}}).ok());
+        Error e = error_of({{"id", "c"}, {"attributes", {{std::string(65, 'n'), 1}}}});
+        CHECK(e.path == "contact.attributes." + std::string(65, 'n'));
+        CHECK(e.message.find("max_attribute_name") != std::string::npos);
+
+        CHECK(contact_patch_from_json(json{{"id", "c"}, {"attributes", {{"x", std::string(1024, 'v')}}}}).ok());
+        e = error_of({{"id", "c"}, {"attributes", {{"x", std::string(1025, 'v')}}}});
+        CHECK(e.path == "contact.attributes.x");
+        CHECK(e.message.find("max_attribute_value_bytes") != std::string::npos);
+        // Bytes, not characters: 513 two-byte letters are 1026 bytes.
+        std::string wide;
+        for (int i = 0; i < 513; ++i) wide += "\xC5\xBE";
+        CHECK(error_of({{"id", "c"}, {"attributes", {{"x", wide}}}}).path == "contact.attributes.x");
+    }
+    SUBCASE("tags") {
+        std::vector<std::string> tags;
+        for (std::size_t i = 0; i < max_contact_tags; ++i) tags.push_back("t" + std::to_string(i));
+        CHECK(contact_patch_from_json(json{{"id", "c"}, {"tags", tags}}).ok());
+        tags.push_back("over");
+        Error e = error_of({{"id", "c"}, {"tags", tags}});
+        CHECK(e.path == "contact.tags");
+        CHECK(e.message.find("max_contact_tags") != std::string::npos);
+
+        CHECK(contact_patch_from_json(json{{"id", "c"}, {"tags", {std::string(64, 't')}}}).ok());
+        e = error_of({{"id", "c"}, {"tags", {"ok", std::string(65, 't')}}});
+        CHECK(e.path == "contact.tags[1]");
+        CHECK(e.message.find("max_tag_length") != std::string::npos);
+    }
+    SUBCASE("merging: a contact never holds more than max_contact_attributes") {
+        Contact c;
+        c.id = "c";
+        for (std::size_t i = 0; i < max_contact_attributes; ++i) c.attributes["a" + std::to_string(i)] = 1;
+        ContactPatch more;
+        more.id = "c";
+        more.attributes = json{{"new_one", 1}, {"a0", 2}};
+        const auto fits = check_patch_fits(c, more, "contact");
+        REQUIRE(fits);
+        CHECK(fits->path == "contact.attributes");
+        CHECK(fits->message.find("max_contact_attributes") != std::string::npos);
+        // Removing one makes room.
+        ContactPatch swap = more;
+        (*swap.attributes)["a1"] = nullptr;
+        CHECK_FALSE(check_patch_fits(c, swap));
+        // apply() keeps the bound for patches nobody checked (events): held ones still change.
+        CHECK(apply(c, more));
+        CHECK(c.attributes.size() == max_contact_attributes);
+        CHECK_FALSE(c.attributes.contains("new_one"));
+        CHECK(c.attributes["a0"] == 2);
+    }
+    SUBCASE("stored patches keep loading (Check::stored)") {
+        const json doc = {
+            {"id", "c"}, {"tags", {std::string(80, 't')}}, {"attributes", {{"x", std::string(2000, 'v')}}}};
+        CHECK_FALSE(contact_patch_from_json(doc).ok());
+        auto stored = contact_patch_from_json(doc, "", Check::stored);
+        REQUIRE(stored.ok());
+        CHECK(stored->tags->front().size() == 80);
+    }
+}

@@ -107,6 +107,61 @@ TEST_CASE("invalid events: the error names the field and says what is expected")
     }
 }
 
+TEST_CASE("currencies come from the ISO 4217 list, not from the shape of three capitals") {
+    for (const char* code : {"CZK", "PLN", "ILS", "EUR", "USD", "GBP", "JPY", "CHF", "HUF", "AED", "ZWG", "XOF"}) {
+        CAPTURE(code);
+        CHECK(is_currency_code(code));
+    }
+    // XYZ was summed into RFM before (issue 13); XXX and XTS are ISO 4217 but no money.
+    for (const char* code : {"XYZ", "AAA", "ZZZ", "XXX", "XTS", "XAU", "HRK", "eur", "EU", "EURO", ""}) {
+        CAPTURE(code);
+        CHECK_FALSE(is_currency_code(code));
+    }
+    for (const char* doc : {R"({"type":"purchase","contact":"c","data":{"order_id":"o","amount":1,"currency":"XYZ"}})",
+                            R"({"type":"voucher_assigned","contact":"c","data":{"campaign":"x","code":"y","value":1,
+                                "currency":"XYZ","expires_at":"2027-01-01T00:00:00Z"}})"}) {
+        CAPTURE(doc);
+        auto e = event_from_json(parse(doc));
+        REQUIRE_FALSE(e.ok());
+        CHECK(e.error().path == "data.currency");
+        CHECK(e.error().message.find("ISO 4217") != std::string::npos);
+    }
+}
+
+TEST_CASE("event times: a window around the receiver's clock, nothing before 1970") {
+    const Time now = parse_time("2026-11-22T10:00:00Z").value();
+    const EventTimeWindow window;  // P1D ahead, P30Y back
+    const auto at = [](const char* text) { return parse_time(text).value(); };
+    CHECK_FALSE(check_event_time(now, now, window));
+    CHECK_FALSE(check_event_time(at("2026-11-23T10:00:00Z"), now, window));  // exactly one day ahead
+    CHECK_FALSE(check_event_time(at("1996-11-22T10:00:00Z"), now, window));  // exactly 30 years back
+    CHECK_FALSE(check_event_time(at("2001-03-04T00:00:00Z"), now, window));  // an import of old purchases
+
+    const auto future = check_event_time(at("2026-11-23T10:00:00.001Z"), now, window, "events[3].time");
+    REQUIRE(future);
+    CHECK(future->path == "events[3].time");
+    CHECK(future->message.find("event_max_future") != std::string::npos);
+    CHECK(check_event_time(at("9999-12-31T23:59:59Z"), now, window));  // stayed the "last NPS" for good
+
+    const auto old = check_event_time(at("1996-11-22T09:59:59.999Z"), now, window);
+    REQUIRE(old);
+    CHECK(old->path == "time");
+    CHECK(old->message.find("event_max_age") != std::string::npos);
+
+    // Before 1970 is refused even when the window reaches further back.
+    const EventTimeWindow wide{{0, 1, 0}, {12 * 100, 0, 0}};
+    CHECK_FALSE(check_event_time(Time{0}, now, wide));
+    const auto epoch = check_event_time(Time{-1}, now, wide);
+    REQUIRE(epoch);
+    CHECK(epoch->message.find("1970") != std::string::npos);
+
+    // The window is the receiver's choice.
+    const EventTimeWindow tight{{0, 0, ms_per_hour}, {0, 7, 0}};
+    CHECK(check_event_time(at("2026-11-22T11:00:01Z"), now, tight));
+    CHECK(check_event_time(at("2026-11-15T09:59:59Z"), now, tight));
+    CHECK_FALSE(check_event_time(at("2026-11-15T10:00:00Z"), now, tight));
+}
+
 TEST_CASE("errors inside a batch carry the batch path") {
     auto e = event_from_json(parse(R"({"type":"nps_response","contact":"c","data":{"score":11}})"), "events[3]");
     REQUIRE_FALSE(e.ok());

@@ -486,3 +486,52 @@ TEST_CASE("escape_html: the escaping of HTML bodies, for text the builder puts i
           "Tom &amp; Jerry &lt;b&gt;&quot;hi&quot; &#39;x&#39;&lt;/b&gt;");
     CHECK(closeloop::escape_html("Příliš žluťoučký kůň · שלום") == "Příliš žluťoučký kůň · שלום");
 }
+
+TEST_CASE("rendered output is bounded by max_rendered_text_bytes") {
+    World w;
+    const TypeEnv env;  // no trigger: contact.attributes.* are text-or-anything values
+
+    // Issue 13: a notify message repeating a 1 KB attribute 38,000 times wrote 39 MB per run.
+    std::string amplified;
+    for (int i = 0; i < 38000; ++i) amplified += "{{contact.attributes.note}}";
+
+    SUBCASE("validation: own text plus max_value_bytes_assumed per text value, the longer branch of an if") {
+        CHECK(compile("Hi {{contact.first_name}}").size_bound(env) == 3 + max_value_bytes_assumed);
+        CHECK(compile("{{1 + 2}} {{voucher.expires_at | date}}").size_bound(env) == 129);
+        CHECK(compile("{{#if contact.vip}}abcdef{{else}}ab{{/if}}").size_bound(env) == 6);
+
+        const auto error = compile(amplified).check(env);
+        REQUIRE(error);
+        CHECK(error->code == "invalid_template");
+        CHECK(error->message.find("max_rendered_text_bytes") != std::string::npos);
+
+        // The boundary: exactly at the limit passes, one byte more does not.
+        const std::size_t values = max_rendered_text_bytes / max_value_bytes_assumed - 1;
+        std::string at_limit;
+        for (std::size_t i = 0; i < values; ++i) at_limit += "{{contact.first_name}}";
+        at_limit += std::string(max_rendered_text_bytes - values * max_value_bytes_assumed, 'x');
+        CHECK(compile(at_limit).size_bound(env) == max_rendered_text_bytes);
+        CHECK_FALSE(compile(at_limit).check(env));
+        CHECK(compile(at_limit + "x").check(env));
+    }
+    SUBCASE("run time: cut at a UTF-8 boundary with a visible marker, without rendering the rest") {
+        w.contact.attributes["note"] = std::string(1023, 'a') + "\xC5\xBE";  // ends with a 2-byte 'ž'
+        const std::string out = render(amplified, w.ctx);
+        CHECK(out.size() <= max_rendered_text_bytes);
+        CHECK(out.size() > max_rendered_text_bytes - 8);
+        CHECK(out.substr(out.size() - truncation_marker.size()) == truncation_marker);
+        const std::string body = out.substr(0, out.size() - truncation_marker.size());
+        // No half character before the marker: the body is whole 1025-byte notes plus whole characters.
+        const std::size_t tail = body.size() % 1025;
+        CHECK((tail <= 1023 || tail == 0));
+        CHECK(render("short {{contact.first_name}}", w.ctx) == "short Jana");
+    }
+    SUBCASE("run time, HTML: an entity is never cut in half") {
+        w.contact.attributes["note"] = std::string(1024, '&');
+        const std::string out = render(amplified, w.ctx, Escape::html);
+        CHECK(out.size() <= max_rendered_text_bytes);
+        const std::string body = out.substr(0, out.size() - truncation_marker.size());
+        CHECK(body.size() % 5 == 0);  // whole "&amp;"
+        CHECK(body.substr(body.size() - 5) == "&amp;");
+    }
+}

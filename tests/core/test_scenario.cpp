@@ -204,3 +204,33 @@ TEST_CASE("cycles: only through a wait") {
           { "id": "b", "type": "condition", "if": "count_events('purchase', days(7)) == 0", "then": "a", "else": null } ] })json");
     CHECK(validate_document(reminding, {}).empty());
 }
+
+TEST_CASE("waits and due dates are at most max_wait (P2Y), checked by validation, not loading") {
+    const auto doc = [](const char* wait, const char* due) {
+        json d = fixtures::parse(R"json({ "id": "w", "name": "w", "trigger": { "event": "purchase" },
+        "start": "a", "nodes": [
+          { "id": "a", "type": "wait", "for": "P1D", "next": "t" },
+          { "id": "t", "type": "action", "action": "create_task",
+            "params": { "title": "Call", "assignee": "owner", "due": "P1D" }, "next": null } ] })json");
+        d["nodes"][0]["for"] = wait;
+        d["nodes"][1]["params"]["due"] = due;
+        return d;
+    };
+    CHECK(validate_document(doc("P2Y", "P24M"), {}).empty());
+    CHECK(validate_document(doc("P730D", "PT17520H"), {}).empty());
+
+    const auto errors = validate_document(doc("P2YT1S", "P25M"), {});
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].node == "a");
+    CHECK(errors[0].field == "for");
+    CHECK(errors[0].message.find("max_wait") != std::string::npos);
+    CHECK(errors[1].node == "t");
+    CHECK(errors[1].field == "params.due");
+    CHECK(errors[1].message.find("max_wait") != std::string::npos);
+
+    // A scenario stored with a longer wait still loads (the executor runs what was activated).
+    const auto loaded = load_scenario(doc("P5Y", "P1D"));
+    CHECK(loaded.errors.empty());
+    REQUIRE(loaded.scenario.nodes[0].wait_for);
+    CHECK(*loaded.scenario.nodes[0].wait_for == Duration{60, 0, 0});
+}

@@ -62,6 +62,28 @@ TEST_CASE("ISO 8601 durations") {
             CHECK_FALSE(parse_duration(bad).ok());
         }
     }
+    SUBCASE("no duration is longer than max_duration (P10000Y), in any unit") {
+        CHECK(parse_duration("P10000Y").value() == max_duration);
+        CHECK(parse_duration("P120000M").ok());
+        for (const char* over : {"P10001Y", "P120001M", "P10000Y1D", "P99999999Y", "P1000000000Y", "P3652426D",
+                                 "P521776W", "PT87658201H", "P9999YT999999999H"}) {
+            CAPTURE(std::string(over));
+            const auto d = parse_duration(over);
+            REQUIRE_FALSE(d.ok());
+            CHECK(d.error().message.find("max_duration") != std::string::npos);
+        }
+        // The longest one still adds to the last RFC 3339 instant without overflowing.
+        const Time end = parse_time("9999-12-31T23:59:59Z").value();
+        CHECK(format_time(add(end, max_duration)) == "19999-12-31T23:59:59Z");
+    }
+    SUBCASE("durations compare by nominal length (a month is 1/12 of an average year)") {
+        const Duration ten_years{120, 0, 0};
+        CHECK(at_most(parse_duration("P10Y").value(), ten_years));
+        CHECK(at_most(parse_duration("P120M").value(), ten_years));
+        CHECK(at_most(parse_duration("P3652D").value(), ten_years));
+        CHECK_FALSE(at_most(parse_duration("P3653D").value(), ten_years));
+        CHECK_FALSE(at_most(parse_duration("P10YT1S").value(), ten_years));
+    }
 }
 
 TEST_CASE("calendar arithmetic") {

@@ -154,7 +154,7 @@ with tempfile.TemporaryDirectory() as tmp:
     st, _, body = s.request("GET", "/api/v1/tasks?status=done")
     t.check("GET tasks?status=done", st == 200 and len(body["tasks"]) == 1, body)
     st, _, body = s.request("GET", "/api/v1/outbox?status=pending&kind=send_email")
-    t.check("GET outbox (empty until scenarios run)", st == 200 and body == {"outbox": []}, body)
+    t.check("GET outbox (empty until scenarios run)", st == 200 and body == {"outbox": [], "next_cursor": None}, body)
 
     # ---- export and erasure -------------------------------------------------------------------
     st, headers, x = s.request("GET", "/api/v1/contacts/c-42/export")

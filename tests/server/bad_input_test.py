@@ -4,7 +4,7 @@ missing fields, out-of-range values, oversized bodies, unknown ids, missing or w
 another workspace's ids, malformed HTTP). Each must get the documented error JSON
 { "error": { "code", "message", "field" } } with the expected 4xx (and field, where one is at
 fault), never a 5xx; afterwards the server still answers. Usage: bad_input_test.py PATH/TO/closeloop"""
-import json, os, re, socket, subprocess, sys, tempfile, time
+import json, os, re, socket, subprocess, sys, tempfile, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Server, is_error_json, raw_exchange
@@ -49,6 +49,8 @@ with tempfile.TemporaryDirectory() as tmp:
     # And of this one.
     s.request("POST", "/api/v1/events", {"id": "mine", "type": "signup", "contact": "c1"})
     s.request("POST", "/api/v1/voucher-campaigns", {"id": "camp", "name": "C", "value": 5, "currency": "EUR", "valid_for": "P1Y"})
+    st, _, _ = s.request("POST", "/api/v1/contacts", {"id": "full", "attributes": {f"a{i}": i for i in range(100)}})
+    t.check("a contact may hold 100 attributes (max_contact_attributes)", st == 200)
 
     # Scenarios, templates and runs: theirs (with a run), and two drafts of ours that do not validate.
     tpl = {"id": "tpl", "name": "T", "fallback_locale": "en",
@@ -145,6 +147,30 @@ with tempfile.TemporaryDirectory() as tmp:
         ("a typo in a field name", "POST", E, dict(nps(5), scroe=5), {}, 422, "scroe"),
         ("a 129-character event id", "POST", E, dict(nps(5), id="e" * 129), {}, 422, "id"),
         ("an event id that is a number", "POST", E, dict(nps(5), id=42), {}, 422, "id"),
+        # -- sane values (issue 13): ISO 4217, event times around the server's clock
+        ("a purchase in XYZ, three capitals but no currency", "POST", E, purchase(currency="XYZ"), {}, 422, "data.currency"),
+        ("an answer dated 9999-12-31", "POST", E, dict(nps(5), time="9999-12-31T23:59:59Z"), {}, 422, "time"),
+        ("an answer two days ahead", "POST", E, dict(nps(5), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2 * 86400))), {}, 422, "time"),
+        ("a batch with one event from 1969", "POST", E, {"events": [nps(5), dict(nps(5), time="1969-12-31T23:59:59Z")]}, {}, 422, "events[1].time"),
+        ("an event 31 years old", "POST", E, dict(nps(5), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 31 * 366 * 86400))), {}, 422, "time"),
+        ("a campaign valid for P99999999Y", "POST", "/api/v1/voucher-campaigns", {"id": "x", "name": "X", "percent": True, "value": 5, "valid_for": "P99999999Y"}, {}, 422, "valid_for"),
+        ("a campaign valid for 11 years", "POST", "/api/v1/voucher-campaigns", {"id": "x", "name": "X", "percent": True, "value": 5, "valid_for": "P11Y"}, {}, 422, "valid_for"),
+        ("a campaign in XYZ", "POST", "/api/v1/voucher-campaigns", {"id": "x", "name": "X", "value": 5, "currency": "XYZ", "valid_for": "P1M"}, {}, 422, "currency"),
+        ("a task due in 10001 years", "POST", "/api/v1/tasks", {"title": "T", "role": "r", "due": "P10001Y"}, {}, 422, "due"),
+        # -- limits on what a client controls
+        ("an attribute value of 1025 bytes", "POST", "/api/v1/contacts", {"id": "c1", "attributes": {"note": "x" * 1025}}, {}, 422, "attributes.note"),
+        ("an event's contact with 101 attributes", "POST", E, {"type": "signup", "contact": {"id": "c1", "attributes": {f"a{i}": i for i in range(101)}}}, {}, 422, "contact.attributes"),
+        ("101 tags", "POST", "/api/v1/contacts", {"id": "c1", "tags": [f"t{i}" for i in range(101)]}, {}, 422, "tags"),
+        ("a 65-byte tag", "POST", "/api/v1/contacts", {"id": "c1", "tags": ["ok", "t" * 65]}, {}, 422, "tags[1]"),
+        ("a contact that would hold 101 attributes", "POST", "/api/v1/contacts", {"id": "full", "attributes": {"one_more": 1}}, {}, 422, "attributes"),
+        ("a template repeating a value 38,000 times", "POST", "/api/v1/templates",
+         dict(tpl, locales={"en": {"subject": "Hi", "html": "<p>Hi</p>", "text": "{{contact.attributes.note}}" * 38000}}), {}, 422, "locales.en.text"),
+        ("tasks?limit=1001", "GET", "/api/v1/tasks?limit=1001", None, {}, 400, "limit"),
+        ("a tasks cursor the API never gave", "GET", "/api/v1/tasks?cursor=abc", None, {}, 400, "cursor"),
+        ("a runs cursor of 0", "GET", "/api/v1/runs?cursor=0", None, {}, 400, "cursor"),
+        ("an outbox cursor with a sign", "GET", "/api/v1/outbox?cursor=-5", None, {}, 400, "cursor"),
+        ("a vouchers cursor without a code", "GET", "/api/v1/vouchers?cursor=123", None, {}, 400, "cursor"),
+        ("templates?limit=0", "GET", "/api/v1/templates?limit=0", None, {}, 400, "limit"),
         # -- query parameters
         ("limit=0", "GET", E + "?limit=0", None, {}, 400, "limit"),
         ("limit=abc", "GET", E + "?limit=abc", None, {}, 400, "limit"),
@@ -294,6 +320,61 @@ with tempfile.TemporaryDirectory() as tmp:
         t.check(f"{name}: 400 with the error JSON", reply.startswith(b"HTTP/1.1 400") and is_error_json(parsed, 400), reply[:300])
 
     t.check("no request got a 5xx", five_hundreds == 0)
+
+    # A scenario message whose text can render over max_rendered_text_bytes does not validate.
+    amp = {"id": "amp", "name": "A", "trigger": {"event": "signup"}, "start": "n",
+           "nodes": [{"id": "n", "type": "action", "action": "notify",
+                      "params": {"role": "r", "message": "{{contact.first_name}}" * 101}, "next": None}]}
+    st, _, body = s.request("POST", SC + "/validate", amp)
+    t.check("a notify message that can render over 100 KB does not validate, naming the limit",
+            st == 200 and not body["valid"] and body["errors"][0]["node"] == "n"
+            and body["errors"][0]["field"] == "params.message" and "max_rendered_text_bytes" in body["errors"][0]["message"], body)
+    amp["nodes"][0]["params"]["message"] = "{{contact.first_name}}" * 99
+    st, _, body = s.request("POST", SC + "/validate", amp)
+    t.check("... 99 values fit", st == 200 and body["valid"], body)
+    st, _, body = s.request("POST", E, dict(nps(5), id="old-import", time="2001-03-04T10:00:00Z"))
+    t.check("an import of a purchase from 2001 is still accepted", st == 202 and body["accepted"] == 1, body)
+
+    # Every list is paged with a cursor: walking all pages gives each item once.
+    def walk(path, key_name, item_id, limit, key="default"):
+        seen, cursor, pages = [], None, 0
+        while pages < 100:
+            sep = "&" if "?" in path else "?"
+            url = f"{path}{sep}limit={limit}" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+            st, _, body = s.request("GET", url, key=key)
+            if st != 200 or len(body[key_name]) > limit:
+                return None, pages
+            seen += [item_id(x) for x in body[key_name]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen, pages
+        return None, pages
+
+    for i in range(23):
+        s.request("POST", "/api/v1/tasks", {"title": f"T{i}", "role": "pager"})
+    everything = [x["id"] for x in s.request("GET", "/api/v1/tasks?role=pager")[2]["tasks"]]
+    got, pages = walk("/api/v1/tasks?role=pager", "tasks", lambda x: x["id"], 5)
+    t.check("tasks: 23 in 5 pages of at most 5, none repeated or missing, newest first",
+            got == everything and len(set(got)) == 23 and pages == 5, (pages, got))
+    s.request("POST", "/api/v1/contacts", {"id": "pager"})
+    for i in range(11):
+        s.request("POST", "/api/v1/vouchers", {"campaign": "camp", "contact": "pager"})
+    got, pages = walk("/api/v1/vouchers?contact=pager", "vouchers", lambda x: x["code"], 4)
+    t.check("vouchers: 11 in 3 pages", got is not None and len(got) == 11 and len(set(got)) == 11 and pages == 3, (pages, got))
+    for i in range(5):
+        s.request("POST", "/api/v1/templates", dict(tpl, id=f"page-{i}"))
+    got, pages = walk("/api/v1/templates", "templates", lambda x: x["id"], 2)
+    t.check("templates: 5 in 3 pages, in id order", got == [f"page-{i}" for i in range(5)] and pages == 3, (pages, got))
+    st, _, body = s.request("GET", "/api/v1/templates")
+    t.check("templates without limit: all of them on one page", st == 200 and len(body["templates"]) == 5 and body["next_cursor"] is None, body)
+    got, pages = walk("/api/v1/voucher-campaigns", "campaigns", lambda x: x["id"], 1)
+    t.check("campaigns: one per page", got == ["camp"] and pages == 1, (pages, got))
+    for i in range(6):
+        s.request("POST", E, {"type": "signup", "contact": f"pager-{i}"}, key=other_key)
+    everything = [x["id"] for x in s.request("GET", "/api/v1/runs?limit=1000", key=other_key)[2]["runs"]]
+    got, pages = walk("/api/v1/runs", "runs", lambda x: x["id"], 2, key=other_key)
+    t.check("runs: every run once, in pages of 2", got == everything and len(everything) >= 7 and len(set(got)) == len(got), (pages, got))
     st, _, body = s.request("POST", E, deep_event("deep-64", 62))
     t.check("a body nested 64 levels is accepted", st == 202 and body["accepted"] == 1, body)
     st, _, body = s.request("GET", "/api/v1/events?contact=c1&type=nps_response")
@@ -304,8 +385,8 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check("and still stores events", st == 202 and body["accepted"] == 1, body)
     st, _, text = s.request("GET", "/metrics", key=None)
     t.check("/metrics shows no 5xx", st == 200 and not re.search(r'status="5\d\d"', text))
-    st, _, body = s.request("GET", "/api/v1/events?limit=1000")
-    t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "deep-64", "mine"], body)
+    st, _, body = s.request("GET", "/api/v1/events?limit=1000&contact=c1")
+    t.check("none of the bad events was stored", st == 200 and sorted(e["id"] for e in body["events"]) == ["after", "deep-64", "mine", "old-import"], body)
     st, _, body = s.request("GET", "/api/v1/scenarios/their-scen", key=other_key)
     t.check("their scenario is untouched by our requests", st == 200 and body["status"] == "active" and body["version"] == 1, body)
     st, _, body = s.request("GET", "/api/v1/scenarios")

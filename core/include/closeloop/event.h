@@ -56,6 +56,26 @@ void to_json(nlohmann::json& j, const Event& e);
 // Validates `data` for a built-in type (no-op for custom types beyond "is an object").
 std::optional<Error> validate_event_data(EventType type, const nlohmann::json& data, const std::string& path);
 
-bool is_currency_code(std::string_view s);  // ISO 4217 shape: three capital letters
+// An active ISO 4217 currency (CZK, EUR, PLN, ILS, USD, ...): a sorted table in event.cpp. The
+// codes for metals, bond units, testing and "no currency" (XAU, XBA, XTS, XXX, ...) are left
+// out: nothing is bought in them. Checked on input only; stored rows are read as they are.
+bool is_currency_code(std::string_view s);
+
+// ---- event times ---------------------------------------------------------------------------
+
+// How far from the receiver's clock an event's `time` may be. Integrations send the time
+// something happened: a little ahead is clock skew, far ahead is a mistake that would stay the
+// contact's latest answer for good; old times are imports of purchase history, but nothing
+// closeloop keeps happened before 1970 (limits `event_max_future`, `event_max_age`).
+struct EventTimeWindow {
+    Duration max_future{0, 1, 0};     // P1D
+    Duration max_age{12 * 30, 0, 0};  // P30Y
+    bool operator==(const EventTimeWindow&) const = default;
+};
+
+// nullopt when `time` is within `window` around `now` and not before 1970-01-01; else an
+// error at `path` ("time", "events[3].time").
+std::optional<Error> check_event_time(Time time, Time now, const EventTimeWindow& window,
+                                      const std::string& path = "time");
 
 }  // namespace closeloop

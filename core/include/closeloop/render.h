@@ -26,10 +26,24 @@
 #include <string_view>
 #include <vector>
 
+#include "closeloop/contact.h"
 #include "closeloop/expr.h"
 #include "closeloop/result.h"
 
 namespace closeloop {
+
+// ---- limits --------------------------------------------------------------------------------
+
+// The most one rendered text (a subject, an HTML or text body, a task message) may hold
+// (limit `max_rendered_text_bytes`). Validation refuses a text whose own text plus the most
+// each {{value}} can give is over it; at run time a longer result is cut at a UTF-8 boundary
+// and ends with truncation_marker. Without it, a message repeating a 1 KB attribute 38,000
+// times wrote 39 MB on every run.
+inline constexpr std::size_t max_rendered_text_bytes = 100 * 1024;
+// The most a text {{value}} counts for in that bound: an attribute's size limit, the largest
+// text a client stores on a contact. Numbers, times and filtered dates count 64 bytes.
+inline constexpr std::size_t max_value_bytes_assumed = max_attribute_value_bytes;
+inline constexpr std::string_view truncation_marker = "\n[truncated: over 100 KB, max_rendered_text_bytes]";
 
 enum class Escape { none, html };
 
@@ -43,8 +57,15 @@ public:
     // Errors: code "invalid_template", message "column 14: unclosed {{#if}}", column set.
     static Result<TemplateText> parse(std::string_view text);
 
-    // Every expression type-checks against env (unknown paths are errors with the column).
+    // Every expression type-checks against env (unknown paths are errors with the column), and
+    // the text cannot render longer than max_rendered_text_bytes (size_bound).
     std::optional<Error> check(const TypeEnv& env) const;
+    // The most the rendered text can hold: its own text, plus for each value the most its type
+    // gives (max_value_bytes_assumed for texts), the longer branch of each {{#if}}. Call after
+    // check() passed the types.
+    std::size_t size_bound(const TypeEnv& env) const;
+    // Rendering stops once the output is over max_rendered_text_bytes: the text is cut at a
+    // UTF-8 boundary (not inside an HTML entity) and ends with truncation_marker.
     // `locale` picks the date format of the `date` filter.
     Result<std::string> render(const EvalContext& ctx, Escape escape, std::string_view locale = "en") const;
 

@@ -30,6 +30,11 @@ inline Error missing_field(std::string path) {
     return {"missing_field", "is required", std::move(path)};
 }
 
+// How much a reader checks. `input`: every rule, for what a client sends. `stored`: only what
+// reading needs, for rows the store wrote earlier: data stored before a rule was tightened
+// (a currency withdrawn from ISO 4217, a validity over today's bound) keeps loading.
+enum class Check { input, stored };
+
 // A value or the Error that prevented it (std::expected is C++23 and not in libc++ 13).
 template <class T>
 class Result {

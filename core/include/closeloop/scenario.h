@@ -91,6 +91,11 @@ struct Node {
     std::vector<std::string> successors() const;
 };
 
+// The longest a scenario waits (a wait node's `for`) or sets a due date ahead (a duration
+// param such as create_task's `due`): limit `max_wait`, checked by validate() so that stored
+// scenarios keep loading.
+inline constexpr Duration max_wait{12 * 2, 0, 0};  // P2Y
+
 // ---- Scenario ------------------------------------------------------------------------------
 
 struct Trigger {

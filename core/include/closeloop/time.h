@@ -54,7 +54,25 @@ inline Duration minutes(std::int64_t n) {
     return {0, 0, n * ms_per_minute};
 }
 
-// `P1Y2M10DT2H30M`, `P2W`, `PT24H`, `PT0.5S`; no negative durations.
+// A duration's length with a month counted as its average (30.436875 days, a Gregorian year
+// over 12): how durations of different units are compared against a bound.
+inline constexpr std::int64_t ms_per_average_month = 2'629'746'000;
+inline constexpr std::int64_t nominal_ms(const Duration& d) {
+    return d.months * ms_per_average_month + d.days * ms_per_day + d.ms;
+}
+// Whether `d` is at most `bound` long (nominal_ms): `P10Y` and `P120M` are at most `P10Y`,
+// `P3653D` is not.
+inline constexpr bool at_most(const Duration& d, const Duration& bound) {
+    return nominal_ms(d) <= nominal_ms(bound);
+}
+
+// No parsed duration is longer than this (limit `max_duration`): adding one to any RFC 3339
+// time (years 0000-9999) stays within the calendar arithmetic's range, so `add` cannot
+// overflow. Tighter bounds apply where a duration is used (voucher validity, scenario waits).
+inline constexpr Duration max_duration{12 * 10'000, 0, 0};  // P10000Y
+
+// `P1Y2M10DT2H30M`, `P2W`, `PT24H`, `PT0.5S`; no negative durations, none longer than
+// max_duration.
 Result<Duration> parse_duration(std::string_view text);
 std::string format_duration(const Duration& d);
 

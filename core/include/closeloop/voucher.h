@@ -72,7 +72,13 @@ VoucherStatus voucher_status(const std::optional<Time>& redeemed_at, const std::
 
 bool is_valid_resource_id(const std::string& id);  // [a-z0-9][a-z0-9_.-]{0,63}
 
-Result<VoucherCampaign> voucher_campaign_from_json(const nlohmann::json& j, const std::string& path = "");
+// The longest `valid_for` a campaign takes (limit `max_voucher_validity`); longer is a typo
+// (`P99999999Y` would otherwise give vouchers that expire before they are assigned).
+inline constexpr Duration max_voucher_validity{12 * 10, 0, 0};  // P10Y
+
+// Check::stored (the store's reads) skips the currency list and the validity bound.
+Result<VoucherCampaign> voucher_campaign_from_json(const nlohmann::json& j, const std::string& path = "",
+                                                   Check check = Check::input);
 void to_json(nlohmann::json& j, const VoucherCampaign& c);
 
 }  // namespace closeloop

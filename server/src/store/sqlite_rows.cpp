@@ -81,7 +81,7 @@ StoredEvent read_event(const Stmt& st) {
     e.time = time_at(st, 5);
     out.received_at = time_at(st, 6);
     if (!st.is_null(7)) {
-        auto patch = contact_patch_from_json(parse_stored(st.text(7), json::object()));
+        auto patch = contact_patch_from_json(parse_stored(st.text(7), json::object()), "", Check::stored);
         if (patch) {
             e.contact = std::move(*patch);
             e.contact.id = st.text(4);
@@ -137,6 +137,7 @@ Task read_task(const Stmt& st) {
     t.created_at = time_at(st, 9);
     t.due_at = opt_time(st, 10);
     t.done_at = opt_time(st, 11);
+    t.seq = st.int64(12);
     return t;
 }
 
@@ -178,6 +179,7 @@ RunRecord read_run(const Stmt& st) {
     r.effects = parse_stored(st.text(11), json::array());
     r.created_at = time_at(st, 12);
     r.updated_at = time_at(st, 13);
+    r.seq = st.int64(14);
     return r;
 }
 

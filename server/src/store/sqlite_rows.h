@@ -90,7 +90,7 @@ Voucher read_voucher(const Stmt& st);
     "AND events.id = 'voucher_assigned:' || vouchers.code) DESC"
 
 #define CL_TASK_COLUMNS \
-    "id, role, assignee, title, message, contact_id, run_id, effect_key, status, created_at, due_at, done_at"
+    "id, role, assignee, title, message, contact_id, run_id, effect_key, status, created_at, due_at, done_at, seq"
 
 Task read_task(const Stmt& st);
 
@@ -102,7 +102,7 @@ OutboxEntry read_outbox(const Stmt& st);
 
 #define CL_RUN_COLUMNS                                                                                              \
     "workspace_id, id, scenario_id, version, contact_id, event_id, status, wake_at, error, state, trace, effects, " \
-    "created_at, updated_at"
+    "created_at, updated_at, seq"
 
 RunRecord read_run(const Stmt& st);
 

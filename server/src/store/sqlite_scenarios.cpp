@@ -10,15 +10,16 @@ namespace {
 // Bit 0 = contact, bit 1 = scenario (when no contact), bit 2 = status (when neither): the most
 // selective filter given picks the index, the others filter its rows; each walks seq backwards.
 constexpr std::array<const char*, 4> list_runs_sql = {
-    "SELECT " CL_RUN_COLUMNS " FROM runs INDEXED BY runs_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?5",
+    "SELECT " CL_RUN_COLUMNS
+    " FROM runs INDEXED BY runs_workspace WHERE workspace_id = ?1 AND seq < ?6 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_RUN_COLUMNS
     " FROM runs INDEXED BY runs_contact WHERE workspace_id = ?1 AND contact_id = ?3 "
-    "AND (?2 IS NULL OR scenario_id = ?2) AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",
+    "AND (?2 IS NULL OR scenario_id = ?2) AND (?4 IS NULL OR status = ?4) AND seq < ?6 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_RUN_COLUMNS
     " FROM runs INDEXED BY runs_scenario WHERE workspace_id = ?1 AND scenario_id = ?2 "
-    "AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",
+    "AND (?4 IS NULL OR status = ?4) AND seq < ?6 ORDER BY seq DESC LIMIT ?5",
     "SELECT " CL_RUN_COLUMNS
-    " FROM runs INDEXED BY runs_status WHERE workspace_id = ?1 AND status = ?4 ORDER BY seq DESC LIMIT ?5",
+    " FROM runs INDEXED BY runs_status WHERE workspace_id = ?1 AND status = ?4 AND seq < ?6 ORDER BY seq DESC LIMIT ?5",
 };
 
 }  // namespace
@@ -274,6 +275,7 @@ std::vector<RunRecord> SqliteStore::runs(WorkspaceId ws, const RunQuery& q) {
     const std::size_t variant = q.contact ? 1 : q.scenario ? 2 : q.status ? 3 : 0;
     auto st = r->prepare(list_runs_sql[variant]);
     st.bind(1, ws).bind(2, q.scenario).bind(3, q.contact).bind(5, limit_of(q.limit));
+    st.bind(6, q.before_seq.value_or(int64_max));
     if (q.status) st.bind(4, to_string(*q.status));
     std::vector<RunRecord> out;
     while (st.step()) out.push_back(read_run(st));

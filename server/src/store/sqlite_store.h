@@ -84,8 +84,8 @@ public:
     std::vector<StoredCampaign> voucher_campaigns(WorkspaceId ws) override;
     std::optional<StoredCampaign> find_voucher_campaign(WorkspaceId ws, std::string_view id) override;
     bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) override;
-    std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact,
-                                  std::size_t limit) override;
+    std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact, std::size_t limit,
+                                  const std::optional<VoucherCursor>& after = std::nullopt) override;
     RedeemResult redeem_voucher(WorkspaceId ws, std::string_view code, Time now) override;
 
     std::vector<Task> tasks(WorkspaceId ws, const TaskQuery& query) override;

@@ -10,14 +10,15 @@ namespace {
 // Bit 0 = role, bit 1 = status. Each walks an index in seq order: no sort.
 constexpr std::array<const char*, 4> list_tasks_sql = {
     "SELECT " CL_TASK_COLUMNS
-    " FROM tasks INDEXED BY tasks_workspace WHERE workspace_id = ?1 ORDER BY seq DESC LIMIT ?4",
+    " FROM tasks INDEXED BY tasks_workspace WHERE workspace_id = ?1 AND seq < ?5 ORDER BY seq DESC LIMIT ?4",
     "SELECT " CL_TASK_COLUMNS
-    " FROM tasks INDEXED BY tasks_role WHERE workspace_id = ?1 AND role = ?2 ORDER BY seq DESC LIMIT ?4",
+    " FROM tasks INDEXED BY tasks_role WHERE workspace_id = ?1 AND role = ?2 AND seq < ?5 ORDER BY seq DESC LIMIT ?4",
     "SELECT " CL_TASK_COLUMNS
-    " FROM tasks INDEXED BY tasks_status WHERE workspace_id = ?1 AND status = ?3 ORDER BY seq DESC LIMIT ?4",
+    " FROM tasks INDEXED BY tasks_status WHERE workspace_id = ?1 AND status = ?3 AND seq < ?5 ORDER BY seq DESC LIMIT "
+    "?4",
     "SELECT " CL_TASK_COLUMNS
     " FROM tasks INDEXED BY tasks_role_status WHERE workspace_id = ?1 AND role = ?2 AND status = ?3 "
-    "ORDER BY seq DESC LIMIT ?4",
+    "AND seq < ?5 ORDER BY seq DESC LIMIT ?4",
 };
 
 // Bit 0 = status, bit 1 = kind.
@@ -237,7 +238,7 @@ std::vector<StoredCampaign> SqliteStore::voucher_campaigns(WorkspaceId ws) {
     st.bind(1, ws);
     std::vector<StoredCampaign> out;
     while (st.step()) {
-        auto c = voucher_campaign_from_json(parse_stored(st.text(0), json::object()));
+        auto c = voucher_campaign_from_json(parse_stored(st.text(0), json::object()), "", Check::stored);
         if (c) out.push_back({std::move(*c), time_at(st, 1), time_at(st, 2)});
     }
     return out;
@@ -249,7 +250,7 @@ std::optional<StoredCampaign> SqliteStore::find_voucher_campaign(WorkspaceId ws,
         r->prepare("SELECT doc, created_at, updated_at FROM voucher_campaigns WHERE workspace_id = ?1 AND id = ?2");
     st.bind(1, ws).bind(2, id);
     if (!st.step()) return std::nullopt;
-    auto c = voucher_campaign_from_json(parse_stored(st.text(0), json::object()));
+    auto c = voucher_campaign_from_json(parse_stored(st.text(0), json::object()), "", Check::stored);
     if (!c) return std::nullopt;
     return StoredCampaign{std::move(*c), time_at(st, 1), time_at(st, 2)};
 }
@@ -261,20 +262,26 @@ bool SqliteStore::save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& c
     return created;
 }
 
-std::vector<Voucher> SqliteStore::vouchers(WorkspaceId ws, const std::optional<std::string>& contact,
-                                           std::size_t limit) {
+std::vector<Voucher> SqliteStore::vouchers(WorkspaceId ws, const std::optional<std::string>& contact, std::size_t limit,
+                                           const std::optional<VoucherCursor>& after) {
     Impl::Reader r(*impl_);
     std::vector<Voucher> out;
+    // Rows after the cursor in (assigned_at DESC, code) order; no cursor = from the newest.
+    const std::int64_t at = after ? after->assigned_at.ms : int64_max;
+    const std::string code = after ? after->code : std::string();
     if (contact) {
         auto st = r->prepare("SELECT " CL_VOUCHER_COLUMNS
                              " FROM vouchers WHERE workspace_id = ?1 AND contact_id = ?2 "
+                             "AND (assigned_at < ?4 OR (assigned_at = ?4 AND code > ?5)) "
                              "ORDER BY assigned_at DESC, code LIMIT ?3");
-        st.bind(1, ws).bind(2, *contact).bind(3, limit_of(limit));
+        st.bind(1, ws).bind(2, *contact).bind(3, limit_of(limit)).bind(4, at).bind(5, code);
         while (st.step()) out.push_back(read_voucher(st));
     } else {
         auto st = r->prepare("SELECT " CL_VOUCHER_COLUMNS
-                             " FROM vouchers WHERE workspace_id = ?1 ORDER BY assigned_at DESC, code LIMIT ?2");
-        st.bind(1, ws).bind(2, limit_of(limit));
+                             " FROM vouchers WHERE workspace_id = ?1 "
+                             "AND (assigned_at < ?3 OR (assigned_at = ?3 AND code > ?4)) "
+                             "ORDER BY assigned_at DESC, code LIMIT ?2");
+        st.bind(1, ws).bind(2, limit_of(limit)).bind(3, at).bind(4, code);
         while (st.step()) out.push_back(read_voucher(st));
     }
     return out;
@@ -290,7 +297,7 @@ std::vector<Task> SqliteStore::tasks(WorkspaceId ws, const TaskQuery& q) {
     Impl::Reader r(*impl_);
     const std::size_t variant = (q.role ? 1u : 0u) | (q.status ? 2u : 0u);
     auto st = r->prepare(list_tasks_sql[variant]);
-    st.bind(1, ws).bind(4, limit_of(q.limit));
+    st.bind(1, ws).bind(4, limit_of(q.limit)).bind(5, q.before_seq.value_or(int64_max));
     if (q.role) st.bind(2, *q.role);
     if (q.status) st.bind(3, to_string(*q.status));
     std::vector<Task> out;

@@ -169,12 +169,20 @@ struct Task {
     TaskStatus status = TaskStatus::open;
     Time created_at;
     std::optional<Time> due_at, done_at;
+    std::int64_t seq = 0;  // the store's order (newest highest): list paging
+};
+
+// A position in the voucher list (newest first): the last voucher of a page.
+struct VoucherCursor {
+    Time assigned_at;
+    std::string code;
 };
 
 struct TaskQuery {
     std::optional<std::string> role;
     std::optional<TaskStatus> status;
     std::size_t limit = 100;
+    std::optional<std::int64_t> before_seq;  // paging: tasks older than this
 };
 
 struct OutboxAttempt {
@@ -316,6 +324,7 @@ struct RunRecord {
     nlohmann::json trace = nlohmann::json::array();
     nlohmann::json effects = nlohmann::json::array();
     Time created_at, updated_at;
+    std::int64_t seq = 0;  // the store's order (newest highest): list paging
 };
 
 // A purchase as RFM reads it (the row its purchase event left).
@@ -365,6 +374,7 @@ struct RunQuery {
     std::optional<std::string> scenario, contact;
     std::optional<RunStatus> status;
     std::size_t limit = 100;
+    std::optional<std::int64_t> before_seq;  // paging: runs older than this
 };
 
 struct ExecutorBacklog {
@@ -534,8 +544,9 @@ public:
     virtual std::optional<StoredCampaign> find_voucher_campaign(WorkspaceId ws, std::string_view id) = 0;
     // Creates or replaces; true when created.
     virtual bool save_voucher_campaign(WorkspaceId ws, const VoucherCampaign& campaign, Time now) = 0;
-    virtual std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact,
-                                          std::size_t limit) = 0;
+    // Newest first (assigned_at, then code); `after` continues after that voucher (paging).
+    virtual std::vector<Voucher> vouchers(WorkspaceId ws, const std::optional<std::string>& contact, std::size_t limit,
+                                          const std::optional<VoucherCursor>& after = std::nullopt) = 0;
     // Marks the voucher used (once) and writes a voucher_redeemed event.
     virtual RedeemResult redeem_voucher(WorkspaceId ws, std::string_view code, Time now) = 0;
 

@@ -289,6 +289,17 @@ def run(c, server, port, pid):
         c.check(f"ids: contact {cid!r} can be created, read, exported and erased",
                 (st, st_get, st_exp, st_del, st_gone) == (200, 200, 200, 200, 404), (st, st_get, st_exp, st_del, st_gone))
 
+    # ---- template amplification: a message repeating a 1 KB attribute 38,000 times ----
+    amp = {"id": "amp", "name": "Amplifier", "trigger": {"event": "nps_response"}, "start": "n",
+           "nodes": [{"id": "n", "type": "action", "action": "notify",
+                      "params": {"role": "call_center_agent", "message": "{{contact.attributes.big}}" * 38000},
+                      "next": None}]}
+    st, _, saved = server.request("POST", "/api/v1/scenarios", amp)
+    st_act, _, act = server.request("POST", "/api/v1/scenarios/amp/activate", {})
+    c.check("template amplification: the scenario cannot be activated (its message can render over 100 KB)",
+            (st == 422 or st_act in (409, 422)) and "max_rendered_text_bytes" in json.dumps([saved, act]),
+            (st, st_act, str(saved)[:300], str(act)[:300]))
+
     # ---- what a publishable key may not do ----
     pub = publishable_key(server)
     st, _, err = post_json(port, "/api/v1/events",

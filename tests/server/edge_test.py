@@ -151,10 +151,72 @@ def flood_publishable(c, server, port, pub, seconds=3.0, threads=4):
     return counts
 
 
+def caps(c, binary, tmp):
+    """A server with a cap of 4 connections per address: at the cap, a newcomer first costs the
+    address its oldest idle keep-alive connection, then its slowest head older than 1 s, and
+    only when neither exists is it answered 503 with Retry-After."""
+    server = Server(binary, os.path.join(tmp, "caps"), extra=["--max-connections-per-address", "4"])
+    if not c.check("caps: a server with 4 connections per address starts", server.start(), server.err):
+        return
+    port = server.port
+    try:
+        slow = []
+        for _ in range(4):
+            s = connect(port, "127.0.0.10")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        time.sleep(0.2)
+        status, closed, data = raw_reply(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", source="127.0.0.10")
+        c.check("caps: at the cap with only young heads, a newcomer gets 503 with Retry-After and is closed",
+                status == 503 and b"Retry-After: 1" in data and closed, (status, data[:200]))
+        st, _, _ = server.request("GET", "/healthz", key=None)
+        c.check("caps: another address is not affected", st == 200, st)
+        time.sleep(1.2)
+        status, _, _ = raw_reply(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                 source="127.0.0.10")
+        ended = 0
+        for s in slow:
+            s.settimeout(0.5)
+            try:
+                ended += s.recv(100) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                ended += 1
+            s.close()
+        c.check("caps: after 1 s the slowest head makes room: the newcomer is served, one slow connection closed",
+                status == 200 and ended == 1, (status, ended))
+        idle = []
+        for _ in range(4):
+            s = connect(port, "127.0.0.11")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(4096)
+            idle.append(s)
+            time.sleep(0.05)
+        status, _, _ = raw_reply(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                 source="127.0.0.11")
+        idle[0].settimeout(1)
+        try:
+            first_closed = idle[0].recv(100) == b""
+        except OSError:
+            first_closed = False
+        c.check("caps: an idle keep-alive connection makes room first, the oldest one", status == 200 and first_closed,
+                (status, first_closed))
+        for s in idle:
+            s.close()
+        st, _, text = server.request("GET", "/metrics", key=None)
+        c.check("caps: /metrics counts the evictions and the 503",
+                'closeloop_http_connections_total{outcome="evicted"} 2' in text and
+                'closeloop_http_connections_total{outcome="busy"} 1' in text, str(text)[-700:])
+    finally:
+        server.stop()
+
+
 def main():
     binary = sys.argv[1]
     c = Checks("edge_test")
     with tempfile.TemporaryDirectory() as tmp:
+        caps(c, binary, tmp)
         server = Server(binary, os.path.join(tmp, "data"))
         if not c.check("server starts", server.start(), server.err):
             c.finish()

@@ -167,8 +167,8 @@ void StaticSite::send_file(Call& call, const File& f) const {
     const std::string_view bytes = gzipped ? f.file->gzip : f.file->data;
     if (gzipped) res.set_header("Content-Encoding", "gzip");
     res.status = 200;
-    // A content provider of fixed length: httplib compresses bodies set with set_content on
-    // its own (by Accept-Encoding), which would gzip the gzip.
+    // A content provider of fixed length: the bytes are sent as they are, never copied into a
+    // body (nor compressed again by any transport that gzips bodies set with set_content).
     res.set_content_provider(bytes.size(), f.mime,
                              [bytes](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
                                  sink.write(bytes.data() + offset, length);

@@ -43,6 +43,21 @@ std::optional<std::int64_t> parse_seq_cursor(std::string_view text);
 std::string voucher_cursor_text(const Voucher& v);
 std::optional<VoucherCursor> parse_voucher_cursor(std::string_view text);
 
+// A newest-first page of a list in the store's order (tasks, runs, the outbox): the store was
+// asked for limit + 1 rows, the extra one only says that a next page exists. Returns
+// { <name>: [...], "next_cursor": the last row's seq, or null on the last page }.
+template <class Row, class ToJson>
+nlohmann::json seq_page(const char* name, std::vector<Row> rows, std::size_t limit, ToJson to_json) {
+    nlohmann::json next = nullptr;
+    if (rows.size() > limit) {
+        rows.resize(limit);
+        next = std::to_string(rows.back().seq);
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& row : rows) out.push_back(to_json(row));
+    return {{name, std::move(out)}, {"next_cursor", std::move(next)}};
+}
+
 // A page of a list that has `id` order (scenarios, templates, campaigns, endpoints): the
 // items after `after` (the last id of the previous page), at most `limit`; `next` is the
 // cursor of the following page, null on the last.

@@ -417,15 +417,9 @@ void list_runs(Api& api, Call& call) {
     if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
         return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
     q.limit = limit + 1;  // one more says whether a next page exists
-    auto runs = api.store.runs(call.caller.workspace, q);
-    json next = nullptr;
-    if (runs.size() > limit) {
-        runs.resize(limit);
-        next = std::to_string(runs.back().seq);
-    }
-    json out = json::array();
-    for (const auto& r : runs) out.push_back(run_json(r));
-    send_json(call.res, 200, {{"runs", std::move(out)}, {"next_cursor", std::move(next)}});
+    send_json(call.res, 200, seq_page("runs", api.store.runs(call.caller.workspace, q), limit, [&](const auto& r) {
+                  return run_json(r);
+              }));
 }
 
 // One run with its state and trace, and each effect's delivery: the outbox entry of an

@@ -24,15 +24,9 @@ void list_tasks(Api& api, Call& call) {
     if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
         return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
     q.limit = limit + 1;  // one more says whether a next page exists
-    auto tasks = api.store.tasks(call.caller.workspace, q);
-    json next = nullptr;
-    if (tasks.size() > limit) {
-        tasks.resize(limit);
-        next = std::to_string(tasks.back().seq);
-    }
-    json out = json::array();
-    for (const auto& t : tasks) out.push_back(task_json(t));
-    send_json(call.res, 200, {{"tasks", std::move(out)}, {"next_cursor", std::move(next)}});
+    send_json(call.res, 200, seq_page("tasks", api.store.tasks(call.caller.workspace, q), limit, [&](const auto& t) {
+                  return task_json(t);
+              }));
 }
 
 void create_task(Api& api, Call& call) {
@@ -83,15 +77,9 @@ void list_outbox(Api& api, Call& call) {
     if (cursor && !(q.before_seq = parse_seq_cursor(*cursor)))
         return send_error(call.res, 400, "invalid_parameter", "is not a cursor this API gave (next_cursor)", "cursor");
     q.limit = limit + 1;  // one more says whether a next page exists
-    auto entries = api.store.outbox(call.caller.workspace, q);
-    json next = nullptr;
-    if (entries.size() > limit) {
-        entries.resize(limit);
-        next = std::to_string(entries.back().seq);
-    }
-    json out = json::array();
-    for (const auto& o : entries) out.push_back(outbox_json(o, api.sends_email));
-    send_json(call.res, 200, {{"outbox", std::move(out)}, {"next_cursor", std::move(next)}});
+    send_json(call.res, 200, seq_page("outbox", api.store.outbox(call.caller.workspace, q), limit, [&](const auto& o) {
+                  return outbox_json(o, api.sends_email);
+              }));
 }
 
 }  // namespace

@@ -17,6 +17,32 @@ using delivery::new_webhook_secret;
 using delivery::refuse_url;
 using nlohmann::json;
 
+// ---- pages for people ----------------------------------------------------------------------
+
+namespace {
+
+std::string page(std::string_view title, std::string_view body_html) {
+    return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+           "content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\"><title>" +
+           escape_html(title) +
+           "</title><style>body{font-family:system-ui,Arial,sans-serif;background:#f3f1ec;color:#2b2b2b;margin:0}"
+           "main{max-width:520px;margin:12vh auto;background:#fff;border-radius:8px;padding:32px 36px;"
+           "box-shadow:0 1px 3px rgba(0,0,0,.08)}h1{font-size:24px;margin:0 0 16px;color:#1f3d2b}"
+           "p{line-height:1.6}button{font-size:17px;padding:12px 28px;border:0;border-radius:6px;"
+           "background:#1f3d2b;color:#fff;cursor:pointer}button:hover{background:#2d5a3f}</style></head><body><main>"
+           "<h1>" +
+           escape_html(title) + "</h1>" + std::string(body_html) + "</main></body></html>";
+}
+
+}  // namespace
+
+void send_page(httplib::Response& res, int status, std::string_view title, std::string_view body_html) {
+    res.status = status;
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+    res.set_content(page(title, body_html), "text/html; charset=utf-8");
+}
+
 namespace {
 
 // ---- endpoints -----------------------------------------------------------------------------
@@ -201,26 +227,6 @@ void retry_effect(Api& api, Call& call) {
 }
 
 // ---- unsubscribe ---------------------------------------------------------------------------
-
-std::string page(std::string_view title, std::string_view body_html) {
-    return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-           "content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\"><title>" +
-           escape_html(title) +
-           "</title><style>body{font-family:system-ui,Arial,sans-serif;background:#f3f1ec;color:#2b2b2b;margin:0}"
-           "main{max-width:520px;margin:12vh auto;background:#fff;border-radius:8px;padding:32px 36px;"
-           "box-shadow:0 1px 3px rgba(0,0,0,.08)}h1{font-size:24px;margin:0 0 16px;color:#1f3d2b}"
-           "p{line-height:1.6}button{font-size:17px;padding:12px 28px;border:0;border-radius:6px;"
-           "background:#1f3d2b;color:#fff;cursor:pointer}button:hover{background:#2d5a3f}</style></head><body><main>"
-           "<h1>" +
-           escape_html(title) + "</h1>" + std::string(body_html) + "</main></body></html>";
-}
-
-void send_page(httplib::Response& res, int status, std::string_view title, std::string_view body_html) {
-    res.status = status;
-    res.set_header("Cache-Control", "no-store");
-    res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
-    res.set_content(page(title, body_html), "text/html; charset=utf-8");
-}
 
 std::optional<UnsubscribeTarget> target_of(Api& api, const std::string& token) {
     const auto ws = token_workspace(token);

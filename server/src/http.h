@@ -32,6 +32,9 @@ void send_error(httplib::Response& res, int status, std::string_view code, std::
 void send_error(httplib::Response& res, const Error& error);
 void send_error(httplib::Response& res, int status, const Error& error);
 
+// A small HTML page for people (the unsubscribe pages and their refusals), not the API's JSON.
+void send_page(httplib::Response& res, int status, std::string_view title, std::string_view body_html);
+
 // ---- input ---------------------------------------------------------------------------------
 
 // The body as JSON (an empty body is an error too).

@@ -183,6 +183,13 @@ bool RateLimiter::admit(Call& call, std::string_view route) {
     if (wait == 0) return true;
     const std::string_view cls = rate_class_name(bucket->cls);
     call.res.set_header("Retry-After", std::to_string(wait));
+    if (bucket->cls == RateClass::unsubscribe && call.req.method == "GET") {
+        // A person opened the link: a page, not JSON.
+        send_page(call.res, 429, "Please try again in a moment",
+                  "<p>Too many requests came from your network just now. Open the link again in " +
+                      std::to_string(wait) + (wait == 1 ? " second.</p>" : " seconds.</p>"));
+        return false;
+    }
     send_error(call.res, 429, "rate_limited",
                "too many requests (" + std::string(cls) + ": " + rate_rule_text(limits_.rule(bucket->cls)) +
                    "): retry after " + std::to_string(wait) + " s");

@@ -415,9 +415,17 @@ TEST_CASE("rate limits: unsubscribe pages per address, the admin API per key") {
     limits.api = {1, 4};
     Edge s(limits);
     int refused = 0;
-    for (int i = 0; i < 6; ++i)
-        refused += s.call("GET", "/unsubscribe/not-a-token", nullptr, nullptr).status == 429 ? 1 : 0;
+    std::string refusal;
+    for (int i = 0; i < 6; ++i) {
+        const auto page = s.call("GET", "/unsubscribe/not-a-token", nullptr, nullptr);
+        if (page.status != 429) continue;
+        ++refused;
+        refusal = page.body.is_string() ? page.body.get<std::string>() : page.body.dump();
+    }
     CHECK(refused == 3);
+    // A person opened the link: the refusal is a page saying when to try again, not JSON.
+    CHECK(refusal.find("<!doctype html>") == 0);
+    CHECK(refusal.find("Open the link again in 1 second.") != std::string::npos);
     for (int i = 0; i < 4; ++i) CHECK(s.get("/api/v1/tasks").status == 200);
     const auto api = s.get("/api/v1/tasks");
     CHECK(api.status == 429);

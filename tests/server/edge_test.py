@@ -3,7 +3,7 @@ loopback: slowloris, keep-alive floods, header floods, all three at once, oversi
 nested bodies, framing attacks, ids holding "/". Each attack asserts that a fresh client is
 still answered within 1 s, that memory stays bounded, and that what was acknowledged is kept.
 Bounded: about a minute, a few hundred connections. Usage: edge_test.py path/to/closeloop"""
-import http.client, json, os, socket, subprocess, sys, tempfile, threading, time, urllib.parse
+import http.client, json, os, re, socket, subprocess, sys, tempfile, threading, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attacks import (Slowloris, KeepAlive, HeaderFlood, fresh_latencies, percentile, memory_kb, post_json,
@@ -314,6 +314,45 @@ def run(c, server, port, pid):
         status, closed, _ = raw_reply(port, payload)
         c.check(f"framing: {name} is 400 and the connection closed", status == 400 and closed,
                 f"{status} closed={closed}")
+
+    # ---- HTTP/1.1 as clients use it ----
+    s = connect(port, "127.0.0.1")
+    with s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        s.settimeout(5)
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+    statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    head_part = data[data.rfind(b"HTTP/1.1 "):]
+    c.check("pipelining: three requests in one packet get three answers in order (HEAD without a body)",
+            statuses == [200, 404, 200] and head_part.endswith(b"\r\n\r\n") and b"Content-Length: " in head_part,
+            data[-400:])
+    s = connect(port, "127.0.0.1")
+    with s:
+        s.settimeout(5)
+        s.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        interim = s.recv(100)
+        s.sendall(body)
+        final = s.recv(4096)
+    c.check("Expect: 100-continue gets 100 Continue, then the answer",
+            interim == b"HTTP/1.1 100 Continue\r\n\r\n" and final.startswith(b"HTTP/1.1 202"), (interim, final[:100]))
+    s = connect(port, "127.0.0.1")
+    with s:
+        s.settimeout(5)
+        s.sendall(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = s.recv(4096)
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        second = s.recv(4096)
+        after = s.recv(10)
+    c.check("HTTP/1.0: keep-alive when asked (then closed after a request without it)",
+            b"Connection: keep-alive" in first and second.startswith(b"HTTP/1.1 200") and after == b"",
+            (first[:200], second[:100], after))
 
     # ---- limits the transport keeps ----
     status, closed, data = raw_reply(port, b"GET /healthz HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n")

@@ -62,6 +62,8 @@ struct Conn {
     std::size_t trailer_bytes = 0;
     std::string out;
     std::size_t out_sent = 0;
+    std::shared_ptr<httplib::Response> stream;  // the rest of the answer comes from its provider
+    std::size_t stream_at = 0, stream_end = 0;
     bool close_after_write = false;
     std::uint32_t events = 0;  // epoll interest now
 };
@@ -75,6 +77,8 @@ struct Job {
 struct Done {
     std::uint64_t conn = 0;
     std::string bytes;
+    std::shared_ptr<httplib::Response> stream;  // a content provider to read from after `bytes`
+    std::size_t stream_length = 0;
     bool close = false;
 };
 
@@ -142,45 +146,43 @@ bool header_value_safe(const std::string& v) {
     return v.find_first_of("\r\n") == std::string::npos && v.find('\0') == std::string::npos;
 }
 
-// The answer's bytes: status line, headers, Content-Length, body (none for HEAD, 204, 304).
-std::string serialize(const httplib::Request& req, httplib::Response& res, bool keep_alive) {
+// An answer ready to send: its bytes, and a content provider still to be read from (the
+// builder's files): those are pulled a piece at a time as the socket drains, so a client that
+// does not read holds a small buffer, not a copy of the file.
+struct Serialized {
+    std::string bytes;
+    std::shared_ptr<httplib::Response> stream;
+    std::size_t stream_length = 0;
+};
+
+// The status line, headers, Content-Length and body (none for HEAD, 204, 304).
+Serialized serialize(const httplib::Request& req, httplib::Response& res, bool keep_alive) {
     if (res.status == -1) res.status = 200;
-    std::string body;
-    if (res.content_provider_ && res.content_length_ > 0) {
-        body.reserve(res.content_length_);
-        httplib::DataSink sink;
-        sink.write = [&body](const char* data, std::size_t n) {
-            body.append(data, n);
-            return true;
-        };
-        sink.is_writable = [] { return true; };
-        sink.done = [] {};
-        while (body.size() < res.content_length_) {
-            const std::size_t before = body.size();
-            if (!res.content_provider_(before, res.content_length_ - before, sink) || body.size() == before) break;
-        }
-        res.content_provider_success_ = body.size() == res.content_length_;
-        body.resize(std::min(body.size(), res.content_length_));
-    } else {
-        body = std::move(res.body);
-    }
     const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
-    std::string out;
-    out.reserve(256 + body.size());
-    out += "HTTP/1.1 " + std::to_string(res.status) + " " + status_reason(res.status) + "\r\n";
+    const bool provided = res.content_provider_ && res.content_length_ > 0;
+    const std::size_t length = provided ? res.content_length_ : res.body.size();
+    Serialized out;
+    out.bytes.reserve(256 + (provided ? 0 : res.body.size()));
+    out.bytes += "HTTP/1.1 " + std::to_string(res.status) + " " + status_reason(res.status) + "\r\n";
     for (const auto& [name, value] : res.headers) {
         const std::string n = lower(name);
         if (n == "content-length" || n == "connection" || n == "transfer-encoding") continue;
         if (!header_value_safe(name) || !header_value_safe(value)) continue;  // no header injection
-        out += name + ": " + value + "\r\n";
+        out.bytes += name + ": " + value + "\r\n";
     }
-    if (!no_body) out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!no_body) out.bytes += "Content-Length: " + std::to_string(length) + "\r\n";
     if (!keep_alive)
-        out += "Connection: close\r\n";
+        out.bytes += "Connection: close\r\n";
     else if (req.version == "HTTP/1.0")
-        out += "Connection: keep-alive\r\n";
-    out += "\r\n";
-    if (!no_body && req.method != "HEAD") out += body;
+        out.bytes += "Connection: keep-alive\r\n";
+    out.bytes += "\r\n";
+    if (no_body || req.method == "HEAD") return out;
+    if (provided) {
+        out.stream_length = length;
+        out.stream = std::make_shared<httplib::Response>(std::move(res));
+    } else {
+        out.bytes += res.body;
+    }
     return out;
 }
 
@@ -387,6 +389,7 @@ struct HttpServer::Loop {
         count(status == 503 ? &HttpStats::busy : &HttpStats::malformed);
         c.out = plain_answer(status, code, message, retry_after);
         c.out_sent = 0;
+        c.stream.reset();
         c.close_after_write = true;
         c.req.reset();
         c.in.clear();
@@ -415,19 +418,25 @@ struct HttpServer::Loop {
 
     // Sends what it can; the rest when the socket is writable again.
     void flush(Conn& c) {
-        while (c.out_sent < c.out.size()) {
-            const ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
-            if (n > 0) {
-                c.out_sent += static_cast<std::size_t>(n);
-                continue;
+        while (true) {
+            while (c.out_sent < c.out.size()) {
+                const ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+                if (n > 0) {
+                    c.out_sent += static_cast<std::size_t>(n);
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    watch(c, EPOLLOUT);
+                    return;
+                }
+                return close_conn(c.id);
             }
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                watch(c, EPOLLOUT);
-                return;
-            }
-            return close_conn(c.id);
+            if (!c.stream || c.stream_at >= c.stream_end) break;
+            if (!refill(c)) return close_conn(c.id);  // the provider failed: the length cannot be kept
         }
+        if (c.stream) c.stream->content_provider_success_ = true;
+        c.stream.reset();
         c.out.clear();
         c.out_sent = 0;
         if (c.close_after_write) return linger(c);
@@ -435,6 +444,24 @@ struct HttpServer::Loop {
         set_phase(c, Phase::idle, limits.idle_timeout);
         watch(c, EPOLLIN | EPOLLRDHUP);
         if (!c.in.empty()) advance(c);
+    }
+
+    // The next piece of a provided body into `out` (64 KiB at most).
+    bool refill(Conn& c) {
+        c.out.clear();
+        c.out_sent = 0;
+        const std::size_t want = std::min<std::size_t>(64 * 1024, c.stream_end - c.stream_at);
+        httplib::DataSink sink;
+        sink.write = [&c](const char* data, std::size_t n) {
+            c.out.append(data, n);
+            return true;
+        };
+        sink.is_writable = [] { return true; };
+        sink.done = [] {};
+        if (!c.stream->content_provider_(c.stream_at, want, sink) || c.out.empty()) return false;
+        if (c.out.size() > c.stream_end - c.stream_at) c.out.resize(c.stream_end - c.stream_at);
+        c.stream_at += c.out.size();
+        return true;
     }
 
     // ---- accepting ----
@@ -921,7 +948,8 @@ struct HttpServer::Loop {
                 res.status = 500;
                 res.set_content(error_json("internal", "internal error (logged on the server)"), "application/json");
             }
-            Done d{job.conn, serialize(*job.req, res, job.keep_alive), !job.keep_alive};
+            Serialized answer = serialize(*job.req, res, job.keep_alive);
+            Done d{job.conn, std::move(answer.bytes), std::move(answer.stream), answer.stream_length, !job.keep_alive};
             {
                 std::lock_guard lock(mutex);
                 done.push_back(std::move(d));
@@ -944,6 +972,9 @@ struct HttpServer::Loop {
             Conn& c = it->second;
             c.out = std::move(d.bytes);
             c.out_sent = 0;
+            c.stream = std::move(d.stream);
+            c.stream_at = 0;
+            c.stream_end = d.stream_length;
             c.close_after_write = d.close || server.stopping_;
             set_phase(c, Phase::write, limits.write_timeout);
             flush(c);

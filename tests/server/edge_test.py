@@ -315,6 +315,26 @@ def run(c, server, port, pid):
         c.check(f"framing: {name} is 400 and the connection closed", status == 400 and closed,
                 f"{status} closed={closed}")
 
+    # ---- clients that ask for the builder's files and never read them ----
+    rss0, _ = memory_kb(pid)
+    readers = []
+    for _ in range(200):
+        r = socket.socket()
+        r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel holds little for them
+        r.bind(("127.0.0.12", 0))
+        r.connect(("127.0.0.1", port))
+        r.sendall(b"GET /builder.wasm HTTP/1.1\r\nHost: x\r\n\r\n")
+        readers.append(r)
+    time.sleep(1.0)
+    rss1, _ = memory_kb(pid)
+    st, _, wasm = server.request("GET", "/builder.wasm", key=None)
+    size = len(wasm.encode()) if isinstance(wasm, str) else 0
+    fresh_ok(c, port, "200 clients not reading a 1 MB answer", seconds=1.0)
+    c.check(f"slow readers: 200 unread copies of builder.wasm ({size // 1024} KiB) cost {(rss1 - rss0) // 1024} MiB, "
+            f"not one copy each", st == 200 and size > 500_000 and rss1 - rss0 < 40 * 1024, (st, size, rss0, rss1))
+    for r in readers:
+        r.close()
+
     # ---- HTTP/1.1 as clients use it ----
     s = connect(port, "127.0.0.1")
     with s:

@@ -1033,13 +1033,13 @@ struct HttpServer::Loop {
         }
         std::vector<std::uint64_t> ids;
         for (auto& [id, c] : conns)
-            if (c.phase == Phase::idle || c.phase == Phase::head || c.phase == Phase::closing) ids.push_back(id);
+            if (c.phase != Phase::work && c.phase != Phase::write) ids.push_back(id);
         for (const auto id : ids) close_conn(id);
     }
 
     bool busy_connections() const {
         for (const auto& [id, c] : conns)
-            if (c.phase == Phase::work || c.phase == Phase::write || c.phase == Phase::body) return true;
+            if (c.phase == Phase::work || c.phase == Phase::write) return true;
         return false;
     }
 

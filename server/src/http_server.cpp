@@ -192,14 +192,16 @@ void set_nonblocking(int fd) {
 
 // Allows as many open files as the hard limit (Debian's soft default of 1024 would cap
 // connections well below max_connections).
-void raise_file_limit(std::size_t wanted) {
+// Returns the limit in force afterwards.
+std::size_t raise_file_limit(std::size_t wanted) {
     rlimit lim{};
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return wanted;
     const rlim_t target = std::min<rlim_t>(lim.rlim_max, static_cast<rlim_t>(wanted));
     if (lim.rlim_cur < target) {
         lim.rlim_cur = target;
-        setrlimit(RLIMIT_NOFILE, &lim);
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) getrlimit(RLIMIT_NOFILE, &lim);
     }
+    return static_cast<std::size_t>(lim.rlim_cur);
 }
 
 std::string address_text(const sockaddr_storage& sa, int* port) {
@@ -330,7 +332,8 @@ struct HttpServer::Loop {
     int epoll_fd = -1;
     std::unordered_map<std::uint64_t, Conn> conns;
     std::unordered_map<std::string, std::size_t> per_address;
-    std::uint64_t next_id = 2;  // 0 and 1 tag the listening socket and the wake-up
+    std::uint64_t next_id = 2;   // 0 and 1 tag the listening socket and the wake-up
+    bool accept_paused = false;  // out of descriptors: the listening socket is not watched
 
     // Workers: complete requests in, answers out.
     std::mutex mutex;
@@ -511,6 +514,10 @@ struct HttpServer::Loop {
                         count(&HttpStats::evicted);
                         continue;
                     }
+                    // Nothing to close: stop asking for a moment (the socket stays readable,
+                    // and a level-triggered loop would spin); the sweep listens again.
+                    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, server.listen_fd_, nullptr);
+                    accept_paused = true;
                 }
                 return;  // EAGAIN, or nothing to be done now
             }
@@ -984,6 +991,13 @@ struct HttpServer::Loop {
     // ---- deadlines ----
     void sweep() {
         const auto now = Clock::now();
+        if (accept_paused && server.listen_fd_ >= 0 && !server.stopping_) {
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u64 = listen_tag;
+            epoll_ctl(epoll_fd, EPOLL_CTL_ADD, server.listen_fd_, &ev);
+            accept_paused = false;
+        }
         std::vector<std::uint64_t> expired;
         for (auto& [id, c] : conns)
             if (now >= c.deadline) expired.push_back(id);
@@ -1131,7 +1145,17 @@ void HttpServer::set_trusted_proxies(std::vector<std::string> addresses) {
 }
 
 int HttpServer::bind(const std::string& address, int port) {
-    raise_file_limit(limits_.max_connections + 256);
+    // 256 descriptors stay for the database, delivery and the rest; a lower hard limit lowers
+    // the connection cap (so the cap, with its evictions, is met before accept() fails).
+    constexpr std::size_t reserved_files = 256;
+    const std::size_t files = raise_file_limit(limits_.max_connections + reserved_files);
+    if (files < limits_.max_connections + reserved_files) {
+        const std::size_t fit = files > reserved_files + 16 ? files - reserved_files : 16;
+        std::cerr << "closeloop: the open-file limit is " << files << ": at most " << fit
+                  << " connections (raise `ulimit -n` for more)\n";
+        limits_.max_connections = fit;
+        limits_.max_per_address = std::min(limits_.max_per_address, fit);
+    }
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -8,7 +8,7 @@ import http.client, json, os, re, socket, subprocess, sys, tempfile, threading, 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attacks import (Slowloris, KeepAlive, HeaderFlood, fresh_latencies, percentile, memory_kb, post_json,
                      connect)
-from harness import Checks, Server, raw_exchange, is_error_json
+from harness import Checks, Server, free_port, raw_exchange, is_error_json
 
 FRESH_LIMIT = 1.0  # seconds: the issue's bound for a fresh client under attack
 MEMORY_GROWTH_LIMIT_KB = 64 * 1024  # the process may grow this much under an attack, no more
@@ -212,11 +212,52 @@ def caps(c, binary, tmp):
         server.stop()
 
 
+def few_files(c, binary, tmp):
+    """Under a hard open-file limit of 400 the connection cap shrinks to fit (and says so), so
+    300 idle connections end in evictions, not in a server that cannot accept."""
+    import resource
+    port = free_port()
+    env = dict(os.environ, CLOSELOOP_BOOTSTRAP_KEY="test-admin-key-0123456789abcdef")
+    proc = subprocess.Popen([binary, "serve", "--data", os.path.join(tmp, "few"), "--port", str(port),
+                             "--rfm-interval", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (400, 400)))
+    try:
+        up = False
+        for _ in range(200):
+            try:
+                up = fresh_latencies(port, seconds=0.01, interval=0)[1].get(200, 0) > 0
+            except OSError:
+                pass
+            if up:
+                break
+            time.sleep(0.05)
+        socks = []
+        for i in range(300):
+            try:
+                s = connect(port, f"127.0.1.{i % 50 + 1}")
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            except OSError:
+                pass
+        time.sleep(0.5)
+        lat, st = fresh_latencies(port, seconds=1.0)
+        c.check("few files: with 300 keep-alive connections over a 400-file limit a fresh client is served",
+                up and st.get(200, 0) == len(lat) and max(lat) < FRESH_LIMIT, st)
+        for s in socks:
+            s.close()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    c.check("few files: the server says how many connections the file limit allows",
+            "the open-file limit is 400: at most 144 connections" in err, err[-300:])
+
+
 def main():
     binary = sys.argv[1]
     c = Checks("edge_test")
     with tempfile.TemporaryDirectory() as tmp:
         caps(c, binary, tmp)
+        few_files(c, binary, tmp)
         server = Server(binary, os.path.join(tmp, "data"))
         if not c.check("server starts", server.start(), server.err):
             c.finish()

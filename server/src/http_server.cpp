@@ -101,13 +101,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool has_token(std::string_view list, std::string_view token) {
-    while (!list.empty()) {
-        const auto comma = list.find(',');
-        const auto item = trim(list.substr(0, comma));
+    for (const auto& item : split_list(list))
         if (lower(item) == token) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
     return false;
 }
 
@@ -222,11 +217,6 @@ std::string address_text(const sockaddr_storage& sa, int* port) {
     return text;
 }
 
-bool is_ip_address(const std::string& s) {
-    unsigned char buf[sizeof(in6_addr)];
-    return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
 }  // namespace
 
 const char* status_reason(int status) {
@@ -302,6 +292,21 @@ const char* status_reason(int status) {
         default:
             return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
+}
+
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> items;
+    while (true) {
+        const auto comma = list.find(',');
+        items.emplace_back(trim(list.substr(0, comma)));
+        if (comma == std::string_view::npos) return items;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+bool is_ip_address(const std::string& text) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
@@ -695,13 +700,7 @@ struct HttpServer::Loop {
             }
             const std::string lname = lower(name);
             if (lname == "content-length") {
-                std::string_view rest = value;
-                while (true) {
-                    const auto comma = rest.find(',');
-                    lengths.emplace_back(trim(rest.substr(0, comma)));
-                    if (comma == std::string_view::npos) break;
-                    rest.remove_prefix(comma + 1);
-                }
+                for (auto& l : split_list(value)) lengths.push_back(std::move(l));
             } else if (lname == "transfer-encoding") {
                 transfer_encoding = true;
                 chunked = lower(value) == "chunked";
@@ -779,14 +778,7 @@ struct HttpServer::Loop {
             std::string forwarded;
             for (std::size_t i = 0, n = req->get_header_value_count("X-Forwarded-For"); i < n; ++i)
                 forwarded += (i ? "," : "") + req->get_header_value("X-Forwarded-For", i);
-            std::vector<std::string> hops;
-            std::string_view rest = forwarded;
-            while (true) {
-                const auto comma = rest.find(',');
-                hops.emplace_back(trim(rest.substr(0, comma)));
-                if (comma == std::string_view::npos) break;
-                rest.remove_prefix(comma + 1);
-            }
+            const std::vector<std::string> hops = split_list(forwarded);
             for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
                 if (!is_ip_address(*it)) break;
                 req->remote_addr = *it;

@@ -102,6 +102,12 @@ private:
 // The reason phrase of a status code ("Not Found").
 const char* status_reason(int status);
 
+// The items of a comma-separated list ("a, b,c"), each trimmed of spaces and tabs; an empty
+// item stays (a header such as "Content-Length: 5," is then refused, not read as 5).
+std::vector<std::string> split_list(std::string_view list);
+// An IPv4 or IPv6 address in text ("127.0.0.1", "::1").
+bool is_ip_address(const std::string& text);
+
 // Percent-decodes `text` (and '+' as a space when `plus_is_space`); nullopt when a % is not
 // followed by two hex digits.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);

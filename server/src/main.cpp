@@ -1,11 +1,11 @@
 // closeloop — the command line: serve, workspace, simulate, validate; later import, backup.
-#include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <optional>
 
 #include "cli_tools.h"
+#include "http_server.h"
 #include "serve.h"
 
 namespace {
@@ -104,15 +104,8 @@ int main(int argc, char** argv) {
                      "X-Forwarded-For names the client; from anyone else it is ignored")
         ->check([](const std::string& list) -> std::string {
             std::string bad;
-            for (std::size_t at = 0; at < list.size();) {
-                const auto comma = std::min(list.find(',', at), list.size());
-                std::string a = list.substr(at, comma - at);
-                std::erase(a, ' ');
-                unsigned char buf[16];
-                if (!a.empty() && inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1)
-                    bad = a;
-                at = comma + 1;
-            }
+            for (const auto& a : closeloop::server::split_list(list))
+                if (!a.empty() && !closeloop::server::is_ip_address(a)) bad = a;
             return bad.empty() ? "" : "not an IP address: " + bad;
         });
     serve

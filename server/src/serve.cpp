@@ -132,13 +132,8 @@ int serve(const ServeOptions& options) {
     const std::string public_url =
         options.public_url.empty() ? "http://" + options.bind + ":" + std::to_string(options.port) : options.public_url;
     std::vector<std::string> trusted;
-    for (std::size_t at = 0; at < options.trusted_proxy.size();) {
-        const auto comma = std::min(options.trusted_proxy.find(',', at), options.trusted_proxy.size());
-        std::string address = options.trusted_proxy.substr(at, comma - at);
-        std::erase(address, ' ');
-        if (!address.empty()) trusted.push_back(address);
-        at = comma + 1;
-    }
+    for (auto& address : split_list(options.trusted_proxy))
+        if (!address.empty()) trusted.push_back(std::move(address));
     HttpLimits http;
     http.max_connections = static_cast<std::size_t>(options.max_connections);
     http.max_per_address = static_cast<std::size_t>(options.max_connections_per_address);
